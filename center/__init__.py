@@ -1,0 +1,10 @@
+"""The mediation center's shared registry and the district desk."""
+
+
+def init_app(app):
+    from center.desk import views
+    from core import hooks
+
+    app.register_blueprint(views.bp)
+    hooks.register_desk("desk.district", "区中心工作台", "center_desk.index", 10)
+    hooks.register_desk("desk.department", "部门工作台", "center_desk.department", 15)

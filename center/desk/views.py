@@ -1,0 +1,33 @@
+"""District-center desk and the department liaison's queue."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+
+from core.auth.decorators import permission
+from core.auth.permissions import granting
+from core.desk import desk_unit
+from core.org import queries as org_queries
+from core.web import current_actor
+
+bp = Blueprint("center_desk", __name__, url_prefix="/center", template_folder="templates")
+
+
+@bp.route("/")
+@permission("desk.district")
+def index():
+    actor = current_actor()
+    district = desk_unit(actor, "desk.district")
+    townships = org_queries.list_units(actor, parent=district)
+    counts = {t.id: org_queries.subtree_counts(t) for t in townships}
+    departments = org_queries.list_departments(actor, unit=district)
+    return render_template("center/desk.html", district=district, townships=townships, counts=counts,
+                           totals=org_queries.subtree_counts(district), departments=departments)
+
+
+@bp.route("/department")
+@permission("desk.department")
+def department():
+    actor = current_actor()
+    departments = [m.department for m in granting(actor, "desk.department") if m.department is not None]
+    return render_template("center/department.html", departments=departments)

@@ -1,0 +1,1 @@
+"""Users, memberships, login, server-side sessions, lockout and the security policy."""

@@ -1,0 +1,240 @@
+"""Account operations. Each takes the actor explicitly, checks permission first, writes its audit row
+and never commits (the caller does)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from core.accounts.models import DEPARTMENT_ROLES, LoginThrottle, Membership, Role, SecurityPolicy, User
+from core.accounts.passwords import burn_hash, hash_password, policy_errors, verify_password
+from core.accounts.policy import FIELDS, current_policy, invalidate_cache
+from core.accounts.sessions import end_user_sessions_stmt
+from core.actor import Actor
+from core.audit.operations import changed_fields, record, record_security_event
+from core.auth.permissions import require
+from core.db import db, own_transaction, utcnow
+from core.errors import DomainError, ValidationFailed
+
+logger = logging.getLogger(__name__)
+
+LOGIN_FAILED = "用户名或密码错误"
+LOCKED = "登录失败次数过多，账户已临时锁定，请 {minutes} 分钟后再试"
+
+
+class LoginRefused(DomainError):
+    status = 401
+
+
+def _normal(username: str) -> str:
+    return (username or "").strip().lower()[:64]
+
+
+def authenticate(username: str, password: str, *, actor: Actor) -> User:
+    """Check credentials against the lockout table. Unknown user and wrong password look the same."""
+    policy = current_policy()
+    key = _normal(username)
+    now = utcnow()
+    with own_transaction() as s:
+        throttle = s.get(LoginThrottle, key)
+        locked = throttle is not None and throttle.locked_until is not None and throttle.locked_until > now
+    if locked:
+        burn_hash(password)
+        record_security_event(actor, "login.locked", result="locked", actor_name=key)
+        raise LoginRefused(LOCKED.format(minutes=policy.lockout_minutes))
+    # Read on a short connection of its own: on SQLite the request's transaction would hold the write
+    # lock that the failure counter below needs.
+    with own_transaction() as s:
+        user = s.scalar(select(User).where(User.username == key))
+    if user is None:
+        burn_hash(password)
+        ok = False
+    else:
+        ok = verify_password(user.password_hash, password)
+    if not ok or not user.is_active:
+        now_locked = _register_failure(key, policy)
+        record_security_event(actor, "login.failed", result="failed", actor_name=key)
+        if now_locked:
+            record_security_event(actor, "login.lockout", result="locked", actor_name=key)
+            raise LoginRefused(LOCKED.format(minutes=policy.lockout_minutes))
+        raise LoginRefused(LOGIN_FAILED)
+    with own_transaction() as s:
+        row = s.get(LoginThrottle, key)
+        if row is not None:
+            s.delete(row)
+    return db.session.get(User, user.id)
+
+
+def _register_failure(key: str, policy) -> bool:
+    """Count one failure atomically (BEGIN IMMEDIATE / row lock); True when this failure locks."""
+    for _attempt in range(2):
+        try:
+            with own_transaction() as s:
+                row = s.scalar(select(LoginThrottle).where(LoginThrottle.username == key).with_for_update())
+                now = utcnow()
+                if row is None:
+                    row = LoginThrottle(username=key, failures=0)
+                    s.add(row)
+                if row.locked_until is not None and row.locked_until <= now:
+                    row.failures, row.locked_until = 0, None  # an expired lock starts a fresh count
+                row.failures += 1
+                row.last_failure_at = now
+                if row.failures >= policy.lockout_threshold:
+                    row.locked_until = now + timedelta(minutes=policy.lockout_minutes)
+                    return True
+                return False
+        except IntegrityError:  # two workers inserted the first failure at once; count again
+            continue
+    return False
+
+
+def record_login(user: User, *, actor: Actor) -> None:
+    record(actor, "login", user)
+
+
+def password_expired(user: User) -> bool:
+    policy = current_policy()
+    if user.must_change_password:
+        return True
+    return utcnow() - user.password_changed_at > timedelta(days=policy.rotation_days)
+
+
+def check_password_policy(password: str, username: str, field: str = "new_password") -> None:
+    policy = current_policy()
+    errors = policy_errors(password, username=username, min_length=policy.min_length,
+                           min_classes=policy.min_classes)
+    if errors:
+        raise ValidationFailed({field: errors})
+
+
+def change_password(user: User, *, current: str, new: str, actor: Actor) -> None:
+    if actor.user_id != user.id:
+        require(actor, "user.manage", user)
+    if not verify_password(user.password_hash, current):
+        raise ValidationFailed({"current_password": ["当前密码不正确"]})
+    if current == new:
+        raise ValidationFailed({"new_password": ["新密码不能与当前密码相同"]})
+    check_password_policy(new, user.username)
+    user.password_hash = hash_password(new)
+    user.password_changed_at = utcnow()
+    user.must_change_password = False
+    db.session.execute(end_user_sessions_stmt(user.id))  # every other device is signed out
+    record(actor, "user.password_changed", user, changed=["password_hash"])
+
+
+def create_user(*, username: str, display_name: str, password: str, title: str | None, actor: Actor,
+                memberships: list[tuple[Role, object]] = (), must_change: bool = True) -> User:
+    key = _normal(username)
+    if db.session.scalar(select(User.id).where(User.username == key)) is not None:
+        raise ValidationFailed({"username": ["该用户名已被使用"]})
+    check_password_policy(password, key, field="password")
+    user = User(username=key, display_name=display_name, title=title, password_hash=hash_password(password),
+                must_change_password=must_change)
+    db.session.add(user)
+    for role, place in memberships:
+        add_membership(user, role=role, place=place, actor=actor, _new_user=True)
+    if not actor.is_system and not user.memberships:
+        raise ValidationFailed({"role": ["请为用户指定至少一个岗位"]})
+    db.session.flush()
+    record(actor, "user.created", user, changed=["username", "display_name", "title", "password_hash"])
+    return user
+
+
+def update_user(user: User, *, actor: Actor, **fields) -> User:
+    require(actor, "user.manage", user)
+    for key in ("display_name", "title"):
+        if key in fields:
+            setattr(user, key, fields[key])
+    changed = changed_fields(user)
+    if changed:
+        record(actor, "user.updated", user, changed=changed)
+    return user
+
+
+def set_user_active(user: User, active: bool, *, actor: Actor) -> None:
+    require(actor, "user.manage", user)
+    if actor.user_id == user.id and not active:
+        raise ValidationFailed({"is_active": ["不能停用自己的账户"]})
+    user.is_active = active
+    if not active:
+        db.session.execute(end_user_sessions_stmt(user.id))
+    record(actor, "user.enabled" if active else "user.disabled", user, changed=["is_active"])
+
+
+def reset_password(user: User, *, new_password: str, actor: Actor) -> None:
+    require(actor, "user.manage", user)
+    check_password_policy(new_password, user.username, field="password")
+    user.password_hash = hash_password(new_password)
+    user.password_changed_at = utcnow()
+    user.must_change_password = True
+    db.session.execute(end_user_sessions_stmt(user.id))
+    record(actor, "user.password_reset", user, changed=["password_hash", "must_change_password"])
+
+
+def add_membership(user: User, *, role: Role, place, actor: Actor, _new_user: bool = False) -> Membership:
+    """``place`` is an OrgUnit, or a Department for department roles."""
+    from core.org.models import Department, OrgUnit
+
+    role = Role(role)
+    require(actor, "user.manage", place)
+    if role in DEPARTMENT_ROLES and not isinstance(place, Department):
+        raise ValidationFailed({"department_id": ["部门岗位须选择所属部门"]})
+    if role not in DEPARTMENT_ROLES and not isinstance(place, OrgUnit):
+        raise ValidationFailed({"unit_id": ["请选择所属单位"]})
+    if role == Role.grid_worker and place.tier != "grid":
+        raise ValidationFailed({"unit_id": ["网格员须分配到网格"]})
+    if role in (Role.village_head, Role.village_cadre) and place.tier != "village":
+        raise ValidationFailed({"unit_id": ["村(社区)岗位须分配到村或社区"]})
+    if role in (Role.township_leader, Role.township_staff) and place.tier != "township":
+        raise ValidationFailed({"unit_id": ["乡镇岗位须分配到乡镇/街道"]})
+    if role in (Role.district_leader, Role.system_admin, Role.security_admin, Role.auditor) \
+            and place.tier != "district":
+        raise ValidationFailed({"unit_id": ["该岗位须分配到区/县"]})
+    if role == Role.center_staff and place.tier not in ("district", "township"):
+        raise ValidationFailed({"unit_id": ["中心受理员须分配到区或乡镇中心"]})
+    m = Membership(role=role, unit=place if isinstance(place, OrgUnit) else None,
+                   department=place if isinstance(place, Department) else None)
+    user.memberships.append(m)
+    db.session.flush()
+    if not _new_user:
+        record(actor, "membership.added", m, changed=["role", "unit_id", "department_id"])
+    return m
+
+
+def end_membership(m: Membership, *, actor: Actor) -> None:
+    require(actor, "user.manage", m.unit or m.department)
+    m.is_active = False
+    db.session.execute(end_user_sessions_stmt(m.user_id))  # permissions changed: sign in again
+    record(actor, "membership.ended", m, changed=["is_active"])
+
+
+def unlock(username: str, *, actor: Actor) -> None:
+    require(actor, "user.unlock")
+    row = db.session.get(LoginThrottle, _normal(username))
+    if row is not None:
+        db.session.delete(row)
+    record(actor, "login.unlocked", object_type="users", object_id=_normal(username))
+
+
+def update_policy(*, actor: Actor, **values) -> SecurityPolicy:
+    require(actor, "security.policy")
+    row = db.session.scalar(select(SecurityPolicy).order_by(SecurityPolicy.id).limit(1))
+    if row is None:
+        row = SecurityPolicy()
+        db.session.add(row)
+    for key in FIELDS:
+        if key in values:
+            setattr(row, key, values[key])
+    db.session.flush()
+    record(actor, "security.policy_updated", row, changed=[k for k in FIELDS if k in values])
+    invalidate_cache()
+    return row
+
+
+def revoke_all_sessions_of(user: User, *, actor: Actor) -> None:
+    require(actor, "user.unlock", user)
+    db.session.execute(end_user_sessions_stmt(user.id))
+    record(actor, "user.sessions_revoked", user)

@@ -1,0 +1,74 @@
+"""Scoped reads of users: an admin sees users holding a membership inside their jurisdiction."""
+
+from __future__ import annotations
+
+from sqlalchemy import exists, or_, select
+
+from core.accounts.models import LoginThrottle, Membership, User
+from core.actor import Actor
+from core.auth.scoping import scope_department_ids, unit_filter
+from core.db import db
+from core.errors import NotFound
+from core.org.models import Department, OrgUnit
+
+
+def _visible(actor: Actor, action: str):
+    unit_member = (select(Membership.id).join(OrgUnit, Membership.unit_id == OrgUnit.id)
+                   .where(Membership.user_id == User.id, unit_filter(actor, action, OrgUnit.path)))
+    dept_member = (select(Membership.id).join(Department, Membership.department_id == Department.id)
+                   .join(OrgUnit, Department.unit_id == OrgUnit.id)
+                   .where(Membership.user_id == User.id, unit_filter(actor, action, OrgUnit.path)))
+    clauses = [exists(unit_member), exists(dept_member)]
+    dept_ids = scope_department_ids(actor, action)
+    if dept_ids:
+        clauses.append(exists(select(Membership.id).where(Membership.user_id == User.id,
+                                                          Membership.department_id.in_(sorted(dept_ids)))))
+    return or_(*clauses)
+
+
+def users_query(actor: Actor, action: str = "user.view"):
+    stmt = select(User)
+    if not actor.is_system:
+        stmt = stmt.where(_visible(actor, action))
+    return stmt
+
+
+def list_users(actor: Actor, *, q: str | None = None, role: str | None = None, unit: OrgUnit | None = None,
+               limit: int = 300) -> list[User]:
+    stmt = users_query(actor)
+    if q:
+        stmt = stmt.where(or_(User.username.contains(q), User.display_name.contains(q)))
+    if role:
+        stmt = stmt.where(exists(select(Membership.id).where(Membership.user_id == User.id,
+                                                             Membership.role == role)))
+    if unit is not None:
+        from core.auth.scoping import subtree_clause
+
+        stmt = stmt.where(exists(select(Membership.id).join(OrgUnit, Membership.unit_id == OrgUnit.id)
+                                 .where(Membership.user_id == User.id, subtree_clause(OrgUnit.path, unit.path))))
+    return list(db.session.scalars(stmt.order_by(User.username).limit(limit)))
+
+
+def get_user_or_404(user_id, *, actor: Actor, action: str = "user.view") -> User:
+    try:
+        user_id = int(user_id)
+    except (TypeError, ValueError):
+        raise NotFound() from None
+    user = db.session.scalar(users_query(actor, action).where(User.id == user_id))
+    if user is None:
+        raise NotFound()
+    return user
+
+
+def get_membership_or_404(membership_id, *, actor: Actor) -> Membership:
+    m = db.session.get(Membership, membership_id)
+    if m is None:
+        raise NotFound()
+    get_user_or_404(m.user_id, actor=actor)  # the user must be visible to the actor
+    return m
+
+
+def locked_usernames(now) -> list[LoginThrottle]:
+    """Lockouts are not tier data (they are keyed by typed username); the security admin sees them all."""
+    return list(db.session.scalars(select(LoginThrottle).where(LoginThrottle.locked_until > now)
+                                   .order_by(LoginThrottle.locked_until.desc()).limit(200)))

@@ -1,0 +1,122 @@
+"""Server-side sessions stored in ``web_sessions``.
+
+The cookie holds a random id; the table holds its SHA-256 and the session data. A session ends when its
+row is gone: logout, password change, a disabled user, the idle timeout (30 min) or the absolute lifetime
+(12 h), both from the security policy. A cookie copied before logout therefore opens nothing.
+Bookkeeping writes run in their own short transaction (core.db.own_transaction), so GET requests stay
+read-only on SQLite and a rolled-back request cannot resurrect a session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from flask.sessions import SessionInterface, SessionMixin
+from sqlalchemy import delete, select, update
+from werkzeug.datastructures import CallbackDict
+
+from core.accounts.models import WebSession
+from core.accounts.policy import current_policy
+from core.db import db, own_transaction, short_read, utcnow
+
+
+def _hash(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
+class ServerSession(CallbackDict, SessionMixin):
+    def __init__(self, initial=None, sid: str | None = None, *, expired: bool = False):
+        def on_update(self_):
+            self_.modified = True
+
+        super().__init__(initial, on_update)
+        self.sid = sid
+        self.modified = False
+        self.expired = expired  # the cookie pointed at a session that timed out or was ended
+        self._rotate = False
+        self._destroy = False
+
+    def regenerate(self) -> None:
+        """New id on login (no session fixation); the old row is removed at save."""
+        self._rotate = True
+        self.modified = True
+
+    def destroy(self) -> None:
+        self.clear()
+        self._destroy = True
+
+
+class DatabaseSessionInterface(SessionInterface):
+    def open_session(self, app, request):
+        sid = request.cookies.get(self.get_cookie_name(app))
+        if not sid or len(sid) > 128:
+            return ServerSession()
+        now = utcnow()
+        with short_read() as s:  # deferred read; writes below only when needed
+            row = s.scalar(select(WebSession).where(WebSession.sid_hash == _hash(sid)))
+            if row is None:
+                return ServerSession(expired=True)
+            policy = current_policy(s)
+            row_id, data, last_seen, created = row.id, dict(row.data or {}), row.last_seen_at, row.created_at
+        idle = now - last_seen > timedelta(minutes=policy.idle_minutes)
+        too_old = now - created > timedelta(hours=policy.absolute_hours)
+        if idle or too_old:
+            with own_transaction() as s:
+                s.execute(delete(WebSession).where(WebSession.id == row_id))
+            return ServerSession(expired=True)
+        if (now - last_seen).total_seconds() >= app.config["SESSION_TOUCH_SECONDS"]:
+            with own_transaction() as s:
+                s.execute(update(WebSession).where(WebSession.id == row_id).values(last_seen_at=now))
+        return ServerSession(data, sid=sid)
+
+    def save_session(self, app, session: ServerSession, response):
+        name = self.get_cookie_name(app)
+        domain = self.get_cookie_domain(app)
+        path = self.get_cookie_path(app)
+        if session._destroy:
+            if session.sid:
+                db.session.rollback()  # see below: release the request's SQLite lock first
+                end_session(session.sid)
+            response.delete_cookie(name, domain=domain, path=path)
+            return
+        if not session.modified and not session._rotate:
+            return
+        if not session.sid and not session:
+            return  # nothing worth a row (anonymous request that stored nothing)
+        # The request is over: end its transaction (uncommitted work is discarded by design, the view
+        # commits explicitly) so that on SQLite it no longer holds a lock our own write would wait for.
+        db.session.rollback()
+        user_id = session.get("_user_id")
+        user_id = int(user_id) if user_id is not None else None
+        from flask import request
+
+        with own_transaction() as s:
+            if session._rotate or not session.sid:
+                if session.sid:
+                    s.execute(delete(WebSession).where(WebSession.sid_hash == _hash(session.sid)))
+                session.sid = secrets.token_urlsafe(32)
+                s.add(WebSession(sid_hash=_hash(session.sid), user_id=user_id, data=dict(session),
+                                 ip=request.remote_addr))
+            else:
+                result = s.execute(update(WebSession).where(WebSession.sid_hash == _hash(session.sid))
+                                   .values(data=dict(session), user_id=user_id))
+                if result.rowcount == 0:
+                    # The row was ended meanwhile (e.g. password changed elsewhere): do not resurrect it.
+                    response.delete_cookie(name, domain=domain, path=path)
+                    return
+        session._rotate = False
+        response.set_cookie(name, session.sid, httponly=True, secure=self.get_cookie_secure(app),
+                            samesite=self.get_cookie_samesite(app), domain=domain, path=path)
+        response.vary.add("Cookie")
+
+
+def end_session(sid: str) -> None:
+    with own_transaction() as s:
+        s.execute(delete(WebSession).where(WebSession.sid_hash == _hash(sid)))
+
+
+def end_user_sessions_stmt(user_id: int):
+    """Statement the caller runs in its own transaction (password change, disabling a user)."""
+    return delete(WebSession).where(WebSession.user_id == user_id)

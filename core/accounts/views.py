@@ -1,0 +1,88 @@
+"""Login, logout, own profile and password change."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, session, url_for
+from flask_login import current_user, login_user, logout_user
+
+from core.accounts import operations
+from core.accounts.policy import current_policy
+from core.accounts.schemas import ChangePasswordArgs, LoginArgs
+from core.audit.operations import record
+from core.auth.decorators import permission, public
+from core.errors import ValidationFailed
+from core.web import commit, current_actor, form_data, load_form, safe_next, submit
+
+bp = Blueprint("accounts", __name__)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login():
+    from flask import request
+
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(url_for("home.index"))
+    expired = getattr(session, "expired", False)
+    if request.method == "GET":
+        return render_template("core/login.html", form={"next": request.args.get("next", "")}, errors={},
+                               expired=expired)
+    try:
+        args = load_form(LoginArgs())
+        user = operations.authenticate(args["username"], args["password"], actor=current_actor())
+    except ValidationFailed as exc:
+        return render_template("core/login.html", form=form_data(), errors=exc.errors), 422
+    except operations.LoginRefused as exc:
+        form = form_data()
+        form.pop("password", None)
+        return render_template("core/login.html", form=form, errors={}, refused=exc.message), 401
+    session.clear()
+    session.regenerate()  # a fresh id: nothing from before sign-in carries over
+    login_user(user)
+    from core.actor import Actor
+
+    record(Actor.for_user(user, ip=request.remote_addr, request_id=current_actor().request_id), "login", user)
+    commit()
+    return redirect(safe_next(args.get("next"), url_for("home.index")))
+
+
+@bp.route("/logout", methods=["POST"])
+@public
+def logout():
+    if current_user.is_authenticated:
+        record(current_actor(), "logout", current_user._get_current_object())
+        commit()
+    logout_user()
+    session.destroy()
+    flash("您已安全退出", "success")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/account")
+@permission("account.self")
+def profile():
+    return render_template("core/profile.html", policy=current_policy())
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@permission("account.self")
+def change_password():
+    from flask import request
+
+    from core.accounts.operations import password_expired
+
+    user = current_user._get_current_object()
+    ctx = {"forced": password_expired(user), "policy": current_policy()}
+    if request.method == "GET":
+        return render_template("core/change_password.html", form={}, errors={}, **ctx)
+
+    def perform(args):
+        if args["new_password"] != args["confirm_password"]:
+            raise ValidationFailed({"confirm_password": ["两次输入的新密码不一致"]})
+        operations.change_password(user, current=args["current_password"], new=args["new_password"],
+                                   actor=current_actor())
+        session.regenerate()  # every session was ended; this device continues on a new one
+        flash("密码已修改，其他设备上的登录已全部退出", "success")
+        return redirect(url_for("home.index"))
+
+    return submit(ChangePasswordArgs(), perform, "core/change_password.html", **ctx)

@@ -1,0 +1,59 @@
+"""Application factory: config → extensions → FEATURES → errors → CLI. No queries, no scheduler here."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+from core.config import INSTANCE_DIR, load_config
+
+#: The feature packages, imported by name so the kernel never imports a feature statically.
+FEATURES = ("notify", "center", "township", "village")
+
+MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
+
+
+def create_app(config: dict | None = None) -> Flask:
+    from core import cli, error_pages, security, web_hooks
+    from core.accounts.sessions import DatabaseSessionInterface
+    from core.db import configure_engine_options
+    from core.extensions import csrf, db, login_manager, migrate
+
+    cfg = load_config(config)
+    configure_engine_options(cfg)
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR), static_folder="static", template_folder="templates")
+    app.config.update(cfg)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    import core.models  # noqa: F401 - register kernel tables
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    app.session_interface = DatabaseSessionInterface()
+
+    from core import home
+    from core.accounts import admin_views
+    from core.accounts import views as account_views
+    from core.audit import views as audit_views
+    from core.org import views as org_views
+
+    for bp in (home.bp, account_views.bp, admin_views.bp, org_views.bp, audit_views.bp):
+        app.register_blueprint(bp)
+
+    for name in FEATURES:
+        importlib.import_module(name).init_app(app)
+
+    web_hooks.init_app(app)
+    security.init_app(app)
+    error_pages.init_app(app)
+    cli.init_app(app)
+    if app.config["AUDIT_GUARD"]:
+        from core.audit import guard
+
+        guard.enable()
+    return app

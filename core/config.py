@@ -1,0 +1,125 @@
+"""Configuration: defaults in code, environment overrides, validated at start-up.
+
+Every key is documented where it is defined. Environment variables override with the ``MEDIATION_`` prefix
+(``MEDIATION_SESSION_IDLE_MINUTES=10``) plus the usual ``DATABASE_URL`` and ``PORT``.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+ENVIRONMENTS = ("production", "development", "test")
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+
+
+class ConfigError(RuntimeError):
+    """Raised at start-up when the configuration cannot work; the process must not start."""
+
+
+class DefaultConfig:
+    #: production | development | test. Demo data and the WeChat stand-in refuse to run in production.
+    MEDIATION_ENV = "production"
+    #: Flask secret for signing CSRF tokens. Must be set (MEDIATION_SECRET_KEY) in production.
+    SECRET_KEY: str | None = None
+    #: SQLAlchemy URL. SQLite (embedded default) or PostgreSQL (postgresql+psycopg://...).
+    SQLALCHEMY_DATABASE_URI = f"sqlite:///{INSTANCE_DIR / 'mediation.db'}"
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    #: SQLite waits this long for a competing writer before failing (milliseconds).
+    SQLITE_BUSY_TIMEOUT_MS = 15000
+    #: Encryption key for personal data: 32 hex characters (SM4, 128 bit), versioned as "v1:<hex>,v2:<hex>".
+    #: The last version encrypts; all versions decrypt. Required in production.
+    CRYPTO_KEYS: str | None = None
+    #: Key for the blind index of ID numbers and phones (HMAC-SM3), hex. Required in production.
+    BLIND_INDEX_KEY: str | None = None
+
+    # --- sessions and login (the security admin edits the policy row; these are the first defaults) ---
+    SESSION_COOKIE_NAME = "mdt_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    #: True behind HTTPS (production); the development server speaks plain HTTP.
+    SESSION_COOKIE_SECURE = True
+    #: How often (seconds) a request refreshes the session's last-seen time; spares SQLite a write per request.
+    SESSION_TOUCH_SECONDS = 60
+    #: Argon2 time cost; tests lower it to keep the suite fast, the policy stays the same.
+    ARGON2_TIME_COST = 3
+    ARGON2_MEMORY_KIB = 65536
+
+    WTF_CSRF_TIME_LIMIT = None  # the CSRF token lives as long as the server-side session
+    WTF_CSRF_SSL_STRICT = False  # behind government gateways the Referer is often stripped
+    MAX_CONTENT_LENGTH = 20 * 1024 * 1024
+    #: Centre name at the district tier (区矛调中心 or 综治中心 in some counties).
+    CENTER_NAME = "社会矛盾纠纷调处化解中心"
+    TIMEZONE = "Asia/Shanghai"
+    #: When true, the audit guard raises if a transaction changes tier data without an AuditEntry.
+    AUDIT_GUARD = False
+    #: Port of the local WeChat stand-in (development only).
+    FAKE_WECHAT_PORT = 5081
+
+
+class DevelopmentConfig(DefaultConfig):
+    MEDIATION_ENV = "development"
+    SECRET_KEY = "dev-only-not-secret"
+    CRYPTO_KEYS = "v1:00112233445566778899aabbccddeeff"
+    BLIND_INDEX_KEY = "ffeeddccbbaa99887766554433221100"
+    SESSION_COOKIE_SECURE = False
+    AUDIT_GUARD = True
+
+
+class TestConfig(DevelopmentConfig):
+    MEDIATION_ENV = "test"
+    TESTING = True
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_KIB = 8192
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
+
+
+_BY_ENV = {"production": DefaultConfig, "development": DevelopmentConfig, "test": TestConfig}
+
+
+def _coerce(current, raw: str):
+    if isinstance(current, bool):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if isinstance(current, int):
+        return int(raw)
+    return raw
+
+
+def load_config(overrides: dict | None = None) -> dict:
+    """Build the config dict: class defaults for MEDIATION_ENV, then environment, then explicit overrides."""
+    env = (overrides or {}).get("MEDIATION_ENV") or os.environ.get("MEDIATION_ENV", "production")
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"MEDIATION_ENV must be one of {ENVIRONMENTS}, got {env!r}")
+    base = _BY_ENV[env]
+    cfg = {k: getattr(base, k) for k in dir(base) if k.isupper()}
+    for key in list(cfg):
+        raw = os.environ.get(f"MEDIATION_{key}")
+        if raw is not None and key != "MEDIATION_ENV":
+            cfg[key] = _coerce(cfg[key], raw)
+    if os.environ.get("DATABASE_URL"):
+        cfg["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    cfg.update(overrides or {})
+    cfg["MEDIATION_ENV"] = env
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: dict) -> None:
+    url = cfg["SQLALCHEMY_DATABASE_URI"]
+    if url.startswith("postgres://"):
+        raise ConfigError("DATABASE_URL must use postgresql+psycopg://, not postgres://")
+    if url.startswith("postgresql://"):
+        cfg["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + url[len("postgresql://"):]
+    elif not url.startswith(("sqlite:", "postgresql+psycopg:")):
+        raise ConfigError("only SQLite and PostgreSQL (psycopg 3) are supported")
+    if cfg["MEDIATION_ENV"] == "production":
+        for key in ("SECRET_KEY", "CRYPTO_KEYS", "BLIND_INDEX_KEY"):
+            if not cfg.get(key):
+                raise ConfigError(f"MEDIATION_{key} must be set in production")
+    cfg["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=12)
+
+
+def is_demo_allowed(cfg) -> bool:
+    """Demo data and the WeChat stand-in exist only in development and test."""
+    return cfg.get("MEDIATION_ENV") in ("development", "test")

@@ -1,0 +1,31 @@
+"""Small registries that features fill at init_app, so the kernel never imports a feature."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+#: (name, seeder(actor, context)) in FEATURES order; `flask demo load` runs them all.
+demo_seeders: list[tuple[str, Callable]] = []
+#: Called with the set of years whose holiday table changed (center/cases recomputes its deadlines).
+holiday_change_handlers: list[Callable] = []
+#: Desk links for the navigation: (permission, label, endpoint, tier order).
+desk_links: list[tuple[str, str, str, int]] = []
+
+
+def register_demo_seeder(name: str, seeder: Callable) -> None:
+    if name not in {n for n, _ in demo_seeders}:
+        demo_seeders.append((name, seeder))
+
+
+def register_desk(permission: str, label: str, endpoint: str, order: int) -> None:
+    if endpoint not in {e for _, _, e, _ in desk_links}:
+        desk_links.append((permission, label, endpoint, order))
+        desk_links.sort(key=lambda link: link[3])
+
+#: Extra processes `make run` starts beside the web server: (name, flask CLI args).
+background_processes: list[tuple[str, list[str]]] = []
+
+
+def register_process(name: str, args: list[str]) -> None:
+    if name not in {n for n, _ in background_processes}:
+        background_processes.append((name, args))

@@ -1,0 +1,5 @@
+"""Imports every kernel model so Alembic and create_all see the whole kernel schema."""
+
+from core.accounts.models import LoginThrottle, Membership, SecurityPolicy, User, WebSession  # noqa: F401
+from core.audit.models import AuditEntry  # noqa: F401
+from core.org.models import Department, OrgUnit  # noqa: F401

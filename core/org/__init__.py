@@ -1,0 +1,1 @@
+"""Org tree: district roots → township → village/community → grid, and departments at centers."""

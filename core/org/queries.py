@@ -1,0 +1,100 @@
+"""Scoped reads of the org tree. Nothing outside the actor's jurisdiction is ever loaded."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from core.actor import Actor
+from core.auth.scoping import subtree_clause, unit_filter
+from core.db import db
+from core.errors import NotFound
+from core.org.models import Department, OrgUnit, UnitKind
+
+
+def units_query(actor: Actor, action: str = "org.view"):
+    return select(OrgUnit).where(unit_filter(actor, action, OrgUnit.path))
+
+
+def get_unit_or_404(unit_id, *, actor: Actor, action: str = "org.view") -> OrgUnit:
+    try:
+        unit_id = int(unit_id)
+    except (TypeError, ValueError):
+        raise NotFound() from None
+    unit = db.session.scalar(units_query(actor, action).where(OrgUnit.id == unit_id))
+    if unit is None:
+        raise NotFound()
+    return unit
+
+
+def list_units(actor: Actor, *, parent: OrgUnit | None = None, kind: str | None = None, q: str | None = None,
+               include_inactive: bool = False, action: str = "org.view", limit: int = 500) -> list[OrgUnit]:
+    stmt = units_query(actor, action)
+    if parent is not None:
+        stmt = stmt.where(OrgUnit.parent_id == parent.id)
+    if kind:
+        stmt = stmt.where(OrgUnit.kind == kind)
+    if q:
+        stmt = stmt.where(OrgUnit.name.contains(q) | OrgUnit.code.startswith(q))
+    if not include_inactive:
+        stmt = stmt.where(OrgUnit.is_active.is_(True))
+    return list(db.session.scalars(stmt.order_by(OrgUnit.path).limit(limit)))
+
+
+def top_units(actor: Actor, action: str = "org.view") -> list[OrgUnit]:
+    """The outermost units of the actor's jurisdiction (where a tree view starts)."""
+    from core.auth.scoping import scope_paths
+
+    paths = scope_paths(actor, action)
+    if paths is None:
+        return list(db.session.scalars(select(OrgUnit).where(OrgUnit.parent_id.is_(None)).order_by(OrgUnit.code)))
+    outer = [p for p in paths if not any(p != q and p.startswith(q) for q in paths)]
+    return list(db.session.scalars(select(OrgUnit).where(OrgUnit.path.in_(outer)).order_by(OrgUnit.path)))
+
+
+def subtree_counts(unit: OrgUnit) -> dict[str, int]:
+    """How many units of each kind lie under ``unit`` (active ones)."""
+    rows = db.session.execute(
+        select(OrgUnit.kind, func.count()).where(subtree_clause(OrgUnit.path, unit.path), OrgUnit.id != unit.id,
+                                                 OrgUnit.is_active.is_(True)).group_by(OrgUnit.kind))
+    counts = {k.value: 0 for k in UnitKind}
+    counts.update({str(kind): n for kind, n in rows})
+    return counts
+
+
+def departments_query(actor: Actor, action: str = "org.view"):
+    from core.auth.scoping import scope_department_ids
+
+    stmt = select(Department).join(OrgUnit, Department.unit_id == OrgUnit.id)
+    clause = unit_filter(actor, action, OrgUnit.path)
+    dept_ids = scope_department_ids(actor, action)
+    if dept_ids:
+        clause = clause | Department.id.in_(sorted(dept_ids))
+    return stmt.where(clause)
+
+
+def list_departments(actor: Actor, *, unit: OrgUnit | None = None, kind: str | None = None,
+                     include_inactive: bool = False, action: str = "org.view") -> list[Department]:
+    stmt = departments_query(actor, action)
+    if unit is not None:
+        stmt = stmt.where(Department.unit_id == unit.id)
+    if kind:
+        stmt = stmt.where(Department.kind == kind)
+    if not include_inactive:
+        stmt = stmt.where(Department.is_active.is_(True))
+    return list(db.session.scalars(stmt.order_by(OrgUnit.path, Department.kind, Department.id)))
+
+
+def get_department_or_404(dept_id, *, actor: Actor, action: str = "org.view") -> Department:
+    try:
+        dept_id = int(dept_id)
+    except (TypeError, ValueError):
+        raise NotFound() from None
+    dept = db.session.scalar(departments_query(actor, action).where(Department.id == dept_id))
+    if dept is None:
+        raise NotFound()
+    return dept
+
+
+def unit_by_code(code: str) -> OrgUnit | None:
+    """Unscoped lookup for the importer's parent check; the caller then checks jurisdiction."""
+    return db.session.scalar(select(OrgUnit).where(OrgUnit.code == code))

@@ -1,0 +1,97 @@
+"""View helpers: build the Actor, commit once, parse forms with marshmallow, render with errors."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import g, request
+from flask_login import current_user
+
+from core.actor import Actor
+from core.db import db
+
+
+def request_id() -> str:
+    if "request_id" not in g:
+        g.request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+    return g.request_id
+
+
+def client_ip() -> str | None:
+    # Behind the government gateway the real address arrives via ProxyFix (configured in wsgi.py).
+    return request.remote_addr
+
+
+def current_actor(channel: str = "web") -> Actor:
+    if "actor" not in g:
+        user = current_user._get_current_object() if current_user.is_authenticated else None
+        if user is None:
+            g.actor = Actor(user=None, memberships=(), ip=client_ip(), request_id=request_id(),
+                            channel=channel)
+        else:
+            g.actor = Actor.for_user(user, ip=client_ip(), request_id=request_id(), channel=channel)
+    return g.actor
+
+
+def commit() -> None:
+    """The view's one commit. Rollback happens in the teardown handler on any exception."""
+    db.session.commit()
+
+
+def form_data() -> dict:
+    """Form fields as a dict of strings (multi-valued fields keep their lists), CSRF token removed."""
+    data = {}
+    for key in request.form:
+        if key == "csrf_token":
+            continue
+        values = request.form.getlist(key)
+        data[key] = values if len(values) > 1 else values[0]
+    return data
+
+
+def load_form(schema, data: dict | None = None) -> dict:
+    """Validate with a marshmallow schema; raise ValidationFailed with Chinese messages."""
+    from marshmallow import ValidationError
+
+    from core.errors import ValidationFailed
+
+    raw = form_data() if data is None else data
+    try:
+        return schema.load(raw)
+    except ValidationError as exc:
+        raise ValidationFailed(_flatten(exc.messages)) from exc
+
+
+def _flatten(messages) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for key, value in (messages or {}).items():
+        if isinstance(value, dict):
+            for sub, msgs in _flatten(value).items():
+                out[f"{key}.{sub}"] = msgs
+        else:
+            out[str(key)] = [str(v) for v in (value if isinstance(value, list) else [value])]
+    return out
+
+
+def submit(schema, perform, template: str, **context):
+    """The one shape of a form POST: parse → operation → commit → response; on bad input, roll back and
+    re-render the form with the user's input and Chinese messages (422)."""
+    from flask import render_template
+
+    from core.errors import ValidationFailed
+
+    try:
+        args = load_form(schema)
+        response = perform(args)
+        commit()
+        return response
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return render_template(template, errors=exc.errors, form=form_data(), **context), 422
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only same-site relative paths; '//evil' and 'http://…' fall back to the default."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return default

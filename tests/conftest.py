@@ -1,0 +1,173 @@
+"""Fixtures: a session-scoped app on a migrated database holding the demo district; per-test isolation by
+an outer transaction that is rolled back (every commit inside becomes a savepoint release); fresh
+databases for tests that need committed data seen by other processes.
+
+Run on SQLite by default; MEDIATION_TEST_ENGINE=postgresql with MEDIATION_TEST_PG_URL runs on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from tests import dbutil
+
+os.environ.setdefault("MEDIATION_ENV", "test")
+
+
+def pytest_collection_modifyitems(config, items):
+    if dbutil.ENGINE == "postgresql":
+        skip = pytest.mark.skip(reason="browser tests run on SQLite only")
+        for item in items:
+            if "browser" in item.keywords:
+                item.add_marker(skip)
+
+
+def make_app(url: str, **extra):
+    from core.app import create_app
+
+    return create_app({"MEDIATION_ENV": "test", "SQLALCHEMY_DATABASE_URI": url, **extra})
+
+
+def migrate_and_seed(app, *, demo: bool = True) -> None:
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade()
+        if demo:
+            from core.cli import load_demo
+
+            load_demo()
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    url = dbutil.session_database_url(tmp_path_factory.mktemp("db"))
+    application = make_app(url)
+    migrate_and_seed(application)
+    yield application
+    from core.db import db as _db
+
+    with application.app_context():
+        _db.engine.dispose()
+
+
+@pytest.fixture()
+def db(app):
+    """Per-test isolation. Fails the test if it committed tier data without its AuditEntry."""
+    from core.audit import guard
+    from core.db import bind_short_sessions
+    from core.db import db as _db
+
+    with app.app_context():
+        engine = _db.engine
+        connection = engine.connect()
+        outer = connection.begin()
+        original = _db.session
+        # Flask-SQLAlchemy's get_bind() answers from db.engines, ignoring a session-level bind: point the
+        # default "engine" at the test connection for the duration of the test.
+        _db.engines[None] = connection
+        _db.session = _db._make_scoped_session({"join_transaction_mode": "create_savepoint"})
+        bind_short_sessions(connection)
+        guard.violations.clear()
+        try:
+            yield _db
+        finally:
+            _db.session.remove()
+            _db.session = original
+            _db.engines[None] = engine
+            bind_short_sessions(None)
+            outer.rollback()
+            connection.close()
+        assert not guard.violations, guard.violations
+
+
+@pytest.fixture()
+def client(app, db):
+    return app.test_client()
+
+
+@pytest.fixture()
+def demo(db):
+    """Lookups into the demo district by username and unit code/name."""
+    return Demo(db)
+
+
+class Demo:
+    def __init__(self, db):
+        self.db = db
+
+    def user(self, username):
+        from sqlalchemy import select
+
+        from core.accounts.models import User
+
+        return self.db.session.scalar(select(User).where(User.username == username))
+
+    def unit(self, name_or_code):
+        from sqlalchemy import or_, select
+
+        from core.org.models import OrgUnit
+
+        return self.db.session.scalar(select(OrgUnit).where(or_(OrgUnit.code == name_or_code,
+                                                                OrgUnit.name == name_or_code)))
+
+    def department(self, name):
+        from sqlalchemy import select
+
+        from core.org.models import Department
+
+        return self.db.session.scalar(select(Department).where(Department.name == name))
+
+    def actor(self, username):
+        from core.actor import Actor
+
+        return Actor.for_user(self.user(username), ip="127.0.0.1", channel="web")
+
+
+DEMO_PASSWORD = "Shifan#2026"
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def login(client, username, password=DEMO_PASSWORD):
+    page = client.get("/login")
+    token = csrf_from(page.get_data(as_text=True))
+    return client.post("/login", data={"csrf_token": token, "username": username, "password": password})
+
+
+def csrf_token(client, path="/account/password"):
+    return csrf_from(client.get(path).get_data(as_text=True))
+
+
+@pytest.fixture()
+def login_as(client):
+    """login_as("qs.staff") signs the test client in and returns it."""
+
+    def _login(username, password=DEMO_PASSWORD):
+        response = login(client, username, password)
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return client
+
+    return _login
+
+
+@pytest.fixture()
+def fresh_url(tmp_path):
+    """An empty, migrated database holding the demo district, for tests that need committed data."""
+    url = dbutil.fresh_database_url(tmp_path)
+    application = make_app(url)
+    migrate_and_seed(application)
+    with application.app_context():
+        from core.db import db as _db
+
+        _db.engine.dispose()
+    yield url
+    dbutil.drop_database(url)

@@ -1,0 +1,10 @@
+"""Village cadre desk and the grid worker's mobile pages (WeChat command handlers arrive with issue 5)."""
+
+
+def init_app(app):
+    from core import hooks
+    from village import views
+
+    app.register_blueprint(views.bp)
+    hooks.register_desk("desk.village", "村(社区)工作台", "village.index", 30)
+    hooks.register_desk("desk.grid", "网格员", "village.mobile_home", 40)
