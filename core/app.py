@@ -52,6 +52,10 @@ def create_app(config: dict | None = None) -> Flask:
     security.init_app(app)
     error_pages.init_app(app)
     cli.init_app(app)
+    if app.config.get("CRYPTO_KEYS"):
+        from core.crypto import _provider
+
+        _provider(app.config["CRYPTO_KEYS"], app.config["BLIND_INDEX_KEY"])  # self-test: fail fast
     if app.config["AUDIT_GUARD"]:
         from core.audit import guard
 

@@ -56,6 +56,46 @@ class DefaultConfig:
     AUDIT_GUARD = False
     #: Port of the local WeChat stand-in (development only).
     FAKE_WECHAT_PORT = 5081
+    #: Scheduler: how often a waiting `flask jobs run` process retries the lock (seconds).
+    SCHEDULER_LOCK_POLL_SECONDS = 5
+
+    # --- notifications (notify/) ---
+    #: Absolute base of links in messages (our mobile pages), as phones reach it.
+    PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+    #: A claimed delivery is re-claimable after this; ≤ 300 so a resend stays in WeChat's 10-minute window.
+    NOTIFY_LEASE_SECONDS = 120
+    NOTIFY_POLL_SECONDS = 2
+    NOTIFY_BATCH = 50
+    NOTIFY_MAX_ATTEMPTS = 8
+    NOTIFY_BACKOFF_BASE_SECONDS = 30
+    NOTIFY_BACKOFF_MAX_SECONDS = 3600
+    #: Per recipient and minute; WeCom silently drops above 30.
+    NOTIFY_RATE_PER_MINUTE = 10
+    #: This many due messages for one person at once become one digest.
+    NOTIFY_COALESCE_THRESHOLD = 4
+    NOTIFY_CHANNEL_PAUSE_SECONDS = 1800
+    NOTIFY_HTTP_TIMEOUT = 5
+    #: Deliver to the log channel when a user has no usable binding (development only).
+    NOTIFY_LOG_FALLBACK = False
+    #: WeCom (企业微信 / 政务微信) application.
+    WECOM_API_BASE = "https://qyapi.weixin.qq.com/cgi-bin/"
+    WECOM_CORP_ID = ""
+    WECOM_SECRET = ""
+    WECOM_AGENT_ID = 0
+    WECOM_TOKEN = ""
+    WECOM_AES_KEY = ""
+    #: Official Account (服务号).
+    MP_API_BASE = "https://api.weixin.qq.com/cgi-bin/"
+    MP_OAUTH_BASE = "https://open.weixin.qq.com/"
+    MP_APP_ID = ""
+    MP_SECRET = ""
+    MP_TOKEN = ""
+    MP_AES_KEY = ""
+    #: Template for generic notifications: id and the category fields it carries.
+    MP_TEMPLATE_ID = "TPL_GENERIC"
+    #: Outbound proxy / CA bundle for the 政务外网 gateway (empty: direct, system CAs).
+    WECHAT_HTTPS_PROXY = ""
+    WECHAT_CA_BUNDLE = ""
 
 
 class DevelopmentConfig(DefaultConfig):
@@ -65,6 +105,20 @@ class DevelopmentConfig(DefaultConfig):
     BLIND_INDEX_KEY = "ffeeddccbbaa99887766554433221100"
     SESSION_COOKIE_SECURE = False
     AUDIT_GUARD = True
+    NOTIFY_LOG_FALLBACK = True
+    # The local WeChat stand-in (make run starts it): both platforms under one loopback port.
+    WECOM_API_BASE = "http://127.0.0.1:5081/work/cgi-bin/"
+    WECOM_CORP_ID = "wwdemo0000000001"
+    WECOM_SECRET = "demo-wecom-secret"
+    WECOM_AGENT_ID = 1000002
+    WECOM_TOKEN = "demotoken"
+    WECOM_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+    MP_API_BASE = "http://127.0.0.1:5081/mp/cgi-bin/"
+    MP_OAUTH_BASE = "http://127.0.0.1:5081/mp/"
+    MP_APP_ID = "wxdemo0000000001"
+    MP_SECRET = "demo-mp-secret"
+    MP_TOKEN = "demotoken"
+    MP_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
 
 class TestConfig(DevelopmentConfig):

@@ -29,3 +29,19 @@ background_processes: list[tuple[str, list[str]]] = []
 def register_process(name: str, args: list[str]) -> None:
     if name not in {n for n, _ in background_processes}:
         background_processes.append((name, args))
+
+#: Admin navigation added by features: (permission, label, endpoint).
+admin_links: list[tuple[str, str, str]] = []
+#: Callables(actor) -> list of (level, text) shown as persistent banners in the layout (e.g. a paused
+#: WeChat channel for admins).
+banner_providers: list[Callable] = []
+
+
+def register_admin_link(permission: str, label: str, endpoint: str) -> None:
+    if endpoint not in {e for _, _, e in admin_links}:
+        admin_links.append((permission, label, endpoint))
+
+
+def register_banner(provider: Callable) -> None:
+    if provider not in banner_providers:
+        banner_providers.append(provider)

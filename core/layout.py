@@ -18,19 +18,22 @@ ADMIN_LINKS = [
 
 def layout_context() -> dict:
     if not current_user.is_authenticated:
-        return {"nav_desks": [], "nav_admin": [], "current_membership": None, "all_memberships": (),
+        return {"nav_desks": [], "nav_admin": [], "current_membership": None, "all_memberships": (), "banners": [],
                 "can": lambda action, target=None: False}
     from core.auth.permissions import can, has_permission
     from core.web import current_actor
 
     actor = current_actor()
     desks = [(label, endpoint) for perm, label, endpoint, _ in hooks.desk_links if has_permission(actor, perm)]
-    admin = [(label, endpoint) for perm, label, endpoint in ADMIN_LINKS if has_permission(actor, perm)]
+    admin = [(label, endpoint) for perm, label, endpoint in [*ADMIN_LINKS, *hooks.admin_links]
+             if has_permission(actor, perm)]
+    banners = [b for provider in hooks.banner_providers for b in provider(actor)]
     return {
         "nav_desks": desks,
         "nav_admin": admin,
         "current_membership": actor.memberships[0] if actor.memberships else None,
         "all_memberships": actor.memberships,
         "current_endpoint": request.endpoint,
+        "banners": banners,
         "can": lambda action, target=None: can(actor, action, target),
     }

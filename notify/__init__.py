@@ -1,10 +1,32 @@
 """Notifications: outbox, channels (WeCom, Official Account, SMS, log), dispatcher, callback gateway.
 
-The only package that imports wechatpy. The outbox and channels arrive with the notifications issue; the
-package is registered in FEATURES now so the kernel's layering is in place from the start.
+The only package that imports wechatpy. Features call ``notify.outbox.enqueue`` and nothing else.
 """
 
 
 def init_app(app):
-    """Registers notify's blueprints, CLI and jobs (none yet)."""
-    return None
+    from core import hooks
+    from notify import cli, models, views  # noqa: F401 - models register their tables
+
+    app.register_blueprint(views.bp)
+    cli.init_app(app)
+    hooks.register_admin_link("notify.manage", "消息通知", "notify_admin.index")
+    hooks.register_banner(_paused_channel_banner)
+    hooks.register_process("dispatcher", ["notify", "dispatch"])
+    import importlib.util
+
+    if app.config["MEDIATION_ENV"] in ("development", "test") and importlib.util.find_spec("notify.fake"):
+        hooks.register_process("fake-wechat", ["notify", "fake-wechat"])
+
+
+def _paused_channel_banner(actor):
+    from core.auth.permissions import has_permission
+    from core.db import utcnow
+    from notify.models import CHANNEL_LABELS, Channel
+    from notify.operations import paused_channels
+
+    if actor.is_system or not has_permission(actor, "notify.manage"):
+        return []
+    paused = paused_channels(utcnow())
+    return [("error", f"{CHANNEL_LABELS[Channel(c)]}通道已暂停发送（配置错误），请到「消息通知 → 通道状态」检查后恢复。")
+            for c in sorted(paused)]

@@ -1,0 +1,188 @@
+"""Outbox tables: a notification per (event, recipient), deliveries per channel attempt chain, recipient
+bindings and preferences, channel state, shared WeChat tokens, the SMS stub's store, callback replay keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base, TimestampMixin, UTCDateTime, utcnow
+from core.enums import enum_column
+
+
+class Channel(StrEnum):
+    wecom = "wecom"
+    mp_template = "mp_template"
+    sms = "sms"
+    log = "log"
+
+
+CHANNEL_LABELS = {Channel.wecom: "企业微信", Channel.mp_template: "公众号模板消息", Channel.sms: "短信",
+                  Channel.log: "日志(开发)"}
+
+
+class Platform(StrEnum):
+    """Identity kinds a binding holds."""
+
+    wecom = "wecom"
+    mp = "mp"
+    phone = "phone"
+
+
+#: Which binding a channel needs.
+CHANNEL_PLATFORM = {Channel.wecom: Platform.wecom, Channel.mp_template: Platform.mp, Channel.sms: Platform.phone}
+
+
+class NotificationStatus(StrEnum):
+    pending = "pending"          # a delivery is queued or in flight
+    sent = "sent"                # accepted by the platform
+    delivered = "delivered"      # receipt confirmed (template receipt)
+    failed = "failed"            # no channel could deliver it
+    expired = "expired"          # past expires_at before it could go out
+    coalesced = "coalesced"      # merged into a digest notification
+    muted = "muted"              # the recipient muted this event type (kept, visible to admins)
+
+
+class DeliveryStatus(StrEnum):
+    queued = "queued"
+    sending = "sending"
+    sent = "sent"
+    delivered = "delivered"
+    failed = "failed"            # this channel failed for the recipient; a fallback delivery follows
+    dead = "dead"                # dead letter: needs an admin
+    expired = "expired"
+    coalesced = "coalesced"
+
+
+class Notification(Base):
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    priority: Mapped[str] = mapped_column(String(8), default="normal")
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    status: Mapped[NotificationStatus] = mapped_column(enum_column(NotificationStatus, "notification_status"),
+                                                      default=NotificationStatus.pending)
+    coalesced_into_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id"))
+    is_digest: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+    deliveries: Mapped[list[Delivery]] = relationship(back_populates="notification", order_by="Delivery.id")
+
+    @property
+    def is_urgent(self) -> bool:
+        return self.priority == "urgent"
+
+    def __repr__(self) -> str:
+        return f"<Notification {self.id} {self.event} u{self.user_id} {self.status}>"
+
+
+class Delivery(Base):
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id"), index=True)
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel, "delivery_channel"))
+    status: Mapped[DeliveryStatus] = mapped_column(enum_column(DeliveryStatus, "delivery_status"),
+                                                  default=DeliveryStatus.queued)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    #: The request body, rendered once when the delivery is created, so every retry is byte-identical.
+    request: Mapped[dict] = mapped_column(JSON, default=dict)
+    binding_id: Mapped[int | None] = mapped_column(ForeignKey("notify_bindings.id"))
+    last_errcode: Mapped[str | None] = mapped_column(String(32))
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    provider_msgid: Mapped[str | None] = mapped_column(String(64), index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    notification: Mapped[Notification] = relationship(back_populates="deliveries")
+
+    def __repr__(self) -> str:
+        return f"<Delivery {self.id} {self.channel} {self.status} a{self.attempts}>"
+
+
+class BindingState(StrEnum):
+    verified = "verified"
+    stale = "stale"
+
+
+class Binding(TimestampMixin, Base):
+    """A user's identity on a platform: WeCom userid, Official Account OpenID, or a phone (encrypted)."""
+
+    __tablename__ = "notify_bindings"
+    __table_args__ = (UniqueConstraint("platform", "external_index", name="uq_notify_bindings_identity"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    platform: Mapped[Platform] = mapped_column(enum_column(Platform, "binding_platform"))
+    #: Ciphertext (core.crypto) for phones; the platform id as is for WeCom userids and OpenIDs.
+    external_id: Mapped[str] = mapped_column(String(255))
+    #: Exact-match lookup: blind index for phones, the id itself otherwise.
+    external_index: Mapped[str] = mapped_column(String(128))
+    state: Mapped[BindingState] = mapped_column(enum_column(BindingState, "binding_state"),
+                                               default=BindingState.verified)
+    stale_reason: Mapped[str | None] = mapped_column(String(100))
+
+
+class Preference(Base):
+    __tablename__ = "notify_preferences"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    channels: Mapped[list] = mapped_column(JSON, default=lambda: ["wecom", "mp_template", "sms"])
+    quiet_start: Mapped[str] = mapped_column(String(5), default="21:30")
+    quiet_end: Mapped[str] = mapped_column(String(5), default="07:30")
+    muted_events: Mapped[list] = mapped_column(JSON, default=list)
+    digest_hour: Mapped[int | None] = mapped_column(Integer)
+
+
+class ChannelState(Base):
+    __tablename__ = "notify_channel_states"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reason: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class WeChatToken(Base):
+    """Access tokens shared by every process (wechatpy SessionStorage backed by this table)."""
+
+    __tablename__ = "notify_wechat_tokens"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SmsMessage(Base):
+    """The SMS stub provider's store: what would have been sent, de-duplicated by our key."""
+
+    __tablename__ = "notify_sms_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(64), unique=True)
+    phone_enc: Mapped[str] = mapped_column(String(255))
+    text: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CallbackReceipt(Base):
+    """Replay protection for WeChat callbacks: (timestamp, nonce, signature) and MsgId seen before."""
+
+    __tablename__ = "notify_callback_receipts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    replay_key: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

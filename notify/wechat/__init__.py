@@ -1,0 +1,1 @@
+"""wechatpy clients, shared token storage, transport adapters, OAuth and the callback gateway."""
