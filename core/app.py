@@ -45,6 +45,9 @@ def create_app(config: dict | None = None) -> Flask:
     for bp in (home.bp, account_views.bp, admin_views.bp, org_views.bp, audit_views.bp):
         app.register_blueprint(bp)
 
+    from core import scheduler
+
+    scheduler.init_app(app)  # features register their jobs into its registry next
     for name in FEATURES:
         importlib.import_module(name).init_app(app)
 

@@ -57,7 +57,7 @@ class DefaultConfig:
     #: Port of the local WeChat stand-in (development only).
     FAKE_WECHAT_PORT = 5081
     #: Scheduler: how often a waiting `flask jobs run` process retries the lock (seconds).
-    SCHEDULER_LOCK_POLL_SECONDS = 5
+    SCHEDULER_LOCK_POLL_SECONDS = 5.0
 
     # --- notifications (notify/) ---
     #: Absolute base of links in messages (our mobile pages), as phones reach it.
@@ -137,6 +137,8 @@ def _coerce(current, raw: str):
         return raw.strip().lower() in ("1", "true", "yes", "on")
     if isinstance(current, int):
         return int(raw)
+    if isinstance(current, float):
+        return float(raw)
     return raw
 
 

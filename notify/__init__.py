@@ -7,8 +7,10 @@ The only package that imports wechatpy. Features call ``notify.outbox.enqueue`` 
 def init_app(app):
     from core import hooks
     from notify import cli, models, views  # noqa: F401 - models register their tables
+    from notify.wechat import callback
 
     app.register_blueprint(views.bp)
+    app.register_blueprint(callback.bp)
     cli.init_app(app)
     hooks.register_admin_link("notify.manage", "消息通知", "notify_admin.index")
     hooks.register_banner(_paused_channel_banner)

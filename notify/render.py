@@ -48,8 +48,8 @@ def template_fields(payload: dict, delivery_id: int, now: datetime) -> dict:
     return {
         "thing1": {"value": _cut(payload.get("title", "新消息"), THING_MAX)},
         "character_string2": {"value": number},
-        "time3": {"value": now.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")},
-        "phrase4": {"value": status},
+        "phrase3": {"value": status},
+        "time4": {"value": now.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")},
     }
 
 

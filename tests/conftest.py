@@ -43,9 +43,49 @@ def migrate_and_seed(app, *, demo: bool = True) -> None:
 
 
 @pytest.fixture(scope="session")
-def app(tmp_path_factory):
+def fake_wechat():
+    """The project's fake WeChat/WeCom API server on a loopback port, for the whole session."""
+    from notify.fake import start_fake_server, stop_fake_server
+
+    server, base_url, thread = start_fake_server()
+    yield FakeWeChat(server, base_url)
+    stop_fake_server(server, thread)
+
+
+class FakeWeChat:
+    def __init__(self, server, base_url):
+        self.server = server
+        self.base_url = base_url
+
+    @property
+    def config(self) -> dict:
+        return {"MP_API_BASE": f"{self.base_url}/mp/cgi-bin/", "WECOM_API_BASE": f"{self.base_url}/work/cgi-bin/",
+                "MP_OAUTH_BASE": f"{self.base_url}/mp/"}
+
+    def control(self, method, path, **kw):
+        import requests
+
+        response = requests.request(method, f"{self.base_url}/_fake/{path}", timeout=10, **kw)
+        response.raise_for_status()
+        return response.json()
+
+    def messages(self, **params):
+        return self.control("GET", "messages", params=params)["messages"]
+
+    def requests(self, path):
+        return self.control("GET", "requests", params={"path": path})["requests"]
+
+    def fault(self, path, count=1, **spec):
+        return self.control("POST", "faults", json={"path": path, "count": count, **spec})
+
+    def reset(self):
+        return self.control("POST", "reset", json={})
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory, fake_wechat):
     url = dbutil.session_database_url(tmp_path_factory.mktemp("db"))
-    application = make_app(url)
+    application = make_app(url, **fake_wechat.config)
     migrate_and_seed(application)
     yield application
     from core.db import db as _db

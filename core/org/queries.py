@@ -37,7 +37,7 @@ def list_units(actor: Actor, *, parent: OrgUnit | None = None, kind: str | None 
         stmt = stmt.where(OrgUnit.name.contains(q) | OrgUnit.code.startswith(q))
     if not include_inactive:
         stmt = stmt.where(OrgUnit.is_active.is_(True))
-    return list(db.session.scalars(stmt.order_by(OrgUnit.path).limit(limit)))
+    return list(db.session.scalars(stmt.order_by(OrgUnit.code).limit(limit)))
 
 
 def top_units(actor: Actor, action: str = "org.view") -> list[OrgUnit]:

@@ -1,7 +1,7 @@
 """notify outbox
 
 Revision ID: 0003notify
-Revises: 0001kernel
+Revises: 0002jobs
 Create Date: 2026-11-23 13:09:27.770630
 
 """
@@ -13,7 +13,7 @@ import core.db  # noqa: F401 - custom column types (UTCDateTime)
 
 # revision identifiers, used by Alembic.
 revision = '0003notify'
-down_revision = '0001kernel'
+down_revision = '0002jobs'
 branch_labels = None
 depends_on = None
 

@@ -36,6 +36,7 @@ class _TokenMixin:
 
     def _refresh(self, fetch, *, stale: str | None):
         key = self.access_token_key
+        self.session.forget()
         with own_transaction() as s:
             _lock(s, key)
             row = s.get(WeChatToken, key)

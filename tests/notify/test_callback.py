@@ -1,0 +1,189 @@
+"""The callback gateway, driven by the fake's /_fake/push (real wechatpy crypto) against our app served on a
+loopback port, plus a fuzz test through the test client."""
+
+import random
+import threading
+
+import pytest
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from core.actor import Actor
+from core.db import db as _db
+from notify.models import Binding, BindingState, CallbackReceipt, Delivery, DeliveryStatus, Preference
+from notify.wechat import callback
+from tests.conftest import make_app
+
+SYSTEM = Actor.system("cli")
+
+
+@pytest.fixture()
+def live(fresh_url, fake_wechat):
+    app = make_app(fresh_url, **fake_wechat.config)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    fake_wechat.reset()
+    yield app, f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+    with app.app_context():
+        _db.engine.dispose()
+
+
+def push(fake_wechat, base, platform="mp", **body):
+    return fake_wechat.control("POST", "push", json={"platform": platform,
+                                                     "url": f"{base}/wechat/callback/{platform}", **body})
+
+
+def _bind(app, username, platform, external_id, channels=None):
+    from sqlalchemy import select as sel
+
+    from core.accounts.models import User
+    from core.db import write_intent
+    from notify.bindings import bind
+
+    with app.app_context(), write_intent():
+        user = _db.session.scalar(sel(User).where(User.username == username))
+        bind(user, platform, external_id, actor=SYSTEM)
+        if channels:
+            _db.session.merge(Preference(user_id=user.id, channels=channels, quiet_start="00:00",
+                                         quiet_end="00:00", muted_events=[]))
+        _db.session.commit()
+        return user.id
+
+
+def _binding_state(app, external_id):
+    with app.app_context():
+        return _db.session.scalar(select(Binding.state).where(Binding.external_index == external_id))
+
+
+def test_subscribe_and_unsubscribe_change_binding_state(live, fake_wechat):
+    app, base = live
+    _bind(app, "qs01.g1", "mp", "odemo-resident-02")
+    result = push(fake_wechat, base, event={"type": "unsubscribe", "from": "odemo-resident-02"})
+    assert result["status"] == 200 and result["body"] == "success"
+    assert _binding_state(app, "odemo-resident-02") == BindingState.stale
+    push(fake_wechat, base, event={"type": "subscribe", "from": "odemo-resident-02"})
+    assert _binding_state(app, "odemo-resident-02") == BindingState.verified
+
+
+def test_template_receipt_marks_delivered_or_falls_back(live, fake_wechat):
+    app, base = live
+    user_id = _bind(app, "qs01.g1", "mp", "odemo-resident-03", channels=["mp_template", "wecom"])
+    _bind(app, "qs01.g1", "wecom", "qs01.g1")
+    from core.accounts.models import User
+    from core.db import write_intent
+    from notify import dispatcher
+    from notify.outbox import enqueue
+
+    with app.app_context():
+        with write_intent():
+            user = _db.session.get(User, user_id)
+            ok = enqueue("test.event", user, {"title": "收到回执"}, key="receipt-ok")
+            _db.session.commit()
+            ok_id = ok.id
+        dispatcher.drain("w")
+    result = push(fake_wechat, base, event={"type": "TEMPLATESENDJOBFINISH", "status": "success"})
+    assert result["status"] == 200
+    with app.app_context():
+        d = _db.session.scalar(select(Delivery).where(Delivery.notification_id == ok_id))
+        assert d.status == DeliveryStatus.delivered
+        with write_intent():
+            failed = enqueue("test.event", _db.session.get(User, user_id), {"title": "被拒收"}, key="receipt-failed")
+            _db.session.commit()
+            failed_id = failed.id
+        dispatcher.drain("w")
+    push(fake_wechat, base, event={"type": "TEMPLATESENDJOBFINISH", "status": "failed:user block"})
+    with app.app_context():
+        rows = _db.session.scalars(select(Delivery).where(Delivery.notification_id == failed_id)
+                                   .order_by(Delivery.id)).all()
+        assert rows[0].status == DeliveryStatus.failed
+        assert rows[1].channel.value == "wecom"  # fell back to the next channel
+
+
+@pytest.mark.parametrize("tamper,expected", [
+    ("signature", 403), ("timestamp_old", 403), ("appid", 403), ("garbage_ciphertext", 403), ("doctype", 400),
+])
+def test_tampered_callbacks_are_refused(live, fake_wechat, tamper, expected):
+    app, base = live
+    _bind(app, "qs01.g1", "mp", "odemo-resident-04")
+    result = push(fake_wechat, base, event={"type": "unsubscribe", "from": "odemo-resident-04"}, tamper=tamper)
+    assert result["status"] == expected
+    assert _binding_state(app, "odemo-resident-04") == BindingState.verified  # nothing happened
+
+
+def test_exact_replay_and_msgid_replay_are_no_ops(live, fake_wechat):
+    app, base = live
+    calls = []
+    callback.register_handler("work", "text", lambda message, user: calls.append(message["Content"]) or None)
+    try:
+        result = push(fake_wechat, base, platform="work",
+                      event={"type": "text", "from": "qs01.g1", "content": "你好", "msgid": 42}, replay=True)
+        assert result["status"] == 200 and result["replay"]["status"] == 200
+        again = push(fake_wechat, base, platform="work",
+                     event={"type": "text", "from": "qs01.g1", "content": "你好", "msgid": 42})
+        assert again["status"] == 200
+        assert calls == ["你好"]
+    finally:
+        callback.HANDLERS.pop(("work", "text"), None)
+
+
+def test_handler_reply_is_encrypted_for_the_sender(live, fake_wechat):
+    app, base = live
+    callback.register_handler("work", "text", lambda message, user: f"收到：{message['Content']}")
+    try:
+        result = push(fake_wechat, base, platform="work", event={"type": "text", "from": "qs01.g1", "content": "待办"})
+    finally:
+        callback.HANDLERS.pop(("work", "text"), None)
+    assert result["status"] == 200 and "<Encrypt>" in result["body"]
+    from wechatpy.work.crypto import WeChatCrypto
+
+    cfg = app.config
+    crypto = WeChatCrypto(cfg["WECOM_TOKEN"], cfg["WECOM_AES_KEY"], cfg["WECOM_CORP_ID"])
+    import re
+
+    signature = re.search(r"<MsgSignature><!\[CDATA\[(.*?)\]\]>", result["body"]).group(1)
+    timestamp = re.search(r"<TimeStamp>(\d+)</TimeStamp>", result["body"]).group(1)
+    nonce = re.search(r"<Nonce><!\[CDATA\[(.*?)\]\]>", result["body"]).group(1)
+    plain = crypto.decrypt_message(result["body"], signature, timestamp, nonce)
+    assert "收到：待办" in plain
+
+
+def test_oversized_body_refused(client):
+    response = client.post("/wechat/callback/mp?msg_signature=a&timestamp=1&nonce=1", data=b"<xml>" + b"a" * (1 << 20))
+    assert response.status_code == 413
+
+
+def test_fuzzed_bodies_never_5xx(client, app, db):
+    from notify.fake.push import build_request
+    from notify.fake.state import default_seed
+
+    seed = default_seed(app.config)
+    rng = random.Random(20261123)
+    alphabet = "<>/![]CDATA&;\"'xml中文事项 \n\t\x00abc123"
+    statuses = set()
+    for i in range(600):
+        platform = rng.choice(["mp", "work"])
+        if i % 2 == 0:  # correctly signed and encrypted with the test key, random inner XML
+            text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 300)))
+            if i % 4 == 0:
+                from xml.sax.saxutils import escape
+
+                tag = rng.choice(["text", "event", "image", "voice", "unknown"])
+                inner = (f"<xml><ToUserName>t</ToUserName><FromUserName>u{i}</FromUserName>"
+                         f"<MsgType>{tag}</MsgType><Event>{escape(text[:20])}</Event>"
+                         f"<Content>{escape(text)}</Content><MsgId>{i}</MsgId></xml>")
+            else:
+                inner = text
+            query, body = build_request(platform, seed, inner, ())
+        else:
+            query = {k: "".join(rng.choice("0123456789abcdef") for _ in range(rng.randint(0, 40)))
+                     for k in ("msg_signature", "timestamp", "nonce")}
+            body = bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 500)))
+        response = client.post(f"/wechat/callback/{platform}", query_string=query, data=body)
+        statuses.add(response.status_code)
+        assert response.status_code < 500, (i, response.status_code)
+    assert 200 in statuses and 400 in statuses  # both correctly signed and garbage bodies were exercised
+    assert db.session.scalar(select(CallbackReceipt.id).limit(1)) is not None
