@@ -5,11 +5,10 @@ Revises:
 Create Date: 2026-11-23 12:58:17.143399
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import core.db  # noqa: F401 - custom column types (UTCDateTime)
-
 
 # revision identifiers, used by Alembic.
 revision = '0001kernel'

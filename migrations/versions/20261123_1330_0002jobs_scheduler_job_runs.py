@@ -5,11 +5,10 @@ Revises: 0001kernel
 Create Date: 2026-11-23 13:30:00.000000
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import core.db  # noqa: F401 - custom column types (UTCDateTime)
-
 
 # revision identifiers, used by Alembic.
 revision = '0002jobs'
