@@ -1,7 +1,7 @@
 """kernel org accounts audit
 
 Revision ID: 0001kernel
-Revises: 
+Revises:
 Create Date: 2026-11-23 12:58:17.143399
 
 """
