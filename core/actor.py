@@ -19,29 +19,41 @@ class Actor:
     ip: str | None = None
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     channel: str = "web"
+    #: Plain copies taken at construction: audit rows for security events are written after the request's
+    #: transaction was rolled back, when touching the (expired) ORM objects would reopen it.
+    user_id: int | None = None
+    name: str = ""
+    unit_id: int | None = None
+    #: A visitor who has not signed in (login attempts): no user, and no system powers either.
+    anonymous: bool = False
 
     @classmethod
     def for_user(cls, user: User, *, ip=None, request_id=None, channel="web") -> Actor:
         active = tuple(m for m in user.memberships if m.is_effective)
+        unit_id = None
+        if active:
+            first = active[0]
+            unit_id = first.unit_id if first.unit_id else first.department.unit_id
         return cls(user=user, memberships=active, ip=ip, request_id=request_id or uuid.uuid4().hex,
-                   channel=channel)
+                   channel=channel, user_id=user.id, name=user.username, unit_id=unit_id)
 
     @classmethod
     def system(cls, channel: str = "job") -> Actor:
         """Jobs and CLI commands: no user, no jurisdiction limits (they act on the platform's behalf)."""
         return cls(user=None, memberships=(), channel=channel)
 
-    @property
-    def is_system(self) -> bool:
-        return self.user is None
+    @classmethod
+    def visitor(cls, *, ip=None, request_id=None, channel="web") -> Actor:
+        return cls(user=None, ip=ip, request_id=request_id or uuid.uuid4().hex, channel=channel, name="anonymous",
+                   anonymous=True)
 
     @property
-    def user_id(self) -> int | None:
-        return self.user.id if self.user else None
+    def is_system(self) -> bool:
+        return self.user is None and not self.anonymous
 
     @property
     def roles(self) -> set[str]:
         return {m.role for m in self.memberships}
 
     def __str__(self) -> str:
-        return self.user.username if self.user else f"system:{self.channel}"
+        return self.name if self.user is not None or self.anonymous else f"system:{self.channel}"

@@ -64,7 +64,7 @@ class DefaultConfig:
     PUBLIC_BASE_URL = "http://127.0.0.1:5000"
     #: A claimed delivery is re-claimable after this; ≤ 300 so a resend stays in WeChat's 10-minute window.
     NOTIFY_LEASE_SECONDS = 120
-    NOTIFY_POLL_SECONDS = 2
+    NOTIFY_POLL_SECONDS = 2.0
     NOTIFY_BATCH = 50
     NOTIFY_MAX_ATTEMPTS = 8
     NOTIFY_BACKOFF_BASE_SECONDS = 30
@@ -152,7 +152,11 @@ def load_config(overrides: dict | None = None) -> dict:
     for key in list(cfg):
         raw = os.environ.get(f"MEDIATION_{key}")
         if raw is not None and key != "MEDIATION_ENV":
-            cfg[key] = _coerce(cfg[key], raw)
+            try:
+                cfg[key] = _coerce(cfg[key], raw)
+            except ValueError as exc:
+                kind = type(cfg[key]).__name__
+                raise ConfigError(f"MEDIATION_{key} must be a {kind}, got {raw!r}") from exc
     if os.environ.get("DATABASE_URL"):
         cfg["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
     cfg.update(overrides or {})

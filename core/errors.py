@@ -19,6 +19,17 @@ class NotFound(DomainError):
     default_message = "未找到该对象"
 
 
+def as_id(value) -> int:
+    """A URL or form id as a database id; anything else (text, 0, beyond 64 bits) is simply not found."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise NotFound() from None
+    if not 0 < number < 2**31:  # ids are 32-bit integers on PostgreSQL
+        raise NotFound()
+    return number
+
+
 class PermissionDenied(DomainError):
     """The actor can see the object but may not perform this action on it."""
 

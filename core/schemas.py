@@ -48,8 +48,8 @@ class BaseSchema(Schema):
             if isinstance(value, str):
                 value = value.strip()
                 field = self.fields.get(key)
-                if value == "" and field is not None and not field.required:
-                    continue
+                if value == "" and field is not None:
+                    continue  # empty means "not given": required fields then say 此项为必填项
             out[key] = value
         return out
 

@@ -26,8 +26,7 @@ def current_actor(channel: str = "web") -> Actor:
     if "actor" not in g:
         user = current_user._get_current_object() if current_user.is_authenticated else None
         if user is None:
-            g.actor = Actor(user=None, memberships=(), ip=client_ip(), request_id=request_id(),
-                            channel=channel)
+            g.actor = Actor.visitor(ip=client_ip(), request_id=request_id(), channel=channel)
         else:
             g.actor = Actor.for_user(user, ip=client_ip(), request_id=request_id(), channel=channel)
     return g.actor
@@ -73,9 +72,12 @@ def _flatten(messages) -> dict[str, list[str]]:
     return out
 
 
-def submit(schema, perform, template: str, **context):
+def submit(schema, perform, template: str, *, context_fn=None, **context):
     """The one shape of a form POST: parse → operation → commit → response; on bad input, roll back and
-    re-render the form with the user's input and Chinese messages (422)."""
+    re-render the form with the user's input and Chinese messages (422).
+
+    ``context_fn`` builds the rest of the page after the rollback: objects loaded before it are expired, and
+    rendering a list of them would cost one query per row."""
     from flask import render_template
 
     from core.errors import ValidationFailed
@@ -87,11 +89,16 @@ def submit(schema, perform, template: str, **context):
         return response
     except ValidationFailed as exc:
         db.session.rollback()
+        if context_fn is not None:
+            context.update(context_fn())
         return render_template(template, errors=exc.errors, form=form_data(), **context), 422
 
 
 def safe_next(target: str | None, default: str) -> str:
     """Only same-site relative paths; '//evil' and 'http://…' fall back to the default."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return default
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    # Browsers drop tabs and newlines inside URLs ("/\t/evil" becomes "//evil"); refuse any control character.
+    if any(ord(c) < 0x20 or ord(c) == 0x7F or c.isspace() for c in target):
+        return default
+    return target

@@ -15,6 +15,9 @@ def init_app(app):
     hooks.register_admin_link("notify.manage", "消息通知", "notify_admin.index")
     hooks.register_banner(_paused_channel_banner)
     hooks.register_process("dispatcher", ["notify", "dispatch"])
+    from notify import demo
+
+    hooks.register_demo_seeder("notify", demo.load)
     import importlib.util
 
     if app.config["MEDIATION_ENV"] in ("development", "test") and importlib.util.find_spec("notify.fake"):

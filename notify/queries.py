@@ -8,7 +8,7 @@ from core.accounts.models import User
 from core.accounts.queries import users_query
 from core.actor import Actor
 from core.db import db
-from core.errors import NotFound
+from core.errors import NotFound, as_id
 from notify.models import Binding, ChannelState, Delivery, Notification
 
 
@@ -31,7 +31,7 @@ def list_deliveries(actor: Actor, *, status: str | None = None, channel: str | N
 
 
 def get_notification_or_404(notification_id: int, *, actor: Actor) -> Notification:
-    n = db.session.scalar(select(Notification).where(Notification.id == notification_id,
+    n = db.session.scalar(select(Notification).where(Notification.id == as_id(notification_id),
                                                      Notification.user_id.in_(_visible_user_ids(actor))))
     if n is None:
         raise NotFound()
@@ -40,7 +40,7 @@ def get_notification_or_404(notification_id: int, *, actor: Actor) -> Notificati
 
 def get_delivery_or_404(delivery_id: int, *, actor: Actor) -> Delivery:
     d = db.session.scalar(select(Delivery).join(Notification).where(
-        Delivery.id == delivery_id, Notification.user_id.in_(_visible_user_ids(actor))))
+        Delivery.id == as_id(delivery_id), Notification.user_id.in_(_visible_user_ids(actor))))
     if d is None:
         raise NotFound()
     return d

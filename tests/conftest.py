@@ -11,6 +11,7 @@ import os
 import re
 
 import pytest
+from flask.testing import FlaskClient
 
 from tests import dbutil
 
@@ -25,10 +26,22 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(skip)
 
 
+class RequestContextClient(FlaskClient):
+    """Each request runs in its own app context, as in production. The ``db`` fixture keeps one app context
+    pushed for the whole test and Flask would reuse it for test-client requests, so ``g`` (flask-login's
+    cached user, flask-wtf's CSRF token, our actor) would leak from one request and one client to the next."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 def make_app(url: str, **extra):
     from core.app import create_app
 
-    return create_app({"MEDIATION_ENV": "test", "SQLALCHEMY_DATABASE_URI": url, **extra})
+    application = create_app({"MEDIATION_ENV": "test", "SQLALCHEMY_DATABASE_URI": url, **extra})
+    application.test_client_class = RequestContextClient
+    return application
 
 
 def migrate_and_seed(app, *, demo: bool = True) -> None:
@@ -165,6 +178,17 @@ class Demo:
         from core.actor import Actor
 
         return Actor.for_user(self.user(username), ip="127.0.0.1", channel="web")
+
+
+def settle_demo_outbox(session) -> None:
+    """The demo district queues a few welcome messages; tests that count sends start from a quiet outbox
+    (inside the test's transaction, so nothing of the shared database changes)."""
+    from sqlalchemy import update
+
+    from notify.models import Delivery, DeliveryStatus
+
+    session.execute(update(Delivery).where(Delivery.status == DeliveryStatus.queued)
+                    .values(status=DeliveryStatus.sent))
 
 
 DEMO_PASSWORD = "Shifan#2026"

@@ -24,6 +24,7 @@ from core.web import current_actor, submit
 
 bp = Blueprint("users", __name__, url_prefix="/admin")
 
+USER_PAGE = 100
 ROLE_OPTIONS = [(r.value, ROLE_LABELS[r]) for r in Role]
 
 
@@ -62,18 +63,17 @@ def index():
     actor = current_actor()
     q = request.args.get("q", "").strip()[:64] or None
     role = request.args.get("role") if request.args.get("role") in {r.value for r in Role} else None
-    users = queries.list_users(actor, q=q, role=role)
-    return render_template("core/users/index.html", users=users, q=q or "", role=role or "",
-                           role_options=ROLE_OPTIONS)
+    users = queries.list_users(actor, q=q, role=role, limit=USER_PAGE + 1)
+    return render_template("core/users/index.html", users=users[:USER_PAGE], truncated=len(users) > USER_PAGE,
+                           q=q or "", role=role or "", role_options=ROLE_OPTIONS)
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
 @permission("user.manage")
 def new():
     actor = current_actor()
-    ctx = _form_context(actor)
     if request.method == "GET":
-        return render_template("core/users/new.html", form={}, errors={}, **ctx)
+        return render_template("core/users/new.html", form={}, errors={}, **_form_context(actor))
 
     def perform(args):
         place = _place(args, actor)
@@ -83,7 +83,7 @@ def new():
         flash(f"已创建用户 {user.username}，首次登录须修改密码", "success")
         return redirect(url_for("users.detail", user_id=user.id))
 
-    return submit(UserCreateArgs(), perform, "core/users/new.html", **ctx)
+    return submit(UserCreateArgs(), perform, "core/users/new.html", context_fn=lambda: _form_context(actor))
 
 
 def _detail(user, *, errors=None, form=None, status=200):
@@ -108,7 +108,7 @@ def _user_post(user_id, schema, action):
         flash(message, "success")
         return redirect(url_for("users.detail", user_id=user.id))
 
-    return submit(schema, perform, "core/users/detail.html", user=user, **_form_context(actor))
+    return submit(schema, perform, "core/users/detail.html", user=user, context_fn=lambda: _form_context(actor))
 
 
 @bp.route("/users/<int:user_id>/edit", methods=["POST"])
@@ -172,7 +172,8 @@ def end_membership(membership_id: int):
         flash("已撤销该岗位", "success")
         return redirect(url_for("users.detail", user_id=m.user_id))
 
-    return submit(EmptyArgs(), perform, "core/users/detail.html", user=m.user, **_form_context(actor))
+    return submit(EmptyArgs(), perform, "core/users/detail.html", user=m.user,
+                  context_fn=lambda: _form_context(actor))
 
 
 @bp.route("/security", methods=["GET", "POST"])

@@ -8,7 +8,7 @@ from core.accounts.models import LoginThrottle, Membership, User
 from core.actor import Actor
 from core.auth.scoping import scope_department_ids, unit_filter
 from core.db import db
-from core.errors import NotFound
+from core.errors import NotFound, as_id
 from core.org.models import Department, OrgUnit
 
 
@@ -50,10 +50,7 @@ def list_users(actor: Actor, *, q: str | None = None, role: str | None = None, u
 
 
 def get_user_or_404(user_id, *, actor: Actor, action: str = "user.view") -> User:
-    try:
-        user_id = int(user_id)
-    except (TypeError, ValueError):
-        raise NotFound() from None
+    user_id = as_id(user_id)
     user = db.session.scalar(users_query(actor, action).where(User.id == user_id))
     if user is None:
         raise NotFound()
@@ -61,7 +58,7 @@ def get_user_or_404(user_id, *, actor: Actor, action: str = "user.view") -> User
 
 
 def get_membership_or_404(membership_id, *, actor: Actor) -> Membership:
-    m = db.session.get(Membership, membership_id)
+    m = db.session.get(Membership, as_id(membership_id))
     if m is None:
         raise NotFound()
     get_user_or_404(m.user_id, actor=actor)  # the user must be visible to the actor

@@ -53,9 +53,8 @@ def logout():
         record(current_actor(), "logout", current_user._get_current_object())
         commit()
     logout_user()
-    session.destroy()
-    flash("您已安全退出", "success")
-    return redirect(url_for("accounts.login"))
+    session.destroy()  # the flash store goes with it: the login page shows the farewell from the query
+    return redirect(url_for("accounts.login", bye=1))
 
 
 @bp.route("/account")

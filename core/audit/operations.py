@@ -18,9 +18,8 @@ def _entry(actor: Actor, action: str, obj=None, *, unit_id=None, result="ok", ch
     if obj is not None:
         object_type = object_type or getattr(obj, "__tablename__", type(obj).__name__)
         object_id = object_id if object_id is not None else getattr(obj, "id", None)
-    if unit_id is None and actor.memberships:
-        first = actor.memberships[0]
-        unit_id = first.unit_id if first.unit_id else (first.department.unit_id if first.department else None)
+    if unit_id is None:
+        unit_id = actor.unit_id
     return AuditEntry(
         actor_user_id=actor.user_id,
         actor_name=(actor_name or str(actor))[:64],

@@ -12,6 +12,23 @@ from core.web import current_actor
 
 bp = Blueprint("audit", __name__, url_prefix="/admin")
 
+#: Chinese names of audit actions (codes stay in the data; unknown codes are shown as they are).
+ACTION_LABELS = {
+    "login": "登录", "logout": "退出", "login.failed": "登录失败", "login.locked": "锁定中尝试登录",
+    "login.lockout": "登录锁定", "login.unlocked": "解除锁定", "permission.denied": "越权访问被拒绝",
+    "user.created": "新建用户", "user.updated": "修改用户", "user.enabled": "启用用户", "user.disabled": "停用用户",
+    "user.password_changed": "修改密码", "user.password_reset": "重置密码", "user.sessions_revoked": "强制下线",
+    "membership.added": "添加岗位", "membership.ended": "撤销岗位", "security.policy_updated": "修改安全策略",
+    "org.unit_created": "新建单位", "org.unit_updated": "修改单位", "org.unit_enabled": "启用单位",
+    "org.unit_disabled": "停用单位", "org.department_created": "新建部门", "org.department_updated": "修改部门",
+    "org.department_enabled": "启用部门", "org.department_disabled": "停用部门", "org.imported": "导入组织机构",
+    "demo.loaded": "加载示范数据", "notify.bound": "绑定消息账号", "notify.requeued": "重发消息",
+    "notify.channel_resumed": "恢复消息通道", "notify.test_sent": "发送测试消息",
+}
+OBJECT_LABELS = {"users": "用户", "org_units": "单位", "departments": "部门", "memberships": "岗位", "route": "页面",
+                 "action": "操作", "security_policies": "安全策略", "deliveries": "消息投递",
+                 "notifications": "消息", "notify_bindings": "消息绑定", "notify_channel_states": "消息通道"}
+
 RESULTS = {"ok": "成功", "denied": "拒绝", "failed": "失败", "locked": "锁定"}
 
 
@@ -32,4 +49,5 @@ def index():
                            actor_name=args.get("actor", "").strip()[:64] or None, result=result, day=day,
                            before_id=before)
     return render_template("core/audit.html", entries=entries, args=args, results=RESULTS, error=error,
+                           action_labels=ACTION_LABELS, object_labels=OBJECT_LABELS,
                            next_before=entries[-1].id if len(entries) == PAGE_SIZE else None)

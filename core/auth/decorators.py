@@ -66,6 +66,11 @@ def enforce_route_rules():
     actor = current_actor()
     if not has_permission(actor, action):
         from core.audit.operations import record_security_event
+        from core.db import db
+
+        # Release the request's transaction first: on SQLite a POST holds the write lock from its first
+        # query, and the denial is written on a connection of its own.
+        db.session.rollback()
 
         record_security_event(actor, "permission.denied", result="denied", object_type="route",
                               object_id=endpoint)

@@ -38,7 +38,7 @@ KINDS = {
     "village": UnitKind.village, "村": UnitKind.village, "community": UnitKind.community,
     "社区": UnitKind.community, "grid": UnitKind.grid, "网格": UnitKind.grid,
 }
-STAT_CODE = re.compile(r"^\d{12}$")
+STAT_CODE = re.compile(r"^[0-9]{12}$")
 GRID_CODE = re.compile(r"^[0-9A-Za-z\-]{1,32}$")
 PREFIX = re.compile(r"^[A-Z]{2,8}$")
 
@@ -80,7 +80,8 @@ def read_rows(filename: str, data: bytes) -> list[dict]:
         for i, h in enumerate(header):
             if h in names:
                 columns[key] = i
-    missing = [HEADERS[k][1] for k in ("code", "name", "parent_code", "kind") if k not in columns]
+    labels = {"code": "代码", "name": "名称", "parent_code": "上级代码", "kind": "类型"}
+    missing = [labels[k] for k in labels if k not in columns]
     if missing:
         raise ValidationFailed({"file": [f"第 1 行缺少列：{'、'.join(missing)}"]})
     rows = []
@@ -126,12 +127,16 @@ def _xlsx_rows(data: bytes) -> list[list]:
 
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise ValidationFailed({"file": ["无法读取该 Excel 文件，请确认是 .xlsx 格式"]}) from exc
-    ws = wb.worksheets[0]
-    rows = [list(r) for r in ws.iter_rows(values_only=True, max_row=MAX_ROWS + 2)]
-    wb.close()
-    return rows
+        try:
+            if not wb.worksheets:
+                raise ValidationFailed({"file": ["该 Excel 文件没有工作表"]})
+            return [list(r) for r in wb.worksheets[0].iter_rows(values_only=True, max_row=MAX_ROWS + 2)]
+        finally:
+            wb.close()
+    except ValidationFailed:
+        raise
+    except (zipfile.BadZipFile, Exception) as exc:  # noqa: BLE001 - a damaged workbook fails in many ways
+        raise ValidationFailed({"file": ["无法读取该 Excel 文件，请确认是完好的 .xlsx 格式"]}) from exc
 
 
 def validate_rows(raw_rows: list[dict], *, actor: Actor, existing_by_code) -> tuple[list[ImportRow], ImportResult]:

@@ -17,7 +17,7 @@ UNIT_FIELDS = ("code", "name", "case_prefix", "center_name")
 def check_code_format(kind: UnitKind, code: str) -> None:
     import re
 
-    if kind != UnitKind.grid and not re.fullmatch(r"\d{12}", code or ""):
+    if kind != UnitKind.grid and not re.fullmatch(r"[0-9]{12}", code or ""):
         raise ValidationFailed({"code": ["区、乡镇、村(社区)的代码须为 12 位统计用区划代码"]})
 
 

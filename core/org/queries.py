@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from core.actor import Actor
 from core.auth.scoping import subtree_clause, unit_filter
 from core.db import db
-from core.errors import NotFound
+from core.errors import NotFound, as_id
 from core.org.models import Department, OrgUnit, UnitKind
 
 
@@ -16,10 +16,7 @@ def units_query(actor: Actor, action: str = "org.view"):
 
 
 def get_unit_or_404(unit_id, *, actor: Actor, action: str = "org.view") -> OrgUnit:
-    try:
-        unit_id = int(unit_id)
-    except (TypeError, ValueError):
-        raise NotFound() from None
+    unit_id = as_id(unit_id)
     unit = db.session.scalar(units_query(actor, action).where(OrgUnit.id == unit_id))
     if unit is None:
         raise NotFound()
@@ -81,14 +78,12 @@ def list_departments(actor: Actor, *, unit: OrgUnit | None = None, kind: str | N
         stmt = stmt.where(Department.kind == kind)
     if not include_inactive:
         stmt = stmt.where(Department.is_active.is_(True))
-    return list(db.session.scalars(stmt.order_by(OrgUnit.path, Department.kind, Department.id)))
+    kind_order = case({"resident": 0, "rotating": 1, "on_call": 2}, value=Department.kind)
+    return list(db.session.scalars(stmt.order_by(OrgUnit.code, kind_order, Department.id)))
 
 
 def get_department_or_404(dept_id, *, actor: Actor, action: str = "org.view") -> Department:
-    try:
-        dept_id = int(dept_id)
-    except (TypeError, ValueError):
-        raise NotFound() from None
+    dept_id = as_id(dept_id)
     dept = db.session.scalar(departments_query(actor, action).where(Department.id == dept_id))
     if dept is None:
         raise NotFound()

@@ -62,7 +62,7 @@ def _ancestors(u, actor):
 @permission("org.manage")
 def unit_new(unit_id: int):
     actor = current_actor()
-    parent = queries.get_unit_or_404(unit_id, actor=actor)
+    parent = queries.get_unit_or_404(unit_id, actor=actor, action="org.manage")
     ctx = {"parent": parent, "kind_options": _child_kind_options(parent)}
     if request.method == "GET":
         return render_template("core/org/unit_form.html", form={}, errors={}, **ctx)

@@ -24,6 +24,12 @@ def live(fresh_url, fake_wechat):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     fake_wechat.reset()
+    from core.db import write_intent
+    from tests.conftest import settle_demo_outbox
+
+    with app.app_context(), write_intent():
+        settle_demo_outbox(_db.session)
+        _db.session.commit()
     yield app, f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     server.server_close()

@@ -20,6 +20,7 @@ from notify.models import (
     WeChatToken,
 )
 from notify.outbox import enqueue
+from tests.conftest import settle_demo_outbox
 
 SYSTEM = Actor.system("cli")
 SEND_WORK = "/work/cgi-bin/message/send"
@@ -31,6 +32,7 @@ def clean_fake(fake_wechat, db):
     fake_wechat.reset()
     db.session.execute(delete(WeChatToken))  # every test starts without a cached token
     db.session.execute(delete(ChannelState))
+    settle_demo_outbox(db.session)
     db.session.flush()
     yield
 
@@ -245,3 +247,36 @@ def test_outbound_to_unconfigured_host_fails_loudly(app):
 
     with pytest.raises(requests.ConnectionError, match="not configured"):
         build_session(app.config).get("https://example.com/", timeout=1)
+
+
+def test_admin_requeues_a_dead_letter_and_it_goes_out(db, demo, fake_wechat, client):
+    from tests.conftest import csrf_from, login
+
+    user = demo.user("qs01.g1")
+    bind(user, "wecom", "qs01.g1", actor=SYSTEM)
+    fake_wechat.fault(SEND_WORK, count=1, errcode=47003)
+    n = _send(db, user, "wc-requeue")
+    dispatcher.drain("w")
+    d = _delivery(db, n)
+    assert d.status == DeliveryStatus.dead
+    login(client, "admin")
+    page = client.get(f"/admin/notify/notifications/{n.id}")
+    assert page.status_code == 200 and "死信" in page.get_data(as_text=True)
+    response = client.post(f"/admin/notify/deliveries/{d.id}/requeue",
+                           data={"csrf_token": csrf_from(page.get_data(as_text=True))})
+    assert response.status_code == 302
+    dispatcher.drain("w")
+    assert _delivery(db, n).status == DeliveryStatus.sent
+    assert len(fake_wechat.messages(platform="work", touser="qs01.g1")) == 1
+
+
+def test_notify_admin_is_scoped_to_the_admins_district(db, demo, client, app):
+    from tests.conftest import login
+
+    staff = app.test_client()
+    login(staff, "qs.staff")  # no notify.manage
+    assert staff.get("/admin/notify/").status_code == 403
+    login(client, "admin")
+    assert client.get("/admin/notify/notifications/999999999").status_code == 404
+    assert client.get("/admin/notify/channels").status_code == 200
+    assert client.get("/admin/notify/bindings").status_code == 200

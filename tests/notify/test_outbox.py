@@ -23,8 +23,16 @@ from notify.policy import Outcome, classify, quiet_until
 SYSTEM = Actor.system("cli")
 
 
-def _no_quiet(db, user):
-    db.session.add(Preference(user_id=user.id, channels=["wecom", "mp_template", "sms"], quiet_start="00:00",
+@pytest.fixture(autouse=True)
+def quiet_outbox(db):
+    from tests.conftest import settle_demo_outbox
+
+    settle_demo_outbox(db.session)
+
+
+def _no_quiet(db, user, channels=("sms",)):
+    # The demo binds every user to WeCom; these tests use the SMS stub and the log fallback instead.
+    db.session.add(Preference(user_id=user.id, channels=list(channels), quiet_start="00:00",
                               quiet_end="00:00", muted_events=[]))
     db.session.flush()
 
@@ -38,7 +46,7 @@ def test_enqueue_is_idempotent_and_renders_once(db, demo):
     assert db.session.scalar(select(func.count()).select_from(Notification).where(
         Notification.idempotency_key == "k-1")) == 1
     (delivery,) = first.deliveries
-    assert delivery.channel == Channel.log  # no binding in the demo: development falls back to the log
+    assert delivery.channel == Channel.log  # no usable channel (no phone bound): the log fallback
     assert f"n={delivery.id}" in delivery.request["text"]
 
 
