@@ -48,6 +48,9 @@ def create_app(config: dict | None = None) -> Flask:
     from core import scheduler
 
     scheduler.init_app(app)  # features register their jobs into its registry next
+    from core import calendar as work_calendar
+
+    work_calendar.init_app(app)
     for name in FEATURES:
         importlib.import_module(name).init_app(app)
 

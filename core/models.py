@@ -2,5 +2,6 @@
 
 from core.accounts.models import LoginThrottle, Membership, SecurityPolicy, User, WebSession  # noqa: F401
 from core.audit.models import AuditEntry  # noqa: F401
+from core.calendar.models import CalendarDay, CalendarYear  # noqa: F401
 from core.jobs_models import JobRun  # noqa: F401
 from core.org.models import Department, OrgUnit  # noqa: F401

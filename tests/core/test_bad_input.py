@@ -56,6 +56,18 @@ class FormSpec:
     upload: bool = False
 
 
+def _calendar_draft_2027(demo):
+    """Publishing needs at least one holiday entered for the year."""
+    from datetime import date
+
+    from core.actor import Actor
+    from core.calendar.operations import set_day
+
+    set_day(date(2027, 2, 8), "holiday", actor=Actor.system("cli"), name="春节")
+    demo.db.session.commit()
+    return {"year": "2027"}
+
+
 def _uid(name):
     return lambda demo: {"user_id": demo.user(name).id}
 
@@ -159,6 +171,11 @@ FORM_SPECS: dict[str, FormSpec] = {
     "org.department_enable": FormSpec(
         "admin", lambda demo: {"dept_id": demo.department("区妇联").id},
         lambda demo: f"/admin/departments/{demo.department('区妇联').id}/edit"),
+    "calendar.set_day": FormSpec("admin", page=lambda demo: "/admin/calendar/day?date=2027-02-08",
+                                 schema="core.calendar.schemas.SetDayArgs",
+                                 valid=lambda demo: {"day": "2027-02-08", "kind": "holiday", "name": "春节"}),
+    "calendar.publish": FormSpec("admin", page=lambda demo: "/admin/calendar/publish?y=2027",
+                                 schema="core.calendar.schemas.PublishYearArgs", valid=_calendar_draft_2027),
     "notify_admin.requeue": FormSpec(
         "admin", lambda demo: {"delivery_id": _dead_delivery(demo).id},
         lambda demo: f"/admin/notify/notifications/{_dead_delivery(demo).notification_id}"),
