@@ -224,14 +224,33 @@ def login_as(client):
 
 
 @pytest.fixture()
-def fresh_url(tmp_path):
-    """An empty, migrated database holding the demo district, for tests that need committed data."""
-    url = dbutil.fresh_database_url(tmp_path)
+def signed_in(app, db):
+    """signed_in("qs01.head") → a fresh test client signed in as that user (several may coexist)."""
+
+    def _make(username, password=DEMO_PASSWORD):
+        client = app.test_client()
+        response = login(client, username, password)
+        assert response.status_code == 302, response.get_data(as_text=True)[:300]
+        return client
+
+    return _make
+
+
+def fresh_migrated_url(tmp_dir) -> str:
+    """A brand-new database on the engine under test, migrated, holding the demo district."""
+    url = dbutil.fresh_database_url(tmp_dir)
     application = make_app(url)
     migrate_and_seed(application)
     with application.app_context():
         from core.db import db as _db
 
         _db.engine.dispose()
+    return url
+
+
+@pytest.fixture()
+def fresh_url(tmp_path):
+    """A migrated database holding the demo district, for tests that need committed data."""
+    url = fresh_migrated_url(tmp_path)
     yield url
     dbutil.drop_database(url)

@@ -17,7 +17,14 @@ from core.audit.models import AuditEntry
 from core.auth.decorators import route_rule
 from core.auth.permissions import ROLE_PERMISSIONS, SELF
 from tests import dbutil
-from tests.conftest import DEMO_PASSWORD, csrf_from, csrf_token, login, make_app, migrate_and_seed
+from tests.conftest import (
+    DEMO_PASSWORD,
+    csrf_from,
+    csrf_token,
+    fresh_migrated_url,
+    login,
+    make_app,
+)
 
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -28,30 +35,11 @@ def new_client(app):
 
 
 
-@pytest.fixture()
-def signed_in(app, db, demo):
-    """signed_in("auditor") → a client of its own, signed in as that user."""
-
-    def _make(username):
-        c = new_client(app)
-        response = login(c, username)
-        assert response.status_code == 302, response.status_code
-        return c
-
-    return _make
-
-
 @pytest.fixture(scope="module")
 def committed_url(tmp_path_factory):
     """One fresh migrated database with the demo for this module's tests of committed data (they use
     distinct users and request ids, so they can share it)."""
-    url = dbutil.fresh_database_url(tmp_path_factory.mktemp("audit"))
-    application = make_app(url)
-    migrate_and_seed(application)
-    from core.db import db as _db
-
-    with application.app_context():
-        _db.engine.dispose()
+    url = fresh_migrated_url(tmp_path_factory.mktemp("audit"))
     yield url
     dbutil.drop_database(url)
 

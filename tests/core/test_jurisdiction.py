@@ -20,24 +20,13 @@ from core.auth.permissions import can, require
 from core.auth.scoping import subtree_clause, unit_filter, unit_or_department_filter
 from core.errors import NotFound, PermissionDenied
 from core.org.models import Department, OrgUnit, UnitKind
-from tests.conftest import DEMO_PASSWORD, csrf_from, login
+from tests.conftest import DEMO_PASSWORD, csrf_from
 
 A, B = "青石村", "上坝村"
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
 
-@pytest.fixture()
-def signed_in(app, db):
-    """signed_in("qs01.head") → a fresh test client signed in as that user."""
-
-    def _make(username):
-        client = app.test_client()
-        response = login(client, username)
-        assert response.status_code == 302, response.get_data(as_text=True)[:300]
-        return client
-
-    return _make
 
 
 def token(client) -> str:

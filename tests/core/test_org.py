@@ -11,22 +11,13 @@ from core.audit.models import AuditEntry
 from core.errors import PermissionDenied, ValidationFailed
 from core.org import operations
 from core.org.models import DepartmentKind, OrgUnit, UnitKind
-from tests.conftest import DEMO_PASSWORD, csrf_from, login
+from tests.conftest import DEMO_PASSWORD, csrf_from
 
 NEW_VILLAGE_CODE = "990101101011"  # 青石镇 has villages 001–010
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
 
-@pytest.fixture()
-def signed_in(app, db):
-    def _make(username):
-        client = app.test_client()
-        response = login(client, username)
-        assert response.status_code == 302, response.get_data(as_text=True)[:300]
-        return client
-
-    return _make
 
 
 def post(client, url, data=None, **kw):

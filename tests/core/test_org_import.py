@@ -20,7 +20,7 @@ from core.audit.models import AuditEntry
 from core.errors import ValidationFailed
 from core.org.importer import import_units, read_rows
 from core.org.models import OrgUnit, UnitKind
-from tests.conftest import DEMO_PASSWORD, csrf_from, login
+from tests.conftest import DEMO_PASSWORD, csrf_from
 
 CN = ["代码", "名称", "上级代码", "类型"]
 EN = ["code", "name", "parent_code", "kind"]
@@ -84,15 +84,6 @@ def import_errors(exc: ValidationFailed) -> list[str]:
     return exc.errors["file"]
 
 
-@pytest.fixture()
-def signed_in(app, db):
-    def _make(username):
-        client = app.test_client()
-        response = login(client, username)
-        assert response.status_code == 302, response.get_data(as_text=True)[:300]
-        return client
-
-    return _make
 
 
 def upload(client, data: bytes, filename: str):
