@@ -30,6 +30,15 @@ def register_process(name: str, args: list[str]) -> None:
     if name not in {n for n, _ in background_processes}:
         background_processes.append((name, args))
 
+#: Links on the user's own account page: (label, endpoint).
+account_links: list[tuple[str, str]] = []
+
+
+def register_account_link(label: str, endpoint: str) -> None:
+    if endpoint not in {e for _, e in account_links}:
+        account_links.append((label, endpoint))
+
+
 #: Admin navigation added by features: (permission, label, endpoint).
 admin_links: list[tuple[str, str, str]] = []
 #: Callables(actor) -> list of (level, text) shown as persistent banners in the layout (e.g. a paused

@@ -72,7 +72,7 @@ def _flatten(messages) -> dict[str, list[str]]:
     return out
 
 
-def submit(schema, perform, template: str, *, context_fn=None, **context):
+def submit(schema, perform, template: str, *, data: dict | None = None, context_fn=None, **context):
     """The one shape of a form POST: parse → operation → commit → response; on bad input, roll back and
     re-render the form with the user's input and Chinese messages (422).
 
@@ -83,7 +83,7 @@ def submit(schema, perform, template: str, *, context_fn=None, **context):
     from core.errors import ValidationFailed
 
     try:
-        args = load_form(schema)
+        args = load_form(schema, data)
         response = perform(args)
         commit()
         return response

@@ -11,6 +11,10 @@ def init_app(app):
 
     app.register_blueprint(views.bp)
     app.register_blueprint(callback.bp)
+    from notify import preferences
+
+    app.register_blueprint(preferences.bp)
+    hooks.register_account_link("消息设置", "notify_prefs.edit")
     cli.init_app(app)
     hooks.register_admin_link("notify.manage", "消息通知", "notify_admin.index")
     hooks.register_banner(_paused_channel_banner)

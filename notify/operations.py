@@ -175,3 +175,24 @@ def send_test(user, *, actor: Actor):
                            key=f"test:{user.id}:{now.timestamp()}", priority="urgent")
     record(actor, "notify.test_sent", notification, object_type="notifications")
     return notification
+
+
+def update_preferences(user, *, actor: Actor, first: str, second: str | None, third: str | None,
+                       quiet_start: str, quiet_end: str, muted: list[str]):
+    """A user sets their own channel order, quiet hours and muted events."""
+    from notify.models import Preference
+
+    if actor.user_id != user.id:
+        require(actor, "notify.manage", user)
+    channels = []
+    for name in (first, second, third):
+        if name and name not in channels:
+            channels.append(name)
+    pref = db.session.get(Preference, user.id)
+    if pref is None:
+        pref = Preference(user_id=user.id)
+        db.session.add(pref)
+    pref.channels, pref.quiet_start, pref.quiet_end, pref.muted_events = channels, quiet_start, quiet_end, muted
+    record(actor, "notify.preferences_updated", user, object_type="users",
+           changed=["channels", "quiet_start", "quiet_end", "muted_events"])
+    return pref

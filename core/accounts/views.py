@@ -60,7 +60,9 @@ def logout():
 @bp.route("/account")
 @permission("account.self")
 def profile():
-    return render_template("core/profile.html", policy=current_policy())
+    from core import hooks
+
+    return render_template("core/profile.html", policy=current_policy(), account_links=hooks.account_links)
 
 
 @bp.route("/account/password", methods=["GET", "POST"])

@@ -176,6 +176,9 @@ FORM_SPECS: dict[str, FormSpec] = {
                                  valid=lambda demo: {"day": "2027-02-08", "kind": "holiday", "name": "春节"}),
     "calendar.publish": FormSpec("admin", page=lambda demo: "/admin/calendar/publish?y=2027",
                                  schema="core.calendar.schemas.PublishYearArgs", valid=_calendar_draft_2027),
+    "notify_prefs.edit": FormSpec("qs.staff", page=lambda demo: "/account/notifications/",
+                                  schema="notify.preferences.PreferenceArgs",
+                                  valid=lambda demo: {"first": "wecom", "quiet_start": "21:30", "quiet_end": "07:30"}),
     "notify_admin.requeue": FormSpec(
         "admin", lambda demo: {"delivery_id": _dead_delivery(demo).id},
         lambda demo: f"/admin/notify/notifications/{_dead_delivery(demo).notification_id}"),

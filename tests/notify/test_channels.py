@@ -280,3 +280,25 @@ def test_notify_admin_is_scoped_to_the_admins_district(db, demo, client, app):
     assert client.get("/admin/notify/notifications/999999999").status_code == 404
     assert client.get("/admin/notify/channels").status_code == 200
     assert client.get("/admin/notify/bindings").status_code == 200
+
+
+def test_user_sets_own_channel_order_quiet_hours_and_mutes(db, demo, signed_in):
+    from tests.conftest import csrf_from
+
+    client = signed_in("qs01.g1")
+    page = client.get("/account/notifications/")
+    assert page.status_code == 200
+    token = csrf_from(page.get_data(as_text=True))
+    bad = client.post("/account/notifications/", data={"csrf_token": token, "first": "pigeon", "quiet_start": "25:00",
+                                                       "quiet_end": "07:30"})
+    assert bad.status_code == 422
+    text = bad.get_data(as_text=True)
+    assert "请从列表中选择" in text and "请按 21:30 的格式填写时间" in text
+    assert db.session.get(Preference, demo.user("qs01.g1").id) is None  # nothing changed
+    ok = client.post("/account/notifications/", data={"csrf_token": token, "first": "sms", "second": "wecom",
+                                                      "quiet_start": "22:00", "quiet_end": "06:30",
+                                                      "muted": "demo.welcome"})
+    assert ok.status_code == 302
+    db.session.expire_all()
+    pref = db.session.get(Preference, demo.user("qs01.g1").id)
+    assert pref.channels == ["sms", "wecom"] and pref.quiet_start == "22:00" and pref.muted_events == ["demo.welcome"]
