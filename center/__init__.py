@@ -2,6 +2,7 @@
 
 
 def init_app(app):
+    from center.cases import models  # noqa: F401 - register the case registry's tables
     from center.desk import views
     from core import hooks
 

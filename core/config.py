@@ -56,6 +56,12 @@ class DefaultConfig:
     AUDIT_GUARD = False
     #: Port of the local WeChat stand-in (development only).
     FAKE_WECHAT_PORT = 5081
+    #: Dispute categories (DOMAIN.md §2); None keeps the built-in list. Env: a JSON list.
+    CASE_CATEGORIES: list | None = None
+    #: Extra or changed statutory/local deadline rules {rule: {days, working_days, label}}; env: JSON object.
+    CASE_DEADLINE_RULES: dict | None = None
+    #: Which lifecycle actions start and meet each rule {rule: {starts: [...], meets: [...]}}; env: JSON.
+    CASE_DEADLINE_TRIGGERS: dict | None = None
     #: Scheduler: how often a waiting `flask jobs run` process retries the lock (seconds).
     SCHEDULER_LOCK_POLL_SECONDS = 5.0
 
@@ -133,6 +139,10 @@ _BY_ENV = {"production": DefaultConfig, "development": DevelopmentConfig, "test"
 
 
 def _coerce(current, raw: str):
+    if current is None and raw.strip()[:1] in ("[", "{"):
+        import json
+
+        return json.loads(raw)
     if isinstance(current, bool):
         return raw.strip().lower() in ("1", "true", "yes", "on")
     if isinstance(current, int):

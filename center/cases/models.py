@@ -1,0 +1,262 @@
+"""The case registry (DOMAIN.md §2, DESIGN.md §4): Case, Party, CaseEvent, Deadline, CaseCounter.
+
+A case is never deleted: it changes status and accumulates CaseEvent rows. Deadlines are rows, not columns.
+Personal data of parties (document numbers, phones, addresses) is stored as ciphertext from
+``core.crypto.provider()`` with a keyed blind index for exact lookups; names stay plain text (GB 18030 rare
+characters included: Text columns, no byte limits).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from center.cases.identity import ID_TYPE_LABELS, IdType  # noqa: F401 - re-exported for callers
+from core.db import Base, CString, TimestampMixin, UTCDateTime, utcnow
+from core.enums import enum_column
+from core.org.models import OrgUnit
+
+#: 集体访: this many people or more.
+COLLECTIVE_THRESHOLD = 5
+
+#: Default dispute categories (DOMAIN.md §2); ``CASE_CATEGORIES`` in the app config replaces the list.
+DEFAULT_CATEGORIES = ("婚姻家庭", "邻里纠纷", "土地/山林权属", "征地拆迁", "劳资/欠薪", "涉房/物业", "合同债务",
+                      "损害赔偿", "医疗", "交通事故", "环境污染", "涉企", "其他")
+
+
+class CaseKind(StrEnum):
+    dispute = "dispute"
+    petition = "petition"
+
+
+class PetitionClass(StrEnum):
+    suggestion = "suggestion"
+    accusation = "accusation"
+    appeal = "appeal"
+
+
+class CaseChannel(StrEnum):
+    visit = "visit"
+    letter = "letter"
+    online = "online"
+    phone = "phone"
+    video = "video"
+    grid_report = "grid_report"
+    grid_agent = "grid_agent"
+    screening = "screening"
+    reception = "reception"
+    hotline = "hotline"
+
+
+class RiskColour(StrEnum):
+    red = "red"
+    orange = "orange"
+    yellow = "yellow"
+    blue = "blue"
+
+
+class CaseStatus(StrEnum):
+    registered = "registered"
+    accepted = "accepted"
+    not_accepted = "not_accepted"
+    handed_down = "handed_down"
+    escalated = "escalated"
+    in_progress = "in_progress"
+    mediating = "mediating"
+    answered = "answered"
+    closed = "closed"
+    evaluated = "evaluated"
+    reopened = "reopened"
+    guided_to_legal = "guided_to_legal"
+    terminated = "terminated"
+
+
+class PartyRole(StrEnum):
+    applicant = "applicant"
+    respondent = "respondent"
+
+
+class PartyKind(StrEnum):
+    person = "person"
+    organisation = "organisation"
+
+
+KIND_LABELS = {CaseKind.dispute: "矛盾纠纷", CaseKind.petition: "信访事项"}
+PETITION_CLASS_LABELS = {PetitionClass.suggestion: "建议意见类", PetitionClass.accusation: "检举控告类",
+                         PetitionClass.appeal: "申诉求决类"}
+CHANNEL_LABELS = {
+    CaseChannel.visit: "来访", CaseChannel.letter: "来信", CaseChannel.online: "网上",
+    CaseChannel.phone: "电话", CaseChannel.video: "视频", CaseChannel.grid_report: "网格上报",
+    CaseChannel.grid_agent: "网格员代办", CaseChannel.screening: "排查发现", CaseChannel.reception: "领导接访",
+    CaseChannel.hotline: "12345 热线",
+}
+RISK_LABELS = {RiskColour.red: "红", RiskColour.orange: "橙", RiskColour.yellow: "黄", RiskColour.blue: "蓝"}
+STATUS_LABELS = {
+    CaseStatus.registered: "已登记", CaseStatus.accepted: "已受理", CaseStatus.not_accepted: "不予受理",
+    CaseStatus.handed_down: "已交办", CaseStatus.escalated: "已上报", CaseStatus.in_progress: "办理中",
+    CaseStatus.mediating: "调解中", CaseStatus.answered: "已答复", CaseStatus.closed: "已办结",
+    CaseStatus.evaluated: "已评价", CaseStatus.reopened: "已重新办理", CaseStatus.guided_to_legal: "已导入法定程序",
+    CaseStatus.terminated: "已终结",
+}
+PARTY_ROLE_LABELS = {PartyRole.applicant: "申请人", PartyRole.respondent: "被申请人"}
+
+
+class Case(TimestampMixin, Base):
+    __tablename__ = "cases"
+    __audited__ = True
+    __table_args__ = (
+        CheckConstraint("people_count >= 1", name="people_count_positive"),
+        CheckConstraint("(kind = 'petition') = (petition_class IS NOT NULL)", name="petition_class_iff_petition"),
+        Index("ix_cases_handling_status", "handling_unit_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(CString(32), unique=True)
+    kind: Mapped[CaseKind] = mapped_column(enum_column(CaseKind, "case_kind"))
+    petition_class: Mapped[PetitionClass | None] = mapped_column(enum_column(PetitionClass, "petition_class"))
+    category: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[CaseChannel] = mapped_column(enum_column(CaseChannel, "case_channel"))
+    summary: Mapped[str] = mapped_column(Text)
+    demands: Mapped[str | None] = mapped_column(Text)
+    people_count: Mapped[int] = mapped_column(Integer, default=1)
+    risk_colour: Mapped[RiskColour] = mapped_column(enum_column(RiskColour, "risk_colour"))
+    status: Mapped[CaseStatus] = mapped_column(enum_column(CaseStatus, "case_status"), index=True)
+    #: When the case was received (registered); the statutory clock starts from its Shanghai date.
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+    origin_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
+    handling_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
+    assignee_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    owner_leader_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    accused_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
+    filed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    repeat_of_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+
+    xinfang_no: Mapped[str | None] = mapped_column(String(64))
+    hotline_ticket: Mapped[str | None] = mapped_column(String(64))
+    court_case_no: Mapped[str | None] = mapped_column(String(64))
+
+    origin_unit: Mapped[OrgUnit] = relationship(foreign_keys=[origin_unit_id])
+    handling_unit: Mapped[OrgUnit] = relationship(foreign_keys=[handling_unit_id])
+    accused_unit: Mapped[OrgUnit | None] = relationship(foreign_keys=[accused_unit_id])
+    repeat_of: Mapped[Case | None] = relationship(remote_side="Case.id")
+    parties: Mapped[list[Party]] = relationship(back_populates="case", order_by="Party.id")
+    events: Mapped[list[CaseEvent]] = relationship(back_populates="case", order_by="CaseEvent.id")
+    deadlines: Mapped[list[Deadline]] = relationship(back_populates="case", order_by="Deadline.id")
+
+    @property
+    def is_collective(self) -> bool:
+        return (self.people_count or 0) >= COLLECTIVE_THRESHOLD
+
+    @property
+    def is_accusation(self) -> bool:
+        return self.petition_class == PetitionClass.accusation
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.status]
+
+    def jurisdiction(self) -> tuple[list[OrgUnit], set[int]]:
+        """Units and department ids whose memberships cover this case (core.auth.permissions.covers)."""
+        units = [self.origin_unit, self.handling_unit]
+        return [u for u in units if u is not None], set()
+
+    def __repr__(self) -> str:
+        return f"<Case {self.id} {self.number} {self.kind} {self.status}>"
+
+
+class Party(TimestampMixin, Base):
+    __tablename__ = "case_parties"
+    __audited__ = True
+    __table_args__ = (
+        CheckConstraint("(id_number_enc IS NULL) = (id_index IS NULL)", name="id_index_with_number"),
+        CheckConstraint("(phone_enc IS NULL) = (phone_index IS NULL)", name="phone_index_with_phone"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    role: Mapped[PartyRole] = mapped_column(enum_column(PartyRole, "party_role"))
+    kind: Mapped[PartyKind] = mapped_column(enum_column(PartyKind, "party_kind"))
+    name: Mapped[str] = mapped_column(Text)
+    id_type: Mapped[IdType | None] = mapped_column(enum_column(IdType, "party_id_type"))
+    #: Ciphertext "<key version>:<base64>" (core.crypto); never the plain number.
+    id_number_enc: Mapped[str | None] = mapped_column(Text)
+    id_index: Mapped[str | None] = mapped_column(String(64), index=True)
+    phone_enc: Mapped[str | None] = mapped_column(Text)
+    phone_index: Mapped[str | None] = mapped_column(String(64), index=True)
+    address_enc: Mapped[str | None] = mapped_column(Text)
+
+    case: Mapped[Case] = relationship(back_populates="parties")
+
+    def __repr__(self) -> str:
+        return f"<Party {self.id} case {self.case_id} {self.role} {self.kind}>"
+
+
+class CaseEvent(Base):
+    """One step on the case's timeline. Names of changed fields only: personal values never appear here."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[CaseStatus | None] = mapped_column(enum_column(CaseStatus, "case_event_from_status"))
+    to_status: Mapped[CaseStatus | None] = mapped_column(enum_column(CaseStatus, "case_event_to_status"))
+    note: Mapped[str | None] = mapped_column(Text)
+    changed_fields: Mapped[list] = mapped_column(JSON, default=list)
+
+    case: Mapped[Case] = relationship(back_populates="events")
+
+    def __repr__(self) -> str:
+        return f"<CaseEvent {self.id} case {self.case_id} {self.action} {self.from_status}→{self.to_status}>"
+
+
+class Deadline(TimestampMixin, Base):
+    """A running or met deadline of one rule (center.cases.lifecycle.DEADLINE_RULES) on one case."""
+
+    __tablename__ = "case_deadlines"
+    __audited__ = True
+    __table_args__ = (
+        CheckConstraint("supervision_level BETWEEN 0 AND 3", name="supervision_level_range"),
+        CheckConstraint("paused_days >= 0", name="paused_days_not_negative"),
+        CheckConstraint("due_on >= started_on", name="due_after_start"),
+        Index("ix_case_deadlines_open_due", "met_at", "due_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    rule: Mapped[str] = mapped_column(String(32))
+    #: The day of the triggering event (the period counts from the day after it).
+    started_on: Mapped[date] = mapped_column(Date)
+    #: The last day of the period (the deadline is the end of this day, Asia/Shanghai).
+    due_on: Mapped[date] = mapped_column(Date)
+    met_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    paused_days: Mapped[int] = mapped_column(Integer, default=0)
+    #: Computed from a year without a published holiday table (暂定): recomputed when it is entered.
+    provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: 督办 levels already sent for this deadline (0 none … 3 挂牌督办).
+    supervision_level: Mapped[int] = mapped_column(Integer, default=0)
+
+    case: Mapped[Case] = relationship(back_populates="deadlines")
+
+    def __repr__(self) -> str:
+        return f"<Deadline {self.id} case {self.case_id} {self.rule} due {self.due_on}>"
+
+
+class CaseCounter(Base):
+    """Last case number issued per district and year; bumped by one conditional UPDATE (numbering.py)."""
+
+    __tablename__ = "case_counters"
+    __table_args__ = (CheckConstraint("last >= 0", name="last_not_negative"),)
+
+    district_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), primary_key=True, autoincrement=False)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+    def __repr__(self) -> str:
+        return f"<CaseCounter {self.district_id} {self.year} {self.last}>"

@@ -1,0 +1,260 @@
+"""Case registry writes: intake (register_case) and repeat detection. Operations never commit."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select
+
+from center.cases import identity
+from center.cases.lifecycle import shanghai_date, start_deadlines
+from center.cases.models import (
+    DEFAULT_CATEGORIES,
+    Case,
+    CaseChannel,
+    CaseEvent,
+    CaseKind,
+    CaseStatus,
+    Party,
+    PartyKind,
+    PartyRole,
+    PetitionClass,
+    RiskColour,
+)
+from center.cases.numbering import next_number
+from center.cases.queries import accusation_shown
+from core.actor import Actor
+from core.audit.operations import record
+from core.auth.permissions import require
+from core.crypto import provider
+from core.db import db, utcnow
+from core.errors import ValidationFailed
+from core.org.models import OrgUnit, UnitKind
+
+logger = logging.getLogger(__name__)
+
+#: Repeat petitions: earlier cases of the same person within this window (DOMAIN.md §2).
+REPEAT_WINDOW = timedelta(days=365)
+NAME_MAX = 100
+CASE_FIELDS = ("number", "kind", "petition_class", "category", "channel", "summary", "demands", "people_count",
+               "risk_colour", "status", "origin_unit_id", "handling_unit_id", "accused_unit_id", "repeat_of_case_id",
+               "xinfang_no", "hotline_ticket", "court_case_no", "parties")
+
+
+def categories() -> tuple[str, ...]:
+    from flask import current_app
+
+    return tuple(current_app.config.get("CASE_CATEGORIES") or DEFAULT_CATEGORIES)
+
+
+@dataclass(frozen=True)
+class PartyInput:
+    """A party as the intake form gives it, validated and normalised by ``clean_party``."""
+
+    role: PartyRole
+    kind: PartyKind
+    name: str
+    id_type: identity.IdType | None = None
+    id_number: str | None = None
+    phone: str | None = None
+    address: str | None = None
+
+
+def clean_party(raw: Mapping | PartyInput, index: int = 0) -> PartyInput:
+    data = raw.__dict__ if isinstance(raw, PartyInput) else dict(raw)
+    field = f"parties.{index}."
+    errors: dict[str, list[str]] = {}
+    try:
+        role = PartyRole(data.get("role") or "applicant")
+    except ValueError:
+        errors[field + "role"] = ["当事人身份不正确"]
+        role = PartyRole.applicant
+    try:
+        kind = PartyKind(data.get("kind") or "person")
+    except ValueError:
+        errors[field + "kind"] = ["当事人类型不正确"]
+        kind = PartyKind.person
+    name = (data.get("name") or "").strip()
+    if not name:
+        errors[field + "name"] = ["请填写当事人姓名或单位名称"]
+    elif len(name) > NAME_MAX:
+        errors[field + "name"] = [f"姓名或名称不超过 {NAME_MAX} 个字"]
+    id_type, id_number = data.get("id_type") or None, (data.get("id_number") or "").strip() or None
+    if id_number and not id_type:
+        id_type = identity.IdType.resident_id if kind == PartyKind.person else identity.IdType.uscc
+    if id_type:
+        try:
+            id_type = identity.IdType(id_type)
+        except ValueError:
+            errors[field + "id_type"] = ["证件类型不正确"]
+            id_type = None
+    if id_type and (id_type == identity.IdType.uscc) != (kind == PartyKind.organisation):
+        errors[field + "id_type"] = ["单位请填写统一社会信用代码，个人请填写个人证件"]
+    elif id_type and id_number:
+        try:
+            id_number = identity.normalize_document(id_type, id_number)
+        except ValueError as exc:
+            errors[field + "id_number"] = [str(exc)]
+    elif id_type and not id_number:
+        id_type = None
+    phone = (data.get("phone") or "").strip() or None
+    if phone:
+        try:
+            phone = identity.normalize_phone(phone)
+        except ValueError as exc:
+            errors[field + "phone"] = [str(exc)]
+    address = (data.get("address") or "").strip() or None
+    if errors:
+        raise ValidationFailed(errors)
+    return PartyInput(role=role, kind=kind, name=name, id_type=id_type, id_number=id_number, phone=phone,
+                      address=address)
+
+
+def _party_row(p: PartyInput) -> Party:
+    crypto = provider()
+    return Party(role=p.role, kind=p.kind, name=p.name, id_type=p.id_type,
+                 id_number_enc=crypto.encrypt(p.id_number) if p.id_number else None,
+                 id_index=crypto.blind_index(p.id_number) if p.id_number else None,
+                 phone_enc=crypto.encrypt(p.phone) if p.phone else None,
+                 phone_index=crypto.blind_index(p.phone) if p.phone else None,
+                 address_enc=crypto.encrypt(p.address) if p.address else None)
+
+
+def reveal(party: Party) -> dict[str, str | None]:
+    """Plain personal data of a party. Callers check the reveal permission and write its audit row."""
+    crypto = provider()
+    return {key: crypto.decrypt(getattr(party, f"{key}_enc")) if getattr(party, f"{key}_enc") else None
+            for key in ("id_number", "phone", "address")}
+
+
+def district_of(unit: OrgUnit) -> OrgUnit:
+    return db.session.get(OrgUnit, unit.ancestor_ids[0])
+
+
+def default_handling_unit(kind: CaseKind, origin: OrgUnit) -> OrgUnit:
+    """Where a case is handled unless the clerk routes it: a grid's case goes to its village, and a petition
+    to the nearest township or district (a village committee cannot accept a petition)."""
+    unit = origin
+    while unit.kind == UnitKind.grid or (kind == CaseKind.petition and unit.tier == "village"):
+        unit = unit.parent
+    return unit
+
+
+def _check_case_fields(kind, petition_class, category, channel, summary, people_count, risk_colour,
+                       accused_unit) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if kind == CaseKind.petition and petition_class is None:
+        errors["petition_class"] = ["信访事项须选择类别（建议意见类、检举控告类或申诉求决类）"]
+    if kind == CaseKind.dispute and petition_class is not None:
+        errors["petition_class"] = ["矛盾纠纷不设信访类别"]
+    if accused_unit is not None and petition_class != PetitionClass.accusation:
+        errors["accused_unit_id"] = ["只有检举控告类信访事项可以登记被检举控告单位"]
+    if category not in categories():
+        errors["category"] = ["请从列表中选择事项类别"]
+    if not (summary or "").strip():
+        errors["summary"] = ["请填写事项概要"]
+    if isinstance(people_count, bool) or not isinstance(people_count, int) or people_count < 1:
+        errors["people_count"] = ["涉及人数须为正整数"]
+    for name, enum_cls, value in (("channel", CaseChannel, channel), ("risk_colour", RiskColour, risk_colour)):
+        try:
+            enum_cls(value)
+        except ValueError:
+            errors[name] = ["请从列表中选择"]
+    return errors
+
+
+def register_case(actor: Actor, *, kind: CaseKind | str, summary: str, category: str, channel: CaseChannel | str,
+                  origin_unit: OrgUnit, handling_unit: OrgUnit | None = None, parties: Iterable = (),
+                  petition_class: PetitionClass | str | None = None, demands: str | None = None,
+                  people_count: int = 1, risk_colour: RiskColour | str = RiskColour.yellow,
+                  accused_unit: OrgUnit | None = None, repeat_of: Case | None = None,
+                  xinfang_no: str | None = None, hotline_ticket: str | None = None,
+                  court_case_no: str | None = None, received_at: datetime | None = None,
+                  note: str | None = None) -> Case:
+    """Register a case: its number, parties (personal data encrypted), first CaseEvent, the statutory
+    deadlines that start at registration and the audit row. ``received_at`` pins the time of receipt."""
+    require(actor, "case.intake", origin_unit)
+    try:
+        kind = CaseKind(kind)
+    except ValueError:
+        raise ValidationFailed({"kind": ["事项类型须为矛盾纠纷或信访事项"]}) from None
+    try:
+        petition_class = PetitionClass(petition_class) if petition_class else None
+    except ValueError:
+        raise ValidationFailed({"petition_class": ["信访类别不正确"]}) from None
+    errors = _check_case_fields(kind, petition_class, category, channel, summary, people_count, risk_colour,
+                                accused_unit)
+    cleaned: list[PartyInput] = []
+    for index, raw in enumerate(parties):
+        try:
+            cleaned.append(clean_party(raw, index))
+        except ValidationFailed as exc:
+            errors.update(exc.errors)
+    if not any(p.role == PartyRole.applicant for p in cleaned) and "parties.0.name" not in errors:
+        errors.setdefault("parties", ["请至少登记一名申请人"])
+    received_at = received_at or utcnow()
+    if received_at > utcnow() + timedelta(minutes=5):
+        errors["received_at"] = ["登记时间不能晚于当前时间"]
+    handling_unit = handling_unit or default_handling_unit(kind, origin_unit)
+    district = district_of(origin_unit)
+    if handling_unit.ancestor_ids[0] != district.id:
+        errors["handling_unit_id"] = ["办理单位须与来源单位同属一个区县"]
+    elif handling_unit.kind == UnitKind.grid:
+        errors["handling_unit_id"] = ["网格不是办理单位，请选择村(社区)或以上单位"]
+    elif kind == CaseKind.petition and handling_unit.tier == "village":
+        errors["handling_unit_id"] = ["信访事项不能由村(社区)办理：村(居)民委员会不是信访事项的受理、办理机关"]
+    if repeat_of is not None and repeat_of.number.split("-")[0] != district.case_prefix:
+        errors["repeat_of_case_id"] = ["重复事项须关联本区县的事项"]
+    if errors:
+        raise ValidationFailed(errors)
+
+    case = Case(number=next_number(district, shanghai_date(received_at).year), kind=kind,
+                petition_class=petition_class, category=category, channel=CaseChannel(channel),
+                summary=summary.strip(), demands=(demands or "").strip() or None, people_count=people_count,
+                risk_colour=RiskColour(risk_colour), status=CaseStatus.registered, received_at=received_at,
+                origin_unit=origin_unit, handling_unit=handling_unit, accused_unit=accused_unit,
+                filed_by_user_id=actor.user_id, repeat_of=repeat_of, xinfang_no=xinfang_no,
+                hotline_ticket=hotline_ticket, court_case_no=court_case_no)
+    case.parties = [_party_row(p) for p in cleaned]
+    db.session.add(case)
+    start_deadlines(case, "register", received_at)
+    changed = [f for f in CASE_FIELDS if f != "parties" and getattr(case, f) is not None]
+    changed += ["parties"] if cleaned else []
+    db.session.add(CaseEvent(case=case, actor_user_id=actor.user_id, at=received_at, action="register",
+                             from_status=None, to_status=CaseStatus.registered, note=note, changed_fields=changed))
+    db.session.flush()
+    record(actor, "case.registered", case, unit_id=case.handling_unit_id, changed=changed)
+    logger.info("case %s registered by %s", case.number, actor)
+    return case
+
+
+def find_repeat_candidates(actor: Actor, parties: Iterable, *, district: OrgUnit, now: datetime | None = None,
+                           exclude: Case | None = None) -> list[Case]:
+    """Earlier cases of the same district, received in the last 12 months, with a party of the same document
+    number, or the same name and phone (blind indexes: no plaintext compared). Accusations hidden from the
+    actor are left out. The caller shows the candidates to the clerk and links ``repeat_of``."""
+    crypto = provider()
+    id_indexes, name_phone = set(), set()
+    for index, raw in enumerate(parties):
+        p = clean_party(raw, index)
+        if p.id_number:
+            id_indexes.add(crypto.blind_index(p.id_number))
+        if p.phone:
+            name_phone.add((p.name, crypto.blind_index(p.phone)))
+    if not id_indexes and not name_phone:
+        return []
+    match = [Party.id_index.in_(sorted(id_indexes))] if id_indexes else []
+    match += [(Party.name == name) & (Party.phone_index == phone) for name, phone in sorted(name_phone)]
+    since = (now or utcnow()) - REPEAT_WINDOW
+    stmt = (select(Case).where(Case.id.in_(select(Party.case_id).where(or_(*match))), Case.received_at >= since,
+                               Case.number.startswith(f"{district.case_prefix}-"))
+            .order_by(Case.received_at.desc()).limit(20))
+    shown = accusation_shown(actor)
+    if shown is not None:
+        stmt = stmt.where(or_(shown, Case.filed_by_user_id == actor.user_id))
+    if exclude is not None:
+        stmt = stmt.where(Case.id != exclude.id)
+    return list(db.session.scalars(stmt))

@@ -1,0 +1,107 @@
+"""Scoped reads of the case registry. Nothing outside the actor's sight is ever loaded (404, not 403).
+
+A case is visible to an actor who covers its origin or handling unit (subtree, through the materialized
+path), is its assignee, or filed it. A 检举控告 case is invisible to every user holding a membership at or
+under its accused unit — this wins over every other rule, except that a user keeps sight of what they filed
+(DESIGN.md §4). ``can_see`` is the same rule in Python for an object already in hand.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import false, or_, select
+from sqlalchemy.orm import aliased
+
+from center.cases.models import Case, PetitionClass
+from center.cases.numbering import NUMBER_RE
+from core.actor import Actor
+from core.auth.permissions import covers, granting
+from core.auth.scoping import unit_filter
+from core.db import db
+from core.errors import NotFound, as_id
+from core.org.models import OrgUnit
+
+READ = "case.read"
+
+
+def membership_unit_ids(actor: Actor) -> set[int]:
+    """Ids of every unit at or above the actor's memberships (a department sits at its unit): an accusation
+    against any of them is hidden from the actor."""
+    ids: set[int] = set()
+    for m in actor.memberships:
+        unit = m.unit if m.unit is not None else (m.department.unit if m.department is not None else None)
+        if unit is not None:
+            ids.update(unit.ancestor_ids)
+    return ids
+
+
+def accusation_shown(actor: Actor):
+    """SQL clause: the case is not an accusation against the actor's own unit or one above it."""
+    if actor.is_system:
+        return None
+    ids = sorted(membership_unit_ids(actor))
+    if not ids:
+        return None
+    return or_(Case.petition_class.is_(None), Case.petition_class != PetitionClass.accusation,
+               Case.accused_unit_id.is_(None), Case.accused_unit_id.not_in(ids))
+
+
+def cases_query(actor: Actor, action: str = READ):
+    """``select(Case)`` limited to what ``actor`` may see (for ``action``, default case.read)."""
+    stmt = select(Case)
+    if actor.is_system:
+        return stmt
+    if actor.user_id is None:
+        return stmt.where(false())
+    origin = aliased(OrgUnit)
+    handling = aliased(OrgUnit)
+    stmt = (stmt.join(origin, Case.origin_unit_id == origin.id)
+            .join(handling, Case.handling_unit_id == handling.id))
+    mine = Case.filed_by_user_id == actor.user_id
+    visible = or_(unit_filter(actor, action, origin.path), unit_filter(actor, action, handling.path),
+                  Case.assignee_user_id == actor.user_id, mine)
+    shown = accusation_shown(actor)
+    return stmt.where(visible if shown is None else visible & or_(shown, mine))
+
+
+def can_see(actor: Actor, case: Case, action: str = READ) -> bool:
+    if actor.is_system:
+        return True
+    if actor.user_id is None:
+        return False
+    if case.filed_by_user_id == actor.user_id:
+        return True
+    if case.is_accusation and case.accused_unit_id in membership_unit_ids(actor):
+        return False
+    if case.assignee_user_id == actor.user_id:
+        return True
+    return any(covers(m, case) for m in granting(actor, action))
+
+
+def get_case_or_404(case_id, *, actor: Actor, action: str = READ) -> Case:
+    case_id = as_id(case_id)
+    case = db.session.scalar(cases_query(actor, action).where(Case.id == case_id))
+    if case is None:
+        raise NotFound()
+    return case
+
+
+def get_case_by_number_or_404(number: str, *, actor: Actor, action: str = READ) -> Case:
+    if not isinstance(number, str) or not NUMBER_RE.fullmatch(number):
+        raise NotFound()
+    case = db.session.scalar(cases_query(actor, action).where(Case.number == number))
+    if case is None:
+        raise NotFound()
+    return case
+
+
+def list_cases(actor: Actor, *, status=None, kind=None, handling_unit: OrgUnit | None = None, limit: int = 50,
+               offset: int = 0) -> list[Case]:
+    stmt = cases_query(actor)
+    if status:
+        stmt = stmt.where(Case.status == status)
+    if kind:
+        stmt = stmt.where(Case.kind == kind)
+    if handling_unit is not None:
+        stmt = stmt.where(Case.handling_unit_id == handling_unit.id)
+    return list(db.session.scalars(stmt.order_by(Case.received_at.desc(), Case.id.desc())
+                                   .limit(limit).offset(offset)))
