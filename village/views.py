@@ -29,7 +29,9 @@ def index():
                    Membership.is_active.is_(True), User.is_active.is_(True)).order_by(User.display_name))
         for unit_id, name in rows:
             workers.setdefault(unit_id, []).append(name)
-    return render_template("village/desk.html", village=village, grids=grids, workers=workers)
+    from center.cases.desk import desk_cases
+
+    return render_template("village/desk.html", village=village, grids=grids, workers=workers, **desk_cases(actor))
 
 
 @bp.route("/m/")
@@ -37,4 +39,6 @@ def index():
 def mobile_home():
     actor = current_actor()
     grid = desk_unit(actor, "desk.grid")
-    return render_template("village/mobile_home.html", grid=grid, village=grid.parent)
+    from center.cases.desk import desk_cases
+
+    return render_template("village/mobile_home.html", grid=grid, village=grid.parent, **desk_cases(actor, limit=20))

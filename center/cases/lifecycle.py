@@ -54,8 +54,9 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t("accept", "受理", {S.registered, S.handed_down, S.escalated}, S.accepted, TRIAGE),
     _t("not_accept", "不予受理", {S.registered, S.handed_down, S.escalated}, S.not_accepted, TRIAGE),
     _t("hand_down", "交办", {S.registered, S.accepted, S.escalated}, S.handed_down, TRIAGE),
+    # The handling side escalates (小事不出村、大事不出镇): a village that cannot resolve a dispute sends it up.
     _t("escalate", "上报", {S.registered, S.accepted, S.handed_down, S.in_progress, S.mediating, S.reopened},
-       S.escalated, TRIAGE),
+       S.escalated, HANDLE),
     _t("start", "开始办理", {S.accepted, S.reopened}, S.in_progress, HANDLE),
     _t("mediate", "开始调解", {S.accepted, S.in_progress, S.reopened}, S.mediating, HANDLE, {D}),
     _t("answer", "答复", {S.in_progress}, S.answered, HANDLE, {P}),

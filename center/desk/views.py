@@ -21,8 +21,11 @@ def index():
     townships = org_queries.list_units(actor, parent=district)
     counts = {t.id: org_queries.subtree_counts(t) for t in townships}
     departments = org_queries.list_departments(actor, unit=district)
+    from center.cases.desk import desk_cases
+
     return render_template("center/desk.html", district=district, townships=townships, counts=counts,
-                           totals=org_queries.subtree_counts(district), departments=departments)
+                           totals=org_queries.subtree_counts(district), departments=departments,
+                           **desk_cases(actor))
 
 
 @bp.route("/department")

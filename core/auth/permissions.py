@@ -28,7 +28,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.department_liaison: frozenset({"desk.department", "case.read", "case.handle"}),
     Role.township_leader: frozenset({"org.view", "case.read", "case.supervise", "case.approve", "report.read"}),
     Role.township_staff: frozenset({"org.view", "case.read", "case.intake", "case.triage", "case.handle"}),
-    Role.village_head: frozenset({"org.view", "case.read", "case.intake", "case.handle", "case.approve"}),
+    Role.village_head: frozenset({"org.view", "case.read", "case.intake", "case.triage", "case.handle",
+                                  "case.approve"}),
     Role.village_cadre: frozenset({"org.view", "case.read", "case.intake", "case.handle", "grid.bind"}),
     Role.grid_worker: frozenset({"desk.grid", "case.read", "case.intake"}),
 }

@@ -225,5 +225,5 @@ def test_units_are_listed_in_code_order(user_page, live_demo):
 
     page = user_page("center.li")
     page.goto("/center/")
-    names = page.locator("table.list").first.locator("td[data-label=乡镇]").all_inner_texts()
+    names = page.locator("table.township-list").locator("td[data-label=乡镇]").all_inner_texts()
     assert names == ["城关街道", "东湖街道", "青石镇", "柳河镇", "桃源乡", "白云乡"], names

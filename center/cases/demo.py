@@ -1,0 +1,106 @@
+"""Demo cases for 示范区: every state of both kinds, some deadlines near or past, a 检举控告 item, a repeat and
+a collective visit — so a newcomer opening a desk sees a working center. Built through the real operations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from center.cases.identity import resident_id_check_char
+from center.cases.lifecycle import transition
+from center.cases.operations import register_case
+from core.accounts.models import User
+from core.actor import Actor
+from core.db import db
+from core.org.models import OrgUnit
+
+
+def _id_number(seq: int) -> str:
+    first17 = f"990101{1960 + seq % 40:04d}{1 + seq % 12:02d}{1 + seq % 28:02d}{100 + seq:03d}"
+    return first17 + resident_id_check_char(first17)
+
+
+def _person(seq: int, name: str, role: str = "applicant") -> dict:
+    return {"role": role, "kind": "person", "name": name, "id_type": "resident_id", "id_number": _id_number(seq),
+            "phone": f"1390101{seq:04d}", "address": "示范区青石镇"}
+
+
+# (key, kind, actor, origin, summary, category, channel, days ago, colour, people, actions, petition class)
+# actions: list of (action, actor username, days ago, unit name or None)
+CASES = [
+    ("p-new", "petition", "qs.staff", "青石镇", "反映青石村集体土地征收补偿款未足额发放", "征地拆迁", "visit", 2, "yellow", 1,
+     [], "appeal"),
+    ("p-near", "petition", "qs.staff", "青石村", "反映村组道路硬化工程质量问题", "其他", "letter", 13, "blue", 1, [], "suggestion"),
+    ("p-late", "petition", "qs.staff", "上坝村", "反映宅基地审批迟迟未办理", "土地/山林权属", "online", 19, "yellow", 1, [], "appeal"),
+    ("p-work", "petition", "qs.staff", "青石镇", "反映镇中心小学周边交通安全隐患", "其他", "phone", 40, "yellow", 1,
+     [("accept", "qs.staff", 38, None), ("start", "qs.staff", 37, None)], "suggestion"),
+    ("p-yellow", "petition", "qs.staff", "石门村", "讨要石材厂拖欠的劳务费", "劳资/欠薪", "visit", 55, "orange", 3,
+     [("accept", "qs.staff", 52, None), ("start", "qs.staff", 50, None)], "appeal"),
+    ("p-over", "petition", "qs.staff", "杨柳村", "反映养殖场污水排入灌溉渠", "环境污染", "hotline", 75, "orange", 2,
+     [("accept", "qs.staff", 72, None), ("start", "qs.staff", 70, None)], "appeal"),
+    ("p-closed", "petition", "qs.staff", "枣林村", "反映低保评定不公开", "其他", "visit", 50, "blue", 1,
+     [("accept", "qs.staff", 49, None), ("start", "qs.staff", 48, None), ("answer", "qs.staff", 20, None),
+      ("close", "qs.leader", 18, None)], "appeal"),
+    ("p-evaluated", "petition", "qs.staff", "龙泉村", "建议增设村卫生室夜间值班", "医疗", "online", 80, "blue", 1,
+     [("accept", "qs.staff", 79, None), ("start", "qs.staff", 78, None), ("answer", "qs.staff", 40, None),
+      ("close", "qs.leader", 39, None), ("evaluate", "qs.staff", 30, None)], "suggestion"),
+    ("p-refused", "petition", "qs.staff", "青石镇", "要求重新分配二十年前的承包地", "土地/山林权属", "visit", 30, "blue", 1,
+     [("not_accept", "qs.staff", 28, None)], "appeal"),
+    ("p-legal", "petition", "qs.staff", "上坝村", "交通事故赔偿争议，对方已起诉", "交通事故", "visit", 25, "yellow", 1,
+     [("guide_to_legal", "qs.staff", 24, None)], "appeal"),
+    ("p-accuse", "petition", "qs.staff", "上坝村", "举报上坝村村务公开不实、账目不清", "其他", "letter", 6, "orange", 1, [],
+     "accusation"),
+    ("d-new", "dispute", "qs01.g1", "青石村第1网格", "邻里因排水沟堵塞发生争执", "邻里纠纷", "grid_agent", 0, "blue", 2, [], None),
+    ("d-mediate", "dispute", "qs02.cadre", "上坝村", "兄弟二人因赡养老人费用分担发生纠纷", "婚姻家庭", "visit", 9, "yellow", 3,
+     [("accept", "qs.staff", 9, None), ("mediate", "qs02.cadre", 7, None)], None),
+    ("d-down", "dispute", "qs.staff", "青石镇", "两户因宅基地界址发生争议", "土地/山林权属", "visit", 12, "yellow", 2,
+     [("hand_down", "qs.staff", 11, "青石村")], None),
+    ("d-up", "dispute", "qs01.cadre", "青石村", "二十余名务工人员讨要工程款", "劳资/欠薪", "visit", 5, "red", 23,
+     [("escalate", "qs01.cadre", 4, None)], None),
+    ("d-done", "dispute", "qs01.cadre", "青石村", "物业费与停车收费争议", "涉房/物业", "phone", 21, "blue", 1,
+     [("accept", "qs01.head", 20, None), ("mediate", "qs01.cadre", 19, None), ("answer", "qs01.cadre", 15, None),
+      ("close", "qs01.head", 14, None)], None),
+    ("c-new", "petition", "cg.staff", "城关街道", "反映老旧小区加装电梯意见分歧", "涉房/物业", "visit", 3, "yellow", 6, [],
+     "suggestion"),
+    ("c-work", "dispute", "cg.staff", "文昌社区", "商铺噪音扰民", "邻里纠纷", "hotline", 16, "blue", 4,
+     [("accept", "cg.staff", 15, None), ("mediate", "cg.staff", 14, None)], None),
+    ("z-district", "petition", "center.li", "示范区", "反映开发区企业破产职工安置问题（集体访）", "劳资/欠薪", "visit", 8, "red", 35,
+     [("accept", "center.li", 7, None), ("start", "center.li", 6, None)], "appeal"),
+]
+
+NAMES = ["李桂兰", "王建国", "张秀英", "刘德胜", "陈淑珍", "杨国庆", "赵红军", "黄玉兰", "周春梅", "吴志强", "徐海燕", "孙德明",
+         "胡建华", "朱丽华", "高文博", "林晓东", "何秀兰", "郭玉芳", "马建军"]
+
+
+def load(_system_actor, context: dict) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    units = {u.name: u for u in db.session.scalars(select(OrgUnit))}
+    users = {u.username: u for u in db.session.scalars(select(User))}
+
+    def actor(name: str) -> Actor:
+        return Actor.for_user(users[name], channel="cli")
+
+    cases = {}
+    for i, (key, kind, who, origin, summary, category, channel, days, colour, people, actions, pclass) in \
+            enumerate(CASES):
+        parties = [_person(i * 2 + 1, NAMES[i % len(NAMES)])]
+        if kind == "dispute":
+            parties.append(_person(i * 2 + 2, NAMES[(i + 7) % len(NAMES)], role="respondent"))
+        extra = {"accused_unit": units["上坝村"]} if pclass == "accusation" else {}
+        case = register_case(actor(who), kind=kind, summary=summary, category=category, channel=channel,
+                             origin_unit=units[origin], parties=parties, petition_class=pclass,
+                             demands="请求依法依规处理并书面答复" if kind == "petition" else "请求调解",
+                             people_count=people, risk_colour=colour, received_at=now - timedelta(days=days),
+                             **extra)
+        for action, by, ago, unit_name in actions:
+            transition(case, action, actor=actor(by), at=now - timedelta(days=ago, hours=-1),
+                       unit=units[unit_name] if unit_name else None, note="示范数据")
+        cases[key] = case
+    # A repeat: the same petitioner comes back about the unpaid compensation.
+    first = cases["p-new"]
+    register_case(actor("qs.staff"), kind="petition", summary="再次反映征收补偿款未足额发放", category="征地拆迁",
+                  channel="phone", origin_unit=units["青石镇"], parties=[_person(1, NAMES[0])],
+                  petition_class="appeal", people_count=1, risk_colour="orange", repeat_of=first,
+                  received_at=now - timedelta(hours=5))
+    context["cases"] = cases

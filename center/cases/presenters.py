@@ -1,0 +1,56 @@
+"""What a case list shows per row: the next open deadline, days left and its colour (DOMAIN.md §2 督办:
+yellow from 80 % of the time used, red when overdue), computed for a whole page in one query."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+
+from center.cases.models import Case, Deadline
+from core.db import db
+from core.timefmt import SHANGHAI
+
+RULE_LABELS = {"transfer": "转送交办", "notice": "受理告知", "answer": "办理答复"}
+
+
+@dataclass(frozen=True)
+class DeadlineView:
+    rule: str
+    due_on: date
+    days_left: int
+    colour: str  # green | yellow | red
+    provisional: bool
+
+    @property
+    def label(self) -> str:
+        return RULE_LABELS.get(self.rule, self.rule)
+
+
+def today_shanghai() -> date:
+    return datetime.now(SHANGHAI).date()
+
+
+def colour_of(deadline: Deadline, today: date) -> str:
+    if today > deadline.due_on:
+        return "red"
+    span = (deadline.due_on - deadline.started_on).days or 1
+    used = (today - deadline.started_on).days
+    return "yellow" if used / span >= 0.8 else "green"
+
+
+def next_deadlines(cases: list[Case], today: date | None = None) -> dict[int, DeadlineView]:
+    """The earliest open deadline of each case (cases without one are absent)."""
+    today = today or today_shanghai()
+    ids = [c.id for c in cases]
+    if not ids:
+        return {}
+    rows = db.session.scalars(select(Deadline).where(Deadline.case_id.in_(ids), Deadline.met_at.is_(None))
+                              .order_by(Deadline.due_on, Deadline.id))
+    out: dict[int, DeadlineView] = {}
+    for d in rows:
+        if d.case_id not in out:
+            out[d.case_id] = DeadlineView(d.rule, d.due_on, (d.due_on - today).days, colour_of(d, today),
+                                          d.provisional)
+    return out
