@@ -26,6 +26,8 @@ def processes(port: str) -> list[tuple[str, list[str]]]:
 def main() -> int:
     os.environ.setdefault("MEDIATION_ENV", "development")
     port = os.environ.get("PORT", "5000")
+    # Links in messages to the stand-in point at this server.
+    os.environ.setdefault("MEDIATION_PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
     os.makedirs("instance", exist_ok=True)
     subprocess.run([*FLASK, "db", "upgrade"], check=True)
     subprocess.run([*FLASK, "demo", "load", "--if-empty"], check=True)
