@@ -350,3 +350,28 @@ def test_deadline_rows_hold_no_personal_data(db, demo):
     rows = db.session.scalars(select(Deadline).where(Deadline.case_id == case.id)).all()
     assert {r.rule for r in rows} == {"transfer", "notice"}
     assert db.session.scalar(select(Party.id_index).where(Party.case_id == case.id)) != ID_A
+
+
+def test_publishing_the_holiday_table_recomputes_provisional_deadlines(db, demo):
+    from center.cases.models import CaseEvent
+    from core.actor import Actor
+    from core.calendar.operations import publish_year, set_day
+
+    case = new_case(demo, kind="petition")
+    lifecycle.transition(case, "accept", actor=demo.actor("qs.staff"), at=datetime(2026, 12, 20, 9, 0, tzinfo=SH))
+    answer = next(d for d in case.deadlines if d.rule == "answer")
+    met = next(d for d in case.deadlines if d.rule == "transfer")
+    answer.supervision_level = 1  # a 督办 reminder already went out
+    db.session.flush()
+    row_id, met_due = answer.id, met.due_on
+    admin = Actor.system("cli")
+    set_day(date(2027, 2, 18), "holiday", actor=admin, name="春节")  # the official table differs from 暂定
+    publish_year(2027, actor=admin)
+    db.session.flush()
+    db.session.refresh(answer)
+    assert answer.id == row_id and answer.supervision_level == 1  # same row, 督办 level kept
+    assert (answer.due_on, answer.provisional) == (date(2027, 2, 19), False)
+    assert met.due_on == met_due  # deadlines already met are not recomputed
+    event = db.session.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id,
+                                                     CaseEvent.action == "deadline_recomputed"))
+    assert "2027-02-18" in event.note and "2027-02-19" in event.note
