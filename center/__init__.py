@@ -7,6 +7,9 @@ def init_app(app):
     from core import hooks
 
     app.register_blueprint(views.bp)
+    from center.cases import views as case_views
+
+    app.register_blueprint(case_views.bp)
     from center.cases import demo
 
     hooks.register_demo_seeder("cases", demo.load)

@@ -160,6 +160,7 @@ SCREENS = [
     Screen("notify-deliveries", "admin", "/admin/notify/", "消息投递"),
     Screen("notify-channels", "admin", "/admin/notify/channels", "通道状态"),
     Screen("notify-bindings", "admin", "/admin/notify/bindings", "消息绑定"),
+    Screen("case-detail", "qs.staff", "/cases/SF-2026-000006", "全程记录"),
     Screen("notify-preferences", "qs01.g1", "/account/notifications/", "免打扰开始"),
     Screen("profile", "qs.staff", "/account", "我的岗位"),
     Screen("profile-grid", "qs01.g1", "/account", "我的岗位"),

@@ -375,3 +375,16 @@ def test_publishing_the_holiday_table_recomputes_provisional_deadlines(db, demo)
     event = db.session.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id,
                                                      CaseEvent.action == "deadline_recomputed"))
     assert "2027-02-18" in event.note and "2027-02-19" in event.note
+
+
+def test_case_page_shows_the_record_masked_and_is_404_outside_jurisdiction(db, demo, signed_in):
+    case = new_case(demo, kind="petition")
+    db.session.commit()
+    staff = signed_in("qs.staff")
+    page = staff.get(f"/cases/{case.number}")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and case.number in text and "办理期限" in text
+    assert ID_A not in text and ID_A[-4:] in text  # masked: only the ends of the ID number
+    other_township = signed_in("cg.staff")
+    assert other_township.get(f"/cases/{case.number}").status_code == 404
+    assert staff.get("/cases/SF-2026-999999").status_code == 404
