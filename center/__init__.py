@@ -15,7 +15,6 @@ def init_app(app):
     hooks.register_demo_seeder("cases", demo.load)
     from center.cases.recompute import recompute_provisional
 
-    if recompute_provisional not in hooks.holiday_change_handlers:
-        hooks.holiday_change_handlers.append(recompute_provisional)
+    hooks.register_holiday_change_handler(recompute_provisional)
     hooks.register_desk("desk.district", "区中心工作台", "center_desk.index", 10)
     hooks.register_desk("desk.department", "部门工作台", "center_desk.department", 15)

@@ -12,6 +12,12 @@ holiday_change_handlers: list[Callable] = []
 desk_links: list[tuple[str, str, str, int]] = []
 
 
+def register_holiday_change_handler(handler: Callable) -> None:
+    """``handler(years)`` runs inside the transaction that changed those years' holiday table."""
+    if handler not in holiday_change_handlers:
+        holiday_change_handlers.append(handler)
+
+
 def register_demo_seeder(name: str, seeder: Callable) -> None:
     if name not in {n for n, _ in demo_seeders}:
         demo_seeders.append((name, seeder))
