@@ -24,10 +24,15 @@ ACTION_LABELS = {
     "org.department_enabled": "启用部门", "org.department_disabled": "停用部门", "org.imported": "导入组织机构",
     "demo.loaded": "加载示范数据", "notify.bound": "绑定消息账号", "notify.requeued": "重发消息",
     "notify.channel_resumed": "恢复消息通道", "notify.test_sent": "发送测试消息",
+    "notify.preferences_updated": "修改消息设置", "case.registered": "登记事项", "case.accept": "受理",
+    "case.not_accept": "不予受理", "case.hand_down": "交办", "case.escalate": "上报", "case.start": "开始办理",
+    "case.mediate": "开始调解", "case.answer": "答复", "case.close": "办结", "case.evaluate": "评价",
+    "case.reopen": "重新办理", "case.guide_to_legal": "导入法定程序", "case.terminate": "终结",
+    "case.deadlines_recomputed": "期限重算", "calendar.day_set": "设置节假日", "calendar.day_cleared": "清除节假日", "calendar.year_published": "发布节假日安排",
 }
 OBJECT_LABELS = {"users": "用户", "org_units": "单位", "departments": "部门", "memberships": "岗位", "route": "页面",
                  "action": "操作", "security_policies": "安全策略", "deliveries": "消息投递",
-                 "notifications": "消息", "notify_bindings": "消息绑定", "notify_channel_states": "消息通道"}
+                 "notifications": "消息", "notify_bindings": "消息绑定", "notify_channel_states": "消息通道", "cases": "事项", "case_deadlines": "办理期限"}
 
 RESULTS = {"ok": "成功", "denied": "拒绝", "failed": "失败", "locked": "锁定"}
 
