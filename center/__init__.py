@@ -1,7 +1,22 @@
 """The mediation center's shared registry and the district desk."""
 
+#: Modules with their own ``init_app(app)``, called in this order after the case registry itself: each adds
+#: its blueprint, case-page panels, jobs and demo seeder (demo seeders run in this order, after "cases").
+CASE_MODULES = (
+    "center.cases.intake_views",
+    "center.departments",
+    "center.cases.document_views",
+    "center.cases.aftercare_views",
+    "center.cases.attachment_views",
+    "center.cases.jobs",
+    "center.cases.desk_views",
+    "center.api",
+)
+
 
 def init_app(app):
+    import importlib
+
     from center.cases import models  # noqa: F401 - register the case registry's tables
     from center.desk import views
     from core import hooks
@@ -18,3 +33,5 @@ def init_app(app):
     hooks.register_holiday_change_handler(recompute_provisional)
     hooks.register_desk("desk.district", "区中心工作台", "center_desk.index", 10)
     hooks.register_desk("desk.department", "部门工作台", "center_desk.department", 15)
+    for name in CASE_MODULES:
+        importlib.import_module(name).init_app(app)

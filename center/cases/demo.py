@@ -73,6 +73,39 @@ NAMES = ["李桂兰", "王建国", "张秀英", "刘德胜", "陈淑珍", "杨�
          "胡建华", "朱丽华", "高文博", "林晓东", "何秀兰", "郭玉芳", "马建军"]
 
 
+def _ready_to_close(case, users, *, at) -> None:
+    """What closing requires (center.cases.closing): an approved, served answer for a petition; an approved
+    mediation outcome for a dispute. Rows written as the paper trail would have left them.
+    TODO(documents): build these through center.cases.documents / mediation operations once they exist."""
+    from center.cases.models import (
+        CaseDocument,
+        DocumentKind,
+        MediationOutcome,
+        MediationSession,
+        MediationType,
+        ServiceMethod,
+        ServiceRecord,
+    )
+
+    unit = case.handling_unit
+    if case.kind == "dispute":
+        db.session.add(MediationSession(
+            case=case, mediation_type=MediationType.people, held_at=at, place=f"{unit.name}调解室",
+            mediators=f"{unit.name}人民调解委员会", participants="双方当事人", outcome=MediationOutcome.success,
+            agreement="双方自愿达成协议：物业公司减免停车费三个月，业主按期缴纳物业费。",
+            recorded_by_user_id=users["qs01.cadre"].id, approved_by_user_id=users["qs01.head"].id, approved_at=at))
+        return
+    doc = CaseDocument(case=case, kind=DocumentKind.answer, organ_unit=unit, organ_name=unit.name,
+                       doc_no=f"青信复〔{at.year}〕{case.id}号", title="信访事项处理意见书",
+                       body="经调查核实，现答复如下……如不服本处理意见，可自收到本意见之日起30日内向上一级机关申请复查。",
+                       drafter_user_id=users["qs.staff"].id, approved_by_user_id=users["qs.leader"].id,
+                       approved_at=at)
+    db.session.add(doc)
+    db.session.add(ServiceRecord(case_id=case.id, document=doc, method=ServiceMethod.direct,
+                                 served_on=at.date(), reference="回执 0001", recorded_by_user_id=users["qs.staff"].id))
+    db.session.flush()
+
+
 def load(_system_actor, context: dict) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     units = {u.name: u for u in db.session.scalars(select(OrgUnit))}
@@ -94,6 +127,8 @@ def load(_system_actor, context: dict) -> None:
                              people_count=people, risk_colour=colour, received_at=now - timedelta(days=days),
                              **extra)
         for action, by, ago, unit_name in actions:
+            if action == "close":
+                _ready_to_close(case, users, at=now - timedelta(days=ago, hours=2))
             transition(case, action, actor=actor(by), at=now - timedelta(days=ago, hours=-1),
                        unit=units[unit_name] if unit_name else None, note="示范数据")
         cases[key] = case

@@ -59,7 +59,10 @@ TRANSITIONS: tuple[Transition, ...] = (
        S.escalated, HANDLE),
     _t("start", "开始办理", {S.accepted, S.reopened}, S.in_progress, HANDLE),
     _t("mediate", "开始调解", {S.accepted, S.in_progress, S.reopened}, S.mediating, HANDLE, {D}),
-    _t("answer", "答复", {S.in_progress}, S.answered, HANDLE, {P}),
+    # 访调对接: a 申诉求决类 civil matter goes to people's mediation with both parties' consent (checked in
+    # ``transition``); it then closes on its mediation outcome like a dispute.
+    _t("refer_mediation", "转人民调解", {S.accepted, S.in_progress}, S.mediating, TRIAGE, {P}),
+    _t("answer", "答复", {S.in_progress, S.mediating}, S.answered, HANDLE, {P}),
     _t("answer", "出具调处结果", {S.in_progress, S.mediating}, S.answered, HANDLE, {D}),
     _t("close", "办结", {S.answered}, S.closed, APPROVE),
     _t("evaluate", "评价", {S.closed}, S.evaluated, EVALUATE),
@@ -100,11 +103,19 @@ DEADLINE_RULES = {
     "transfer": DeadlineRule("transfer", "转送/交办", 15),
     "notice": DeadlineRule("notice", "受理告知", 15),
     "answer": DeadlineRule("answer", "办结答复", 60),
+    # 复查/复核 decisions: 30 days from the request (hearing time not counted: paused_days).
+    "review_decision": DeadlineRule("review_decision", "复查决定", 30),
+    "re_review_decision": DeadlineRule("re_review_decision", "复核决定", 30),
+    # Disputes: 人民调解 is normally concluded within a month of acceptance (人民调解工作若干规定 Art. 34).
+    "dispute_resolve": DeadlineRule("dispute_resolve", "调处化解", 30),
 }
 #: (kind, action) → rules started by it; "register" is the intake itself.
 STARTS = {
     (P, "register"): ("transfer", "notice"),
     (P, "accept"): ("answer",),
+    (D, "accept"): ("dispute_resolve",),
+    (P, "review_requested"): ("review_decision",),
+    (P, "re_review_requested"): ("re_review_decision",),
 }
 #: (kind, action) → rules it meets (a met deadline keeps its row, with met_at).
 MEETS = {
@@ -113,6 +124,9 @@ MEETS = {
     (P, "hand_down"): ("transfer",),
     (P, "guide_to_legal"): ("transfer", "notice", "answer"),
     (P, "answer"): ("answer",),
+    (D, "answer"): ("dispute_resolve",),
+    (P, "review_decided"): ("review_decision",),
+    (P, "re_review_decided"): ("re_review_decision",),
 }
 
 
@@ -194,10 +208,22 @@ def _check_target_unit(case: Case, action: str, unit: OrgUnit | None, actor: Act
     return None
 
 
+def _check_consent(case: Case, consent: frozenset[str]) -> None:
+    from center.cases.models import PetitionClass
+
+    if case.petition_class != PetitionClass.appeal:
+        raise ValidationFailed({"action": ["只有申诉求决类信访事项可以转人民调解（访调对接）"]})
+    missing = {"applicant", "respondent"} - set(consent)
+    if missing:
+        raise ValidationFailed({"consent": ["转人民调解须经双方当事人同意，请确认并记录申请人和被申请人的同意"]})
+
+
 def transition(case: Case, action: str, *, actor: Actor, note: str | None = None, unit: OrgUnit | None = None,
-               at: datetime | None = None) -> CaseEvent:
+               at: datetime | None = None, consent: frozenset[str] | set[str] = frozenset()) -> CaseEvent:
     """Perform ``action`` on ``case``; ``unit`` is the target of hand_down (required) and escalate (default:
-    the parent of the handling unit). ``at`` pins the time (tests, back-dated paper intake)."""
+    the parent of the handling unit). ``at`` pins the time (tests, back-dated paper intake). ``consent``
+    names the parties whose consent to 访调对接 was recorded ("applicant", "respondent"). ``close`` is
+    refused while ``center.cases.closing.missing_for_close`` names something missing."""
     from center.cases.queries import can_see
 
     if not can_see(actor, case):
@@ -209,6 +235,14 @@ def transition(case: Case, action: str, *, actor: Actor, note: str | None = None
     if case.status not in spec.sources:
         raise InvalidTransition(f"事项当前状态为“{case.status_label}”，不能执行“{spec.label}”")
     target_unit = _check_target_unit(case, action, unit, actor)
+    if action == "refer_mediation":
+        _check_consent(case, consent)
+    if action == "close":
+        from center.cases.closing import missing_for_close
+
+        missing = missing_for_close(case)
+        if missing:
+            raise InvalidTransition("不能办结：" + "；".join(missing))
     at = at or utcnow()
     changed = ["status"]
     from_status = case.status
@@ -220,6 +254,8 @@ def transition(case: Case, action: str, *, actor: Actor, note: str | None = None
     started = start_deadlines(case, action, at)
     if started:
         changed.append("deadlines")
+    if action == "refer_mediation":
+        changed += [f"consent.{who}" for who in sorted(consent)]
     event = CaseEvent(case=case, actor_user_id=actor.user_id, at=at, action=action, from_status=from_status,
                       to_status=spec.target, note=note, changed_fields=changed)
     db.session.add(event)

@@ -1,7 +1,8 @@
 """Scoped reads of the case registry. Nothing outside the actor's sight is ever loaded (404, not 403).
 
 A case is visible to an actor who covers its origin or handling unit (subtree, through the materialized
-path), is its assignee, or filed it. A 检举控告 case is invisible to every user holding a membership at or
+path), holds a department membership of a department with a live assignment on it, is its assignee or
+owner leader (包案), or filed it. A 检举控告 case is invisible to every user holding a membership at or
 under its accused unit — this wins over every other rule, except that a user keeps sight of what they filed
 (DESIGN.md §4). ``can_see`` is the same rule in Python for an object already in hand.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import false, or_, select
 from sqlalchemy.orm import aliased
 
-from center.cases.models import Case, PetitionClass
+from center.cases.models import LIVE_ASSIGNMENT, Case, CaseAssignment, PetitionClass
 from center.cases.numbering import NUMBER_RE
 from core.actor import Actor
 from core.auth.permissions import covers, granting
@@ -58,7 +59,13 @@ def cases_query(actor: Actor, action: str = READ):
             .join(handling, Case.handling_unit_id == handling.id))
     mine = Case.filed_by_user_id == actor.user_id
     visible = or_(unit_filter(actor, action, origin.path), unit_filter(actor, action, handling.path),
-                  Case.assignee_user_id == actor.user_id, mine)
+                  Case.assignee_user_id == actor.user_id, Case.owner_leader_user_id == actor.user_id, mine)
+    departments = sorted({m.department_id for m in granting(actor, action) if m.department_id is not None})
+    if departments:
+        assigned = select(CaseAssignment.case_id).where(
+            CaseAssignment.department_id.in_(departments),
+            CaseAssignment.status.in_([s.value for s in LIVE_ASSIGNMENT]))
+        visible = or_(visible, Case.id.in_(assigned))
     shown = accusation_shown(actor)
     return stmt.where(visible if shown is None else visible & or_(shown, mine))
 
@@ -72,7 +79,7 @@ def can_see(actor: Actor, case: Case, action: str = READ) -> bool:
         return True
     if case.is_accusation and case.accused_unit_id in membership_unit_ids(actor):
         return False
-    if case.assignee_user_id == actor.user_id:
+    if actor.user_id in (case.assignee_user_id, case.owner_leader_user_id):
         return True
     return any(covers(m, case) for m in granting(actor, action))
 

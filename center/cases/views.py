@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from center.cases import models
+from center.cases import models, registry
 from center.cases.operations import reveal
 from center.cases.presenters import RULE_LABELS, colour_of, today_shanghai
 from center.cases.queries import get_case_by_number_or_404
@@ -30,8 +30,8 @@ def detail(number: str):
                   "days_left": (d.due_on - today).days} for d in sorted(case.deadlines, key=lambda d: d.due_on)]
     from center.cases.lifecycle import TRANSITIONS
 
-    actions = {"register": "登记", "deadline_recomputed": "期限重算",
-               **{t.action: t.label for t in TRANSITIONS if case.kind in t.kinds}}
+    actor = current_actor()
+    actions = {**registry.event_labels, **{t.action: t.label for t in TRANSITIONS if case.kind in t.kinds}}
     return render_template("cases/detail.html", case=case, parties=parties, deadlines=deadlines,
                            events=sorted(case.events, key=lambda e: (e.at, e.id)), labels=models,
-                           action_labels=actions)
+                           action_labels=actions, panels=registry.rendered_panels(case, actor))

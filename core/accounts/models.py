@@ -171,3 +171,27 @@ class SecurityPolicy(Base):
     idle_minutes: Mapped[int] = mapped_column(Integer, default=30)
     absolute_hours: Mapped[int] = mapped_column(Integer, default=12)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class ApiToken(Base):
+    """A bearer token for the JSON API, issued per user by an admin. Like sessions, only the SHA-256 of the
+    token is stored; ``prefix`` (its first characters) lets the admin tell tokens apart. Revoked, never
+    deleted, so the audit trail keeps its referent."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    label: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+    def __repr__(self) -> str:
+        return f"<ApiToken {self.id} user {self.user_id} {self.prefix}…>"

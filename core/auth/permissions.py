@@ -22,16 +22,24 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
                                   "calendar.manage", "notify.manage"}),
     Role.security_admin: frozenset({"admin.access", "security.policy", "user.view", "user.unlock"}),
     Role.auditor: frozenset({"admin.access", "audit.read"}),
-    Role.district_leader: frozenset({"org.view", "case.read", "case.supervise", "case.approve", "report.read"}),
-    Role.center_staff: frozenset({"org.view", "case.read", "case.intake", "case.triage", "case.handle"}),
-    Role.department_head: frozenset({"desk.department", "case.read", "case.handle", "case.approve"}),
-    Role.department_liaison: frozenset({"desk.department", "case.read", "case.handle"}),
-    Role.township_leader: frozenset({"org.view", "case.read", "case.supervise", "case.approve", "report.read"}),
-    Role.township_staff: frozenset({"org.view", "case.read", "case.intake", "case.triage", "case.handle"}),
+    Role.district_leader: frozenset({"org.view", "case.read", "case.supervise", "case.approve", "report.read",
+                                     "case.note", "case.reveal", "case.export"}),
+    Role.center_staff: frozenset({"org.view", "case.read", "case.intake", "case.triage", "case.handle",
+                                  "case.note", "case.followup", "case.reveal", "case.export"}),
+    Role.department_head: frozenset({"desk.department", "case.read", "case.handle", "case.approve", "case.note",
+                                     "case.export"}),
+    Role.department_liaison: frozenset({"desk.department", "case.read", "case.handle", "case.note"}),
+    Role.township_leader: frozenset({"org.view", "case.read", "case.supervise", "case.approve", "report.read",
+                                     "case.note", "case.reveal", "case.export"}),
+    Role.township_staff: frozenset({"org.view", "case.read", "case.intake", "case.triage", "case.handle",
+                                    "case.note", "case.followup", "case.reveal", "case.export"}),
     Role.village_head: frozenset({"org.view", "case.read", "case.intake", "case.triage", "case.handle",
-                                  "case.approve"}),
-    Role.village_cadre: frozenset({"org.view", "case.read", "case.intake", "case.handle", "grid.bind"}),
-    Role.grid_worker: frozenset({"desk.grid", "case.read", "case.intake"}),
+                                  "case.approve", "case.note", "case.followup", "case.export"}),
+    Role.village_cadre: frozenset({"org.view", "case.read", "case.intake", "case.handle", "grid.bind",
+                                   "case.note", "case.followup"}),
+    # Grid workers act for residents: they file (代办), add notes and photos, record follow-up visits and
+    # evaluations and ask for escalation on cases of their grid; state transitions stay with the handling side.
+    Role.grid_worker: frozenset({"desk.grid", "case.read", "case.intake", "case.note", "case.followup"}),
 }
 
 #: desk permission by (role, tier of the membership's unit)

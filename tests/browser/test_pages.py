@@ -6,12 +6,13 @@ no console error, no CSP violation, no request leaving 127.0.0.1 and, on the pho
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import pytest
 
 from tests.browser.conftest import assert_clean, assert_fits, login_via_form, screenshot
+from tests.browser.screens import Screen
+from tests.specs import collect
 
 pytestmark = pytest.mark.browser
 
@@ -123,16 +124,6 @@ def test_logout_then_back_and_reload_do_not_show_the_desk(open_page, profile):
 # --- every page, both widths ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Screen:
-    name: str
-    user: str | None
-    path: str  # may hold {unit[名称]}, {user[username]}, {dept[名称]}
-    marker: str  # text the page must show
-    status: int = 200
-    submit_invalid: dict | None = None  # fill these fields (by id) and submit; expect 422 and field errors
-
-
 SCREENS = [
     Screen("login", None, "/login", "登录"),
     Screen("desk-center", "center.li", "/center/", "示范区社会矛盾纠纷调处化解中心"),
@@ -168,6 +159,7 @@ SCREENS = [
     Screen("not-found", "qs.staff", "/no-such-page", "未找到", status=404),
     Screen("forbidden", "qs.staff", "/admin/audit", "无权访问", status=403),
 ]
+SCREENS += [screen for screens in collect("SCREENS") for screen in screens]
 
 
 @pytest.mark.parametrize("profile", WIDTHS)

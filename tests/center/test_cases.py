@@ -18,6 +18,7 @@ from center.cases.operations import find_repeat_candidates, register_case, revea
 from center.cases.queries import can_see, cases_query, get_case_by_number_or_404, get_case_or_404
 from core.actor import Actor
 from core.audit.models import AuditEntry
+from core.db import utcnow
 from core.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from tests.center.test_identity import make_resident_id
 from tests.conftest import make_app
@@ -195,7 +196,14 @@ def test_every_allowed_transition(db, demo, t, kind, source):
     setup, username, unit = _context(demo, t, kind)
     case = new_case(demo, kind=kind.value, **setup)
     case.status = source
-    event = lifecycle.transition(case, t.action, actor=demo.actor(username), note="依据规定办理", unit=unit)
+    extra = {"consent": {"applicant", "respondent"}} if t.action == "refer_mediation" else {}
+    if t.action == "close":
+        from center.cases.demo import _ready_to_close
+
+        _ready_to_close(case, {n: demo.user(n) for n in ("qs.staff", "qs.leader", "qs01.cadre", "qs01.head")},
+                        at=utcnow())
+    event = lifecycle.transition(case, t.action, actor=demo.actor(username), note="依据规定办理", unit=unit,
+                                 **extra)
     assert case.status == t.target
     assert (event.from_status, event.to_status, event.action, event.note) == (source, t.target, t.action,
                                                                               "依据规定办理")

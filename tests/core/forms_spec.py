@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from tests.conftest import DEMO_PASSWORD, csrf_from
 from tests.core.test_route_registry import isolated_client, signed_in_client
+from tests.specs import collect
 
 HAN = re.compile(r"[\u3400-\u9fff]")
 #: marshmallow's and Flask-WTF's English defaults: none may reach a user.
@@ -183,6 +184,10 @@ FORM_SPECS: dict[str, FormSpec] = {
                                     lambda demo: "/admin/notify/channels"),
     "notify_admin.send_test": FormSpec("admin", _uid("qs01.cadre"), lambda demo: "/admin/notify/bindings"),
 }
+
+
+for _extra in collect("FORM_SPECS"):
+    FORM_SPECS.update(_extra)
 
 
 def _import(dotted: str):

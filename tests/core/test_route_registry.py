@@ -17,6 +17,7 @@ from flask import url_for
 from sqlalchemy import select
 
 from tests.conftest import csrf_from, login, make_app
+from tests.specs import collect
 
 SKIP_METHODS = {"HEAD", "OPTIONS"}
 NO_MEMBERSHIP_USERNAME = "nomember.tester"
@@ -197,7 +198,13 @@ class Jurisdiction:
 
     def fill(self, rule) -> dict:
         values = {}
+        extra = {}
+        for params in collect("URL_PARAMS"):
+            extra.update(params)
         for name in sorted(rule.arguments):
+            if name in extra:
+                values[name] = extra[name](self)
+                continue
             if name not in self.PARAMETERS:
                 pytest.fail(f"route {rule.rule} ({rule.endpoint}): the test does not know which object the "
                             f"URL parameter <{name}> names; teach tests/core/test_route_registry.py "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -18,6 +19,10 @@ from center.cases.identity import ID_TYPE_LABELS, IdType  # noqa: F401 - re-expo
 from core.db import Base, CString, TimestampMixin, UTCDateTime, utcnow
 from core.enums import enum_column
 from core.org.models import OrgUnit
+
+if TYPE_CHECKING:
+    from center.cases.models.handling import CaseAssignment
+    from core.accounts.models import User
 
 #: 集体访: this many people or more.
 COLLECTIVE_THRESHOLD = 5
@@ -138,6 +143,9 @@ class Case(TimestampMixin, Base):
     xinfang_no: Mapped[str | None] = mapped_column(String(64))
     hotline_ticket: Mapped[str | None] = mapped_column(String(64))
     court_case_no: Mapped[str | None] = mapped_column(String(64))
+    #: Idempotency key of an intake (generated in the browser for offline-kept forms, or by an API client):
+    #: a double or late submit finds the case already made instead of making a second one.
+    intake_key: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     origin_unit: Mapped[OrgUnit] = relationship(foreign_keys=[origin_unit_id])
     handling_unit: Mapped[OrgUnit] = relationship(foreign_keys=[handling_unit_id])
@@ -146,10 +154,19 @@ class Case(TimestampMixin, Base):
     parties: Mapped[list[Party]] = relationship(back_populates="case", order_by="Party.id")
     events: Mapped[list[CaseEvent]] = relationship(back_populates="case", order_by="CaseEvent.id")
     deadlines: Mapped[list[Deadline]] = relationship(back_populates="case", order_by="Deadline.id")
+    assignments: Mapped[list[CaseAssignment]] = relationship(
+        back_populates="case", order_by="CaseAssignment.id")
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_user_id])
+    owner_leader: Mapped[User | None] = relationship(foreign_keys=[owner_leader_user_id])
 
     @property
     def is_collective(self) -> bool:
         return (self.people_count or 0) >= COLLECTIVE_THRESHOLD
+
+    @property
+    def mediation_referred(self) -> bool:
+        """访调对接: the petition went to people's mediation (its timeline has the referral)."""
+        return any(e.action == "refer_mediation" for e in self.events)
 
     @property
     def is_accusation(self) -> bool:
@@ -162,7 +179,8 @@ class Case(TimestampMixin, Base):
     def jurisdiction(self) -> tuple[list[OrgUnit], set[int]]:
         """Units and department ids whose memberships cover this case (core.auth.permissions.covers)."""
         units = [self.origin_unit, self.handling_unit]
-        return [u for u in units if u is not None], set()
+        departments = {a.department_id for a in self.assignments if a.is_live}
+        return [u for u in units if u is not None], departments
 
     def __repr__(self) -> str:
         return f"<Case {self.id} {self.number} {self.kind} {self.status}>"

@@ -1,0 +1,54 @@
+"""What closing (办结) requires, DOMAIN.md §2: no answer and service record, no close.
+
+- A petition item closes on an **approved answer document** (答复意见书, approved by a leader of the answering
+  organ who is not its drafter) **and a service record** of that document. A petition referred to people's
+  mediation (访调对接) may instead close like a dispute.
+- A dispute closes on its **mediation outcome** (agreement, or failure with guidance to litigation) approved by
+  the handling unit's leader; an approved and served answer document also suffices (an administrative
+  department's written handling opinion).
+
+``missing_for_close`` names, in Chinese, what is missing; ``lifecycle.transition`` refuses ``close`` with them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from center.cases.models import Case, CaseDocument, CaseKind, DocumentKind, MediationSession, ServiceRecord
+from core.db import db
+
+
+def approved_answer(case: Case) -> CaseDocument | None:
+    """The latest approved answer document of the case, if any."""
+    return db.session.scalar(select(CaseDocument).where(
+        CaseDocument.case_id == case.id, CaseDocument.kind == DocumentKind.answer,
+        CaseDocument.approved_at.is_not(None)).order_by(CaseDocument.approved_at.desc(), CaseDocument.id.desc()))
+
+
+def service_of(document: CaseDocument) -> ServiceRecord | None:
+    return db.session.scalar(select(ServiceRecord).where(ServiceRecord.document_id == document.id)
+                             .order_by(ServiceRecord.served_on.desc(), ServiceRecord.id.desc()))
+
+
+def approved_outcome(case: Case) -> MediationSession | None:
+    return db.session.scalar(select(MediationSession).where(
+        MediationSession.case_id == case.id, MediationSession.outcome.is_not(None),
+        MediationSession.approved_at.is_not(None)).order_by(MediationSession.approved_at.desc()))
+
+
+def missing_for_close(case: Case) -> list[str]:
+    answer = approved_answer(case)
+    answered = answer is not None and service_of(answer) is not None
+    if answered:
+        return []
+    if case.kind == CaseKind.dispute or case.mediation_referred:
+        if approved_outcome(case) is not None:
+            return []
+        if case.kind == CaseKind.dispute:
+            return ["缺少经办理单位负责人审核的调解结果（调解协议或调解不成及引导诉讼的记录）"]
+    missing = []
+    if answer is None:
+        missing.append("缺少经领导审批的答复意见书")
+    else:
+        missing.append("缺少答复意见书的送达记录（送达方式、日期、挂号信或回执编号）")
+    return missing
