@@ -278,6 +278,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_case_supervisions_case_id'), ['case_id'], unique=False)
 
     with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('occurred_on', sa.Date(), nullable=True))
         batch_op.add_column(sa.Column('intake_key', sa.String(length=64), nullable=True))
         batch_op.create_unique_constraint(batch_op.f('uq_cases_intake_key'), ['intake_key'])
 
@@ -289,6 +290,7 @@ def downgrade():
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('uq_cases_intake_key'), type_='unique')
         batch_op.drop_column('intake_key')
+        batch_op.drop_column('occurred_on')
 
     with op.batch_alter_table('case_supervisions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_case_supervisions_case_id'))

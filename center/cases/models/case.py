@@ -129,6 +129,8 @@ class Case(TimestampMixin, Base):
     people_count: Mapped[int] = mapped_column(Integer, default=1)
     risk_colour: Mapped[RiskColour] = mapped_column(enum_column(RiskColour, "risk_colour"))
     status: Mapped[CaseStatus] = mapped_column(enum_column(CaseStatus, "case_status"), index=True)
+    #: When the matter itself happened (as the party tells it); never in the future.
+    occurred_on: Mapped[date | None] = mapped_column(Date)
     #: When the case was received (registered); the statutory clock starts from its Shanghai date.
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
