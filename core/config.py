@@ -90,6 +90,12 @@ class DefaultConfig:
     WECOM_AGENT_ID = 0
     WECOM_TOKEN = ""
     WECOM_AES_KEY = ""
+    #: WeCom web authorisation page (the browser is sent there; 政务微信 has its own host).
+    WECOM_OAUTH_BASE = "https://open.weixin.qq.com/"
+    #: One-time binding codes for grid workers' WeChat identities: hours until they expire.
+    BINDING_CODE_TTL_HOURS = 24
+    #: Web-authorisation state: minutes a started sign-in may take.
+    WECHAT_OAUTH_STATE_MINUTES = 10
     #: Official Account (服务号).
     MP_API_BASE = "https://api.weixin.qq.com/cgi-bin/"
     MP_OAUTH_BASE = "https://open.weixin.qq.com/"
@@ -119,6 +125,7 @@ class DevelopmentConfig(DefaultConfig):
     WECOM_AGENT_ID = 1000002
     WECOM_TOKEN = "demotoken"
     WECOM_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+    WECOM_OAUTH_BASE = "http://127.0.0.1:5081/work/"
     MP_API_BASE = "http://127.0.0.1:5081/mp/cgi-bin/"
     MP_OAUTH_BASE = "http://127.0.0.1:5081/mp/"
     MP_APP_ID = "wxdemo0000000001"

@@ -60,3 +60,12 @@ def register_admin_link(permission: str, label: str, endpoint: str) -> None:
 def register_banner(provider: Callable) -> None:
     if provider not in banner_providers:
         banner_providers.append(provider)
+
+#: Where an anonymous request for a protected page is sent before the login page: ``entry(request, next_path)``
+#: returns a URL or None. notify/ registers WeChat's silent sign-in (only inside the WeChat browser).
+sign_in_entries: list[Callable] = []
+
+
+def register_sign_in_entry(entry: Callable) -> None:
+    if entry not in sign_in_entries:
+        sign_in_entries.append(entry)

@@ -11,6 +11,11 @@ def init_app(app):
 
     app.register_blueprint(views.bp)
     app.register_blueprint(callback.bp)
+    from notify.wechat import binding_views, signin
+
+    app.register_blueprint(signin.bp)
+    app.register_blueprint(binding_views.bp)
+    hooks.register_sign_in_entry(signin.silent_entry)
     from notify import preferences
 
     app.register_blueprint(preferences.bp)

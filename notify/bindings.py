@@ -74,3 +74,82 @@ def usable_channels(user_id: int, *, exclude: set[str] = frozenset(), log_fallba
     if log_fallback and Channel.log.value not in exclude:
         out.append((Channel.log, None))
     return out
+
+
+# --- one-time binding codes ---------------------------------------------------------------------------------
+
+#: No 0/O, 1/I/L: codes are read aloud and typed on phones.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_LENGTH = 10
+
+
+def normalise_code(code: str) -> str:
+    return "".join(ch for ch in (code or "").upper() if ch in CODE_ALPHABET)[:CODE_LENGTH + 2]
+
+
+def _code_hash(code: str) -> str:
+    return provider().blind_index("binding-code:" + normalise_code(code))
+
+
+def may_issue_code(actor: Actor, user) -> bool:
+    """An admin over the user, or a village cadre/head over a grid worker of their village."""
+    from core.accounts.models import Role
+    from core.auth.permissions import can
+
+    if can(actor, "user.manage", user):
+        return True
+    is_grid_worker = any(m.role == Role.grid_worker and m.is_effective for m in user.memberships)
+    return is_grid_worker and can(actor, "grid.bind", user)
+
+
+def issue_binding_code(user, *, actor: Actor, ttl_hours: int) -> str:
+    """A fresh code for ``user`` (earlier unused codes of the user are spent: only the newest works)."""
+    import secrets
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from core.db import utcnow
+    from core.errors import PermissionDenied, ValidationFailed
+    from notify.models import BindingCode
+
+    if not may_issue_code(actor, user):
+        raise PermissionDenied(action="grid.bind")
+    if not user.is_active:
+        raise ValidationFailed({"user_id": ["该账号已停用，不能绑定微信"]})
+    now = utcnow()
+    db.session.execute(update(BindingCode).where(BindingCode.user_id == user.id, BindingCode.used_at.is_(None))
+                       .values(used_at=now, used_platform="void"))
+    code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    db.session.add(BindingCode(user_id=user.id, code_hash=_code_hash(code), issued_by_user_id=actor.user_id,
+                               issued_at=now, expires_at=now + timedelta(hours=ttl_hours)))
+    db.session.flush()
+    record(actor, "notify.binding_code_issued", user, changed=["binding_code"])
+    return code
+
+
+def redeem_binding_code(code: str, platform: Platform | str, external_id: str, *, actor: Actor):
+    """Bind the identity to the code's user and spend the code; None for an unknown, spent or expired code.
+    One conditional UPDATE spends it, so two phones racing with the same code cannot both bind."""
+    from sqlalchemy import update
+
+    from core.accounts.models import User
+    from core.db import utcnow
+    from notify.models import BindingCode
+
+    now = utcnow()
+    row = db.session.scalar(select(BindingCode).where(BindingCode.code_hash == _code_hash(code)))
+    if row is None:
+        return None
+    spent = db.session.execute(update(BindingCode).where(
+        BindingCode.id == row.id, BindingCode.used_at.is_(None), BindingCode.expires_at > now)
+        .values(used_at=now, used_platform=str(Platform(platform).value)))
+    if spent.rowcount != 1:
+        return None
+    user = db.session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        return None
+    # The owner of the phone binds their own identity: the audit row names them, from the visitor's request.
+    bind(user, platform, external_id, actor=Actor.for_user(user, ip=actor.ip, request_id=actor.request_id,
+                                                           channel=actor.channel))
+    return user

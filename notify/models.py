@@ -186,3 +186,25 @@ class CallbackReceipt(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     replay_key: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class BindingCode(Base):
+    """A one-time code (and its QR) that binds the WeChat/WeCom identity opening it to ``user_id``.
+
+    Issued by an admin or the village cadre for a grid worker. Only the SHA-256 of the code is stored; it is
+    spent on first use and expires (``BINDING_CODE_TTL_HOURS``), so a photographed QR is worth nothing later.
+    """
+
+    __tablename__ = "notify_binding_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    used_platform: Mapped[str | None] = mapped_column(String(8))
+
+    def __repr__(self) -> str:
+        return f"<BindingCode {self.id} user {self.user_id} used={self.used_at is not None}>"

@@ -73,7 +73,7 @@ class FakeWeChat:
     @property
     def config(self) -> dict:
         return {"MP_API_BASE": f"{self.base_url}/mp/cgi-bin/", "WECOM_API_BASE": f"{self.base_url}/work/cgi-bin/",
-                "MP_OAUTH_BASE": f"{self.base_url}/mp/"}
+                "MP_OAUTH_BASE": f"{self.base_url}/mp/", "WECOM_OAUTH_BASE": f"{self.base_url}/work/"}
 
     def control(self, method, path, **kw):
         import requests

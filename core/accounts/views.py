@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from core.accounts import operations
@@ -14,6 +14,10 @@ from core.errors import ValidationFailed
 from core.web import commit, current_actor, form_data, load_form, safe_next, submit
 
 bp = Blueprint("accounts", __name__)
+
+#: Set on this device by signing out; while present, WeChat's silent sign-in is skipped (notify.wechat.signin).
+SIGNED_OUT_COOKIE = "mdt_signed_out"
+SIGNED_OUT_MAX_AGE = 400 * 24 * 3600
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -43,7 +47,9 @@ def login():
 
     record(Actor.for_user(user, ip=request.remote_addr, request_id=current_actor().request_id), "login", user)
     commit()
-    return redirect(safe_next(args.get("next"), url_for("home.index")))
+    response = redirect(safe_next(args.get("next"), url_for("home.index")))
+    response.delete_cookie(SIGNED_OUT_COOKIE)  # an explicit sign-in on this device re-allows silent sign-in
+    return response
 
 
 @bp.route("/logout", methods=["POST"])
@@ -54,7 +60,12 @@ def logout():
         commit()
     logout_user()
     session.destroy()  # the flash store goes with it: the login page shows the farewell from the query
-    return redirect(url_for("accounts.login", bye=1))
+    response = redirect(url_for("accounts.login", bye=1))
+    # Village phones are shared: after signing out here, opening one of our links inside WeChat must not sign
+    # the bound grid worker in again silently, until someone signs in on this device with a password.
+    response.set_cookie(SIGNED_OUT_COOKIE, "1", max_age=SIGNED_OUT_MAX_AGE, httponly=True, samesite="Lax",
+                        secure=current_app.config.get("SESSION_COOKIE_SECURE", True))
+    return response
 
 
 @bp.route("/account")

@@ -60,7 +60,14 @@ def enforce_route_rules():
     if not current_user.is_authenticated:
         if is_api_request():
             return jsonify(error="unauthenticated", message="请先登录"), 401
-        return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+        target = request.full_path.rstrip("?")
+        from core import hooks
+
+        for entry in hooks.sign_in_entries:  # e.g. WeChat's silent sign-in inside the WeChat browser
+            url = entry(request, target)
+            if url:
+                return redirect(url)
+        return redirect(url_for("accounts.login", next=target))
     from core.web import current_actor
 
     actor = current_actor()

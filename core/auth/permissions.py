@@ -19,7 +19,7 @@ SELF = "account.self"
 #: role → permissions, whatever the tier.
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.system_admin: frozenset({"admin.access", "org.view", "org.manage", "user.view", "user.manage",
-                                  "calendar.manage", "notify.manage"}),
+                                  "calendar.manage", "notify.manage", "grid.bind"}),
     Role.security_admin: frozenset({"admin.access", "security.policy", "user.view", "user.unlock"}),
     Role.auditor: frozenset({"admin.access", "audit.read"}),
     Role.district_leader: frozenset({"org.view", "case.read", "case.supervise", "case.approve", "report.read",
@@ -34,7 +34,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.township_staff: frozenset({"org.view", "case.read", "case.intake", "case.triage", "case.handle",
                                     "case.note", "case.followup", "case.reveal", "case.export"}),
     Role.village_head: frozenset({"org.view", "case.read", "case.intake", "case.triage", "case.handle",
-                                  "case.approve", "case.note", "case.followup", "case.export"}),
+                                  "case.approve", "case.note", "case.followup", "case.export", "grid.bind"}),
     Role.village_cadre: frozenset({"org.view", "case.read", "case.intake", "case.handle", "grid.bind",
                                    "case.note", "case.followup"}),
     # Grid workers act for residents: they file (代办), add notes and photos, record follow-up visits and

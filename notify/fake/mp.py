@@ -133,5 +133,9 @@ def oauth_access_token():
         if outcome != "ok" or rec["appid"] != args.get("appid"):
             return mp_error(40029)
         access = fake.issue_oauth_token("mp")
+        extra = {}
+        if rec["openid"].startswith("snapshot_"):
+            # A 朋友圈 snapshot-page visitor: WeChat hands out a virtual OpenID and flags it.
+            extra["is_snapshotuser"] = 1
         return jsonify(access_token=access, expires_in=7200, refresh_token=fake.issue_oauth_token("mp"),
-                       openid=rec["openid"], scope=rec["scope"])
+                       openid=rec["openid"], scope=rec["scope"], **extra)

@@ -22,19 +22,18 @@ class DenyAllAdapter(BaseAdapter):
 
 
 class RewriteAdapter(HTTPAdapter):
-    """Sends https://<platform host>/cgi-bin/... to <configured base>/..."""
+    """Sends https://<platform host>/<path> to the configured base: the base names the ``cgi-bin/`` directory,
+    and paths outside it (``sns/oauth2/access_token`` of web authorisation) go to the base's root."""
 
     def __init__(self, host_prefix: str, base: str):
         super().__init__()
         self.host_prefix = host_prefix
         self.base = base if base.endswith("/") else base + "/"
+        self.root = self.base[:-len("cgi-bin/")] if self.base.endswith("cgi-bin/") else self.base
 
     def send(self, request, **kwargs):
         if request.url.startswith(self.host_prefix):
-            rest = request.url[len(self.host_prefix):]
-            if rest.startswith("cgi-bin/") and self.base.endswith("cgi-bin/"):
-                rest = rest[len("cgi-bin/"):]
-            request.url = self.base + rest
+            request.url = self.root + request.url[len(self.host_prefix):]
         return super().send(request, **kwargs)
 
 

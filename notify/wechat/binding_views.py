@@ -1,0 +1,63 @@
+"""Issuing a grid worker's one-time WeChat binding code and its QR (admin, or the village cadre/head)."""
+
+from __future__ import annotations
+
+import io
+
+from flask import Blueprint, current_app, render_template, url_for
+from sqlalchemy import select
+
+from core.accounts.models import User
+from core.auth.decorators import permission
+from core.db import db
+from core.errors import NotFound, as_id
+from core.schemas import EmptyArgs
+from core.web import commit, current_actor, load_form
+from notify.bindings import may_issue_code
+from notify.models import Binding, BindingState
+
+bp = Blueprint("wechat_binding", __name__, url_prefix="/wechat/binding-codes")
+
+
+def _user_or_404(user_id) -> User:
+    user = db.session.get(User, as_id(user_id))
+    if user is None or not may_issue_code(current_actor(), user):
+        raise NotFound()  # outside the issuer's reach: as if it did not exist
+    return user
+
+
+def _bindings(user: User) -> list[Binding]:
+    return list(db.session.scalars(select(Binding).where(Binding.user_id == user.id,
+                                                         Binding.state == BindingState.verified)))
+
+
+def qr_svg(url: str) -> str:
+    import segno
+
+    out = io.BytesIO()
+    segno.make(url, error="m").save(out, kind="svg", scale=5, border=2, xmldecl=False, svgns=True,
+                                    svgclass="qr", lineclass=None, dark="#000", light="#fff")
+    return out.getvalue().decode()
+
+
+@bp.route("/<int:worker_id>", methods=["GET", "POST"])
+@permission("grid.bind")  # and per target user (may_issue_code): anyone else's id answers 404
+def issue(worker_id: int):
+    from flask import request
+
+    from notify.bindings import issue_binding_code
+
+    user = _user_or_404(worker_id)
+    code = link = svg = None
+    if request.method == "POST":
+        load_form(EmptyArgs())
+        code = issue_binding_code(user, actor=current_actor(),
+                                  ttl_hours=int(current_app.config["BINDING_CODE_TTL_HOURS"]))
+        commit()
+        link = url_for("wechat_signin.bind", code=code, _external=True)
+        svg = qr_svg(link)
+    response = current_app.make_response(render_template(
+        "notify/binding_code.html", user=user, bindings=_bindings(user), code=code, link=link, svg=svg,
+        ttl=current_app.config["BINDING_CODE_TTL_HOURS"]))
+    response.headers["Cache-Control"] = "no-store"  # a code is shown once and never cached
+    return response
