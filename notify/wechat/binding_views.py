@@ -43,17 +43,23 @@ def qr_svg(url: str) -> str:
 @bp.route("/<int:worker_id>", methods=["GET", "POST"])
 @permission("grid.bind")  # and per target user (may_issue_code): anyone else's id answers 404
 def issue(worker_id: int):
-    from flask import request
+    from flask import redirect, request, session
 
     from notify.bindings import issue_binding_code
 
     user = _user_or_404(worker_id)
-    code = link = svg = None
     if request.method == "POST":
         load_form(EmptyArgs())
         code = issue_binding_code(user, actor=current_actor(),
                                   ttl_hours=int(current_app.config["BINDING_CODE_TTL_HOURS"]))
         commit()
+        # Post/redirect/get: the code rides in the server-side session to the next page view and is shown once.
+        session["binding_code"] = {"worker": user.id, "code": code}
+        return redirect(url_for("wechat_binding.issue", worker_id=user.id))
+    code = link = svg = None
+    shown = session.pop("binding_code", None)
+    if shown and shown.get("worker") == user.id:
+        code = shown["code"]
         link = url_for("wechat_signin.bind", code=code, _external=True)
         svg = qr_svg(link)
     response = current_app.make_response(render_template(

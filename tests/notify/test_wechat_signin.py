@@ -127,10 +127,14 @@ def _issue(client, user_id: int) -> tuple[int, str]:
     page = client.get(f"/wechat/binding-codes/{user_id}")
     if page.status_code != 200:
         return page.status_code, ""
-    answer = client.post(f"/wechat/binding-codes/{user_id}", data={"csrf_token": csrf_from(page.get_data(as_text=True))})
+    posted = client.post(f"/wechat/binding-codes/{user_id}", data={"csrf_token": csrf_from(page.get_data(as_text=True))})
+    assert posted.status_code == 302
+    answer = client.get(f"/wechat/binding-codes/{user_id}")
     html = answer.get_data(as_text=True)
-    code = html.split('id="binding-code">', 1)[1].split("<", 1)[0].replace("-", "") if answer.status_code == 200 else ""
+    code = html.split('id="binding-code">', 1)[1].split("<", 1)[0].replace("-", "")
     assert answer.headers.get("Cache-Control") == "no-store"
+    # Shown once: a reload shows no code.
+    assert 'id="binding-code"' not in client.get(f"/wechat/binding-codes/{user_id}").get_data(as_text=True)
     return answer.status_code, code
 
 
@@ -190,15 +194,19 @@ def test_an_expired_or_replaced_code_binds_nothing(app, db, demo, login_as, clie
     assert db.session.scalar(select(Binding).where(Binding.external_index.in_(["o_old_code", "o_expired_code"]))) is None
 
 
-@pytest.mark.parametrize(("issuer", "target"), [
-    ("cg01.cadre", "qs01.g1"),   # another township's village cadre
-    ("qs01.g2", "qs01.g1"),      # a grid worker for a colleague
-    ("qs01.cadre", "qs.staff"),  # a cadre for someone who is not a grid worker
+@pytest.mark.parametrize(("issuer", "target", "status"), [
+    ("cg01.cadre", "qs01.g1", 404),   # another township's village cadre
+    ("qs02.cadre", "qs01.g1", 404),   # the neighbouring village's cadre
+    ("qs01.g2", "qs01.g1", 403),      # a grid worker for a colleague
+    ("qs01.cadre", "qs.staff", 404),  # a cadre for someone who is not a grid worker
 ])
-def test_codes_are_issued_only_by_the_workers_own_village_or_an_admin(demo, login_as, client, issuer, target):
+def test_codes_are_issued_only_by_the_workers_own_village_or_an_admin(db, demo, login_as, client, issuer, target,
+                                                                      status):
+    from notify.models import BindingCode
+
     login_as(issuer)
-    status, _ = _issue(client, demo.user(target).id)
-    assert status == 404
+    assert _issue(client, demo.user(target).id)[0] == status
+    assert db.session.scalar(select(BindingCode).where(BindingCode.user_id == demo.user(target).id)) is None
 
 
 def test_an_admin_may_issue_a_code_for_anyone_in_reach(demo, login_as, client):
