@@ -254,3 +254,30 @@ def fresh_url(tmp_path):
     url = fresh_migrated_url(tmp_path)
     yield url
     dbutil.drop_database(url)
+
+
+@pytest.fixture()
+def live(fresh_url, fake_wechat):
+    """Our app on a fresh migrated database with the demo, served on a loopback port, so the fake WeChat
+    server can push callbacks to it (tests/notify, tests/village)."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from core.db import db as _db
+    from core.db import write_intent
+
+    app = make_app(fresh_url, **fake_wechat.config)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    fake_wechat.reset()
+    with app.app_context(), write_intent():
+        settle_demo_outbox(_db.session)
+        _db.session.commit()
+    yield app, f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+    with app.app_context():
+        _db.engine.dispose()
