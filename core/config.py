@@ -48,7 +48,7 @@ class DefaultConfig:
 
     WTF_CSRF_TIME_LIMIT = None  # the CSRF token lives as long as the server-side session
     WTF_CSRF_SSL_STRICT = False  # behind government gateways the Referer is often stripped
-    MAX_CONTENT_LENGTH = 20 * 1024 * 1024
+    MAX_CONTENT_LENGTH = 50 * 1024 * 1024
     #: Centre name at the district tier (区矛调中心 or 综治中心 in some counties).
     CENTER_NAME = "社会矛盾纠纷调处化解中心"
     TIMEZONE = "Asia/Shanghai"
@@ -90,6 +90,14 @@ class DefaultConfig:
     WECOM_AGENT_ID = 0
     WECOM_TOKEN = ""
     WECOM_AES_KEY = ""
+    #: Where case attachments are stored (outside the web root); None: <instance>/attachments.
+    CASE_ATTACHMENT_DIR: str | None = None
+    #: Largest attachment file accepted (bytes); the whole request is capped by MAX_CONTENT_LENGTH.
+    CASE_ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
+    #: 督办 level 2: working days the 督办通知 grants before level 3 (挂牌督办).
+    CASE_SUPERVISION_GRACE_DAYS = 5
+    #: Follow-up visits (回访) required after closing: 2 where the county requires 双回访.
+    CASE_FOLLOW_UP_VISITS = 1
     #: WeCom web authorisation page (the browser is sent there; 政务微信 has its own host).
     WECOM_OAUTH_BASE = "https://open.weixin.qq.com/"
     #: One-time binding codes for grid workers' WeChat identities: hours until they expire.

@@ -16,9 +16,11 @@ import sqlite3
 from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, String, TypeDecorator, event, text
+from sqlalchemy import DateTime, Integer, MetaData, String, TypeDecorator, event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.sql.functions import FunctionElement
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -173,6 +175,36 @@ def ping() -> None:
         conn.execute(text("SELECT 1"))
 
 
+def xact_lock(name: str) -> None:
+    """Serialise transactions about one thing (e.g. an idempotency key) until the caller's transaction ends:
+    a transaction-level advisory lock on PostgreSQL; on SQLite a write transaction (BEGIN IMMEDIATE) already
+    excludes every other writer."""
+    if is_postgresql():
+        import hashlib
+
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
 def advisory_lock_sql(key: int) -> str | None:
     """Session-level advisory lock (PostgreSQL). SQLite deployments use a file lock instead."""
     return f"SELECT pg_try_advisory_lock({int(key)})" if is_postgresql() else None
+
+
+# --- engine adapter: date arithmetic ----------------------------------------------------------------------
+
+class day_number(FunctionElement):  # noqa: N801 - reads like the SQL function it is
+    """Days since 1970-01-01 of a DATE column, as an integer, on both engines (deadline colours in SQL)."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(day_number, "sqlite")
+def _day_number_sqlite(element, compiler, **kw):
+    return f"CAST(julianday({compiler.process(element.clauses, **kw)}) - 2440587.5 AS INTEGER)"
+
+
+@compiles(day_number, "postgresql")
+def _day_number_pg(element, compiler, **kw):
+    return f"(({compiler.process(element.clauses, **kw)}) - DATE '1970-01-01')"

@@ -21,7 +21,7 @@ ROLE_HOME = [
     ("township_staff", None, "township.index"),
     ("village_head", None, "village.index"),
     ("village_cadre", None, "village.index"),
-    ("grid_worker", None, "village.mobile_home"),
+    ("grid_worker", None, "mobile.home"),
     ("department_head", None, "center_desk.department"),
     ("department_liaison", None, "center_desk.department"),
 ]

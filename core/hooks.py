@@ -69,3 +69,12 @@ sign_in_entries: list[Callable] = []
 def register_sign_in_entry(entry: Callable) -> None:
     if entry not in sign_in_entries:
         sign_in_entries.append(entry)
+
+#: Chinese names of audit actions and object types that features add (the audit log shows them).
+audit_action_labels: dict[str, str] = {}
+audit_object_labels: dict[str, str] = {}
+
+
+def register_audit_labels(actions: dict[str, str] | None = None, objects: dict[str, str] | None = None) -> None:
+    audit_action_labels.update(actions or {})
+    audit_object_labels.update(objects or {})

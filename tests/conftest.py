@@ -37,8 +37,11 @@ class RequestContextClient(FlaskClient):
 
 
 def make_app(url: str, **extra):
+    import tempfile
+
     from core.app import create_app
 
+    extra.setdefault("CASE_ATTACHMENT_DIR", tempfile.mkdtemp(prefix="mdt-attachments-"))
     application = create_app({"MEDIATION_ENV": "test", "SQLALCHEMY_DATABASE_URI": url, **extra})
     application.test_client_class = RequestContextClient
     return application

@@ -36,4 +36,4 @@ def index():
 
     return render_template("township/desk.html", township=township, villages=villages, counts=counts,
                            workers=workers_by_village,
-                           departments=org_queries.list_departments(actor, unit=township), **desk_cases(actor))
+                           departments=org_queries.list_departments(actor, unit=township), **desk_cases(actor, unit=township))

@@ -1,4 +1,4 @@
-"""Village cadre desk and the grid worker's phone-first home."""
+"""Village cadre desk (the grid worker's phone pages live in village/mobile.py)."""
 
 from __future__ import annotations
 
@@ -31,14 +31,5 @@ def index():
             workers.setdefault(unit_id, []).append(name)
     from center.cases.desk import desk_cases
 
-    return render_template("village/desk.html", village=village, grids=grids, workers=workers, **desk_cases(actor))
-
-
-@bp.route("/m/")
-@permission("desk.grid")
-def mobile_home():
-    actor = current_actor()
-    grid = desk_unit(actor, "desk.grid")
-    from center.cases.desk import desk_cases
-
-    return render_template("village/mobile_home.html", grid=grid, village=grid.parent, **desk_cases(actor, limit=20))
+    return render_template("village/desk.html", village=village, grids=grids, workers=workers,
+                           **desk_cases(actor, unit=village))

@@ -12,28 +12,46 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 
 from center.cases.models import Case, CaseDocument, CaseKind, DocumentKind, MediationSession, ServiceRecord
 from core.db import db
 
 
+def round_started_at(case: Case) -> datetime | None:
+    """When the current round of handling began: the latest reopen (重新办理), or None for the first round.
+    Approvals of an earlier round do not close a reopened case."""
+    reopened = [e.at for e in case.events if e.action == "reopen"]
+    return max(reopened) if reopened else None
+
+
 def approved_answer(case: Case) -> CaseDocument | None:
-    """The latest approved answer document of the case, if any."""
-    return db.session.scalar(select(CaseDocument).where(
-        CaseDocument.case_id == case.id, CaseDocument.kind == DocumentKind.answer,
-        CaseDocument.approved_at.is_not(None)).order_by(CaseDocument.approved_at.desc(), CaseDocument.id.desc()))
+    """The latest approved answer document of the current round, if any."""
+    stmt = select(CaseDocument).where(CaseDocument.case_id == case.id, CaseDocument.kind == DocumentKind.answer,
+                                      CaseDocument.approved_at.is_not(None))
+    since = round_started_at(case)
+    if since is not None:
+        stmt = stmt.where(CaseDocument.approved_at > since)
+    return db.session.scalar(stmt.order_by(CaseDocument.approved_at.desc(), CaseDocument.id.desc()))
 
 
 def service_of(document: CaseDocument) -> ServiceRecord | None:
+    """The first service of the document: the petitioner received it then, and the 复查 window counts from it
+    (a later re-service does not extend the window)."""
     return db.session.scalar(select(ServiceRecord).where(ServiceRecord.document_id == document.id)
-                             .order_by(ServiceRecord.served_on.desc(), ServiceRecord.id.desc()))
+                             .order_by(ServiceRecord.served_on, ServiceRecord.id))
 
 
 def approved_outcome(case: Case) -> MediationSession | None:
-    return db.session.scalar(select(MediationSession).where(
-        MediationSession.case_id == case.id, MediationSession.outcome.is_not(None),
-        MediationSession.approved_at.is_not(None)).order_by(MediationSession.approved_at.desc()))
+    stmt = select(MediationSession).where(MediationSession.case_id == case.id,
+                                          MediationSession.outcome.is_not(None),
+                                          MediationSession.approved_at.is_not(None))
+    since = round_started_at(case)
+    if since is not None:
+        stmt = stmt.where(MediationSession.approved_at > since)
+    return db.session.scalar(stmt.order_by(MediationSession.approved_at.desc()))
 
 
 def missing_for_close(case: Case) -> list[str]:

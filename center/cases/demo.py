@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from center.cases.identity import resident_id_check_char
-from center.cases.lifecycle import transition
+from center.cases.lifecycle import shanghai_date, transition
 from center.cases.operations import register_case
 from core.accounts.models import User
 from core.actor import Actor
@@ -75,17 +75,13 @@ NAMES = ["李桂兰", "王建国", "张秀英", "刘德胜", "陈淑珍", "杨�
 
 def _ready_to_close(case, users, *, at) -> None:
     """What closing requires (center.cases.closing): an approved, served answer for a petition; an approved
-    mediation outcome for a dispute. Rows written as the paper trail would have left them.
-    TODO(documents): build these through center.cases.documents / mediation operations once they exist."""
-    from center.cases.models import (
-        CaseDocument,
-        DocumentKind,
-        MediationOutcome,
-        MediationSession,
-        MediationType,
-        ServiceMethod,
-        ServiceRecord,
-    )
+    mediation outcome for a dispute. The answer is built through center.cases.documents (drafted by the
+    township clerk, each demand answered, approved by the township leader, served the same day). The dispute's
+    outcome is written as the paper trail left it: callers use this on cases already past mediation, where
+    center.cases.mediation's operations (which need a case in mediation) no longer apply."""
+    from center.cases import documents
+    from center.cases.doc_templates import ANSWER_PLACEHOLDER
+    from center.cases.models import MediationOutcome, MediationSession, MediationType
 
     unit = case.handling_unit
     if case.kind == "dispute":
@@ -95,15 +91,14 @@ def _ready_to_close(case, users, *, at) -> None:
             agreement="双方自愿达成协议：物业公司减免停车费三个月，业主按期缴纳物业费。",
             recorded_by_user_id=users["qs01.cadre"].id, approved_by_user_id=users["qs01.head"].id, approved_at=at))
         return
-    doc = CaseDocument(case=case, kind=DocumentKind.answer, organ_unit=unit, organ_name=unit.name,
-                       doc_no=f"青信复〔{at.year}〕{case.id}号", title="信访事项处理意见书",
-                       body="经调查核实，现答复如下……如不服本处理意见，可自收到本意见之日起30日内向上一级机关申请复查。",
-                       drafter_user_id=users["qs.staff"].id, approved_by_user_id=users["qs.leader"].id,
-                       approved_at=at)
-    db.session.add(doc)
-    db.session.add(ServiceRecord(case_id=case.id, document=doc, method=ServiceMethod.direct,
-                                 served_on=at.date(), reference="回执 0001", recorded_by_user_id=users["qs.staff"].id))
-    db.session.flush()
+    staff = Actor.for_user(users["qs.staff"], channel="cli")
+    leader = Actor.for_user(users["qs.leader"], channel="cli")
+    doc = documents.draft_document(case, "answer", actor=staff, at=at - timedelta(hours=1))
+    documents.edit_document(doc, actor=staff, title=doc.title, doc_no=doc.doc_no, body=doc.body.replace(
+        ANSWER_PLACEHOLDER, "经调查核实，已依法依规作出处理，具体情况已当面向你（们）说明。"))
+    documents.approve_document(doc, actor=leader, at=at - timedelta(minutes=30))
+    documents.record_service(doc, actor=staff, method="direct", served_on=shanghai_date(at), reference="回执 0001",
+                             recipient=case.parties[0].name if case.parties else None, at=at)
 
 
 def load(_system_actor, context: dict) -> None:

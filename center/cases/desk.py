@@ -1,25 +1,136 @@
-"""The case list every desk shows: visible cases (scoped), open ones first, with their next deadline."""
+"""The desks' work queues (新登记, 办理中, 临期, 超期, 待评价) as SQL clauses, their counts in one query, and the
+short case list every desk shows. Everything starts from ``cases_query(actor)``: no foreign row is counted.
+
+A queue's deadline colour is the colour of the case's *next open* deadline (earliest due, then lowest id), as
+``center.cases.presenters.next_deadlines`` shows it on every list: red once today is past its due day, yellow
+from 80 % of its period used. Both are computed in SQL, so counting never loads the cases.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import and_, exists, func, literal, not_, or_, select
 from sqlalchemy import case as sql_case
+from sqlalchemy.orm import aliased
 
 from center.cases.lifecycle import FINAL_STATUSES
-from center.cases.models import Case, CaseStatus
-from center.cases.presenters import next_deadlines
+from center.cases.models import Case, CaseStatus, Deadline
+from center.cases.presenters import next_deadlines, today_shanghai
 from center.cases.queries import cases_query
 from core.actor import Actor
-from core.db import db
+from core.auth.permissions import granting
+from core.db import day_number, db
 
 DONE = {*FINAL_STATUSES, CaseStatus.closed, CaseStatus.evaluated}
+#: Waiting for this desk to accept (登记, 上报 or 交办 to one of the actor's own units).
+WAITING = (CaseStatus.registered, CaseStatus.escalated, CaseStatus.handed_down)
+#: Accepted and being worked; an answered case waits for its 办结 approval and is still work in hand.
+WORKING = (CaseStatus.accepted, CaseStatus.in_progress, CaseStatus.mediating, CaseStatus.reopened,
+           CaseStatus.answered)
 
 
-def desk_cases(actor: Actor, *, limit: int = 50) -> dict:
+@dataclass(frozen=True)
+class Queue:
+    key: str
+    label: str
+    hint: str
+
+
+QUEUES = (
+    Queue("new", "新登记", "待受理：登记、上报或交办到本单位"),
+    Queue("working", "办理中", "已受理、办理中、调解中、已答复待办结"),
+    Queue("due_soon", "临期", "下一期限已用去 80% 以上"),
+    Queue("overdue", "超期", "下一期限已过"),
+    Queue("awaiting_evaluation", "待评价", "已办结，尚未评价"),
+)
+QUEUE_KEYS = tuple(q.key for q in QUEUES)
+QUEUE_LABELS = {q.key: q.label for q in QUEUES}
+
+
+# --- day arithmetic in SQL ----------------------------------------------------------------------------------
+
+def _ordinal(day: date) -> int:
+    return (day - date(1970, 1, 1)).days
+
+
+# --- the queues as clauses -----------------------------------------------------------------------------------
+
+def own_unit_ids(actor: Actor) -> list[int]:
+    """The units the actor works at (not their subtrees): where a case waits "for me"."""
+    return sorted({m.unit_id for m in granting(actor, "case.read") if m.unit_id is not None})
+
+
+def _open():
+    return Case.status.not_in([s.value for s in DONE])
+
+
+def overdue_clause(today: date):
+    """An open deadline past its due day (then the next open deadline is past it too)."""
+    return exists().where(Deadline.case_id == Case.id, Deadline.met_at.is_(None), Deadline.due_on < today)
+
+
+def due_soon_clause(today: date):
+    """The next open deadline is not past and at least 80 % of its period is used (presenters.colour_of):
+    5·(today − start) ≥ 4·(due − start)  ⇔  4·due + start ≤ 5·today, for a period of at least a day."""
+    nxt = aliased(Deadline)
+    earliest = (select(Deadline.id).where(Deadline.case_id == Case.id, Deadline.met_at.is_(None))
+                .order_by(Deadline.due_on, Deadline.id).limit(1).correlate(Case).scalar_subquery())
+    return exists().where(
+        nxt.id == earliest, nxt.due_on >= today, nxt.due_on > nxt.started_on,
+        4 * day_number(nxt.due_on) + day_number(nxt.started_on) <= literal(5 * _ordinal(today)))
+
+
+def queue_clause(actor: Actor, key: str, today: date):
+    if key == "new":
+        units = own_unit_ids(actor)
+        mine = Case.handling_unit_id.in_(units) if units else literal(False)
+        return and_(Case.status.in_([s.value for s in WAITING]), mine)
+    if key == "working":
+        return Case.status.in_([s.value for s in WORKING])
+    if key == "overdue":
+        return and_(_open(), overdue_clause(today))
+    if key == "due_soon":
+        return and_(_open(), not_(overdue_clause(today)), due_soon_clause(today))
+    if key == "awaiting_evaluation":
+        return Case.status == CaseStatus.closed
+    raise ValueError(key)
+
+
+def queue_counts(actor: Actor, *, stmt=None, today: date | None = None) -> dict[str, int]:
+    """Count of every queue in one SQL statement over ``stmt`` (default: everything the actor sees)."""
+    today = today or today_shanghai()
+    stmt = cases_query(actor) if stmt is None else stmt
+    columns = [func.coalesce(func.sum(sql_case((queue_clause(actor, q.key, today), 1), else_=0)), 0).label(q.key)
+               for q in QUEUES]
+    row = db.session.execute(stmt.with_only_columns(*columns).order_by(None)).one()
+    return {q.key: int(getattr(row, q.key)) for q in QUEUES}
+
+
+def unit_scope(unit):
+    """Cases whose handling or origin unit lies in ``unit``'s subtree (the desk's own unit)."""
+    from core.auth.scoping import subtree_clause
+    from core.org.models import OrgUnit
+
+    return or_(Case.handling_unit_id.in_(select(OrgUnit.id).where(subtree_clause(OrgUnit.path, unit.path))),
+               Case.origin_unit_id.in_(select(OrgUnit.id).where(subtree_clause(OrgUnit.path, unit.path))))
+
+
+# --- what a desk shows ----------------------------------------------------------------------------------------
+
+def desk_cases(actor: Actor, *, limit: int = 50, unit=None) -> dict:
+    """The desk's short list (open cases first, newest first) with the queue counts, counted in SQL.
+    ``unit``: the desk's unit (a township desk of a user with several memberships shows one township)."""
+    today = today_shanghai()
+    stmt = cases_query(actor)
+    if unit is not None:
+        stmt = stmt.where(unit_scope(unit))
     open_first = sql_case((Case.status.in_([s.value for s in DONE]), 1), else_=0)
-    cases = list(db.session.scalars(cases_query(actor).order_by(open_first, Case.received_at.desc(), Case.id.desc())
+    cases = list(db.session.scalars(stmt.order_by(open_first, Case.received_at.desc(), Case.id.desc())
                                     .limit(limit)))
-    deadlines = next_deadlines(cases)
-    return {"cases": cases, "deadlines": deadlines,
-            "open_count": sum(1 for c in cases if c.status not in DONE),
-            "overdue_count": sum(1 for d in deadlines.values() if d.colour == "red"),
-            "due_soon_count": sum(1 for d in deadlines.values() if d.colour == "yellow")}
+    counts = queue_counts(actor, stmt=stmt, today=today)
+    open_count = db.session.scalar(stmt.with_only_columns(func.count(Case.id)).where(_open()).order_by(None))
+    return {"cases": cases, "deadlines": next_deadlines(cases, today), "queues": QUEUES, "queue_counts": counts,
+            "queue_unit": unit, "open_count": open_count, "overdue_count": counts["overdue"],
+            "due_soon_count": counts["due_soon"]}

@@ -1,5 +1,137 @@
-"""Desk queues, filters, search, export and the audited reveal of personal data. (being built)"""
+"""The shared case list (/cases/: filters, search, paging), its .xlsx export (masked, audited) and the audited
+reveal of a party's personal data.
+
+Reveal is POST → redirect → GET: the POST checks the permission and writes the audit row in its own request
+transaction, and leaves a one-time grant (party id and time, never a value) in the server-side session; the
+GET consumes the grant and renders the plain values once. A reload or a copied URL finds no grant and shows
+nothing. The values are never stored, logged or cached (every page answers Cache-Control: no-store).
+"""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import quote
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+
+from center.cases import models
+from center.cases.desk import QUEUE_LABELS, QUEUES, queue_counts
+from center.cases.export import (
+    build_workbook,
+    export_details,
+    export_rows,
+    get_party_or_404,
+    reveal_party,
+)
+from center.cases.operations import categories, reveal
+from center.cases.presenters import next_deadlines, today_shanghai
+from center.cases.queries import get_case_by_number_or_404
+from center.cases.search import Filters, filtered_query, parse_filters, search_cases, unit_options
+from core.auth.decorators import permission
+from core.auth.permissions import can, require
+from core.db import db
+from core.errors import ValidationFailed
+from core.web import commit, current_actor
+
+bp = Blueprint("case_list", __name__, url_prefix="/cases", template_folder="templates")
+
+#: How long a reveal grant waits for its page (seconds).
+GRANT_SECONDS = 120
+GRANT_KEY = "reveal_grant"
+
+
+def _page_context(actor) -> dict:
+    return {"kind_labels": models.KIND_LABELS, "status_labels": models.STATUS_LABELS,
+            "risk_labels": models.RISK_LABELS, "channel_labels": models.CHANNEL_LABELS,
+            "categories": categories(), "units": unit_options(actor), "queues": QUEUES,
+            "queue_labels": QUEUE_LABELS}
+
+
+@bp.route("/")
+@permission("case.read")
+def index():
+    actor = current_actor()
+    typed = {k: request.args.get(k, "") for k in request.args}
+    try:
+        filters = parse_filters(actor, request.args)
+    except ValidationFailed as exc:
+        return render_template("cases/list.html", errors=exc.errors, form=typed, page=None, filters=Filters(),
+                               counts=None, **_page_context(actor)), 422
+    today = today_shanghai()
+    page = search_cases(actor, filters, today=today)
+    # The counts of the queues under the other filters (so a tab says how many it would show).
+    others = Filters({k: v for k, v in filters.values.items() if k not in ("queue", "page")})
+    counts = queue_counts(actor, stmt=filtered_query(actor, others, today), today=today)
+    return render_template("cases/list.html", errors={}, form=typed, page=page, filters=filters, counts=counts,
+                           cases=page.cases, deadlines=next_deadlines(page.cases, today), **_page_context(actor))
+
+
+@bp.route("/export.xlsx")
+@permission("case.export")
+def export():
+    from core.audit.operations import record_security_event
+
+    actor = current_actor()
+    try:
+        filters = parse_filters(actor, request.args)
+    except ValidationFailed as exc:
+        return render_template("cases/list.html", errors=exc.errors, form=dict(request.args), page=None,
+                               filters=Filters(), counts=None, **_page_context(actor)), 422
+    rows, truncated, _plain = export_rows(actor, filters)
+    data = build_workbook(rows, truncated=truncated)
+    # A GET that writes: the audit row goes in its own short transaction (DESIGN.md §4), before the file
+    # leaves. Filter names and values and the row count only (the search text may be a name: not kept).
+    db.session.rollback()  # end the request's read first (on SQLite our own write must not wait for it)
+    record_security_event(actor, "case.exported", result="ok", object_type="cases", object_id=str(len(rows)),
+                          changed=export_details(filters, len(rows), truncated))
+    name = f"事项清单-{today_shanghai():%Y%m%d}.xlsx"
+    return data, 200, {
+        "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "Content-Disposition": f"attachment; filename=cases.xlsx; filename*=UTF-8''{quote(name)}"}
+
+
+@bp.route("/<number>/parties/<int(max=2147483647):party_id>/reveal", methods=["POST"])
+@permission("case.reveal")
+def reveal_post(number: str, party_id: int):
+    actor = current_actor()
+    case = get_case_by_number_or_404(number, actor=actor)
+    party = get_party_or_404(case, party_id)
+    reveal_party(case, party, actor=actor)
+    commit()
+    session[GRANT_KEY] = {"party": party.id, "at": int(time.time())}
+    return redirect(url_for("case_list.revealed", number=case.number, party_id=party.id))
+
+
+@bp.route("/<number>/parties/<int(max=2147483647):party_id>/revealed")
+@permission("case.reveal")
+def revealed(number: str, party_id: int):
+    actor = current_actor()
+    case = get_case_by_number_or_404(number, actor=actor)
+    party = get_party_or_404(case, party_id)
+    require(actor, "case.reveal", case)
+    grant = session.pop(GRANT_KEY, None)
+    fresh = (isinstance(grant, dict) and grant.get("party") == party.id
+             and 0 <= time.time() - int(grant.get("at", 0)) <= GRANT_SECONDS)
+    if not fresh:
+        flash("完整信息只显示一次。如需再次查看，请点击“查看完整信息”（将再次记录）。", "warning")
+        return redirect(url_for("cases.detail", number=case.number))
+    response = render_template("cases/reveal.html", case=case, party=party, values=reveal(party),
+                               role=models.PARTY_ROLE_LABELS[party.role],
+                               id_type=models.ID_TYPE_LABELS.get(party.id_type) if party.id_type else None)
+    return response, 200, {"Cache-Control": "no-store, private", "Pragma": "no-cache"}
+
+
+def _reveal_panel(case, actor):
+    if not can(actor, "case.reveal", case) or not case.parties:
+        return None
+    parties = [{"id": p.id, "name": p.name, "role": models.PARTY_ROLE_LABELS[p.role],
+                "has_data": bool(p.id_number_enc or p.phone_enc or p.address_enc)} for p in case.parties]
+    return {"placement": "top", "parties": parties}
 
 
 def init_app(app) -> None:
     """Registered from center.init_app (center.CASE_MODULES)."""
+    from center.cases import registry
+
+    app.register_blueprint(bp)
+    registry.register_panel(5, "cases/_panel_reveal.html", _reveal_panel)

@@ -261,5 +261,9 @@ def transition(case: Case, action: str, *, actor: Actor, note: str | None = None
     db.session.add(event)
     db.session.flush()
     record(actor, f"case.{action}", case, unit_id=case.handling_unit_id, changed=changed)
+    from center.cases.registry import transition_listeners
+
+    for listener in transition_listeners:
+        listener(case, event, actor)
     logger.info("case %s %s by %s", case.number, action, actor)
     return event

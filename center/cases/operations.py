@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import or_, select
 
@@ -30,7 +30,7 @@ from core.actor import Actor
 from core.audit.operations import record
 from core.auth.permissions import require
 from core.crypto import provider
-from core.db import db, utcnow
+from core.db import db, utcnow, xact_lock
 from core.errors import ValidationFailed
 from core.org.models import OrgUnit, UnitKind
 
@@ -38,10 +38,13 @@ logger = logging.getLogger(__name__)
 
 #: Repeat petitions: earlier cases of the same person within this window (DOMAIN.md §2).
 REPEAT_WINDOW = timedelta(days=365)
+#: Candidates read (before the similarity filter) and shown to the clerk.
+REPEAT_SCAN, REPEAT_SHOWN = 100, 20
 NAME_MAX = 100
+INTAKE_KEY_MAX = 64
 CASE_FIELDS = ("number", "kind", "petition_class", "category", "channel", "summary", "demands", "people_count",
                "risk_colour", "status", "origin_unit_id", "handling_unit_id", "accused_unit_id", "repeat_of_case_id",
-               "xinfang_no", "hotline_ticket", "court_case_no", "parties")
+               "xinfang_no", "hotline_ticket", "court_case_no", "occurred_on", "parties")
 
 
 def categories() -> tuple[str, ...]:
@@ -173,10 +176,20 @@ def register_case(actor: Actor, *, kind: CaseKind | str, summary: str, category:
                   accused_unit: OrgUnit | None = None, repeat_of: Case | None = None,
                   xinfang_no: str | None = None, hotline_ticket: str | None = None,
                   court_case_no: str | None = None, received_at: datetime | None = None,
-                  note: str | None = None) -> Case:
+                  note: str | None = None, occurred_on: date | None = None,
+                  intake_key: str | None = None) -> Case:
     """Register a case: its number, parties (personal data encrypted), first CaseEvent, the statutory
-    deadlines that start at registration and the audit row. ``received_at`` pins the time of receipt."""
+    deadlines that start at registration and the audit row. ``received_at`` pins the time of receipt;
+    ``occurred_on`` is when the matter happened (never in the future). ``intake_key`` makes the intake
+    idempotent: a second call with the key of a case the same user filed returns that case unchanged."""
     require(actor, "case.intake", origin_unit)
+    if intake_key and isinstance(intake_key, str) and len(intake_key) <= INTAKE_KEY_MAX:
+        # Two submits of one offline-kept form racing: the second waits for the first and then finds its case
+        # (PostgreSQL: a transaction lock on the key; SQLite: writes are serialised by BEGIN IMMEDIATE).
+        xact_lock(f"intake:{intake_key}")
+    existing = case_for_intake_key(actor, intake_key)
+    if existing is not None:
+        return existing
     try:
         kind = CaseKind(kind)
     except ValueError:
@@ -198,6 +211,12 @@ def register_case(actor: Actor, *, kind: CaseKind | str, summary: str, category:
     received_at = received_at or utcnow()
     if received_at > utcnow() + timedelta(minutes=5):
         errors["received_at"] = ["登记时间不能晚于当前时间"]
+    if occurred_on is not None and (not isinstance(occurred_on, date) or isinstance(occurred_on, datetime)):
+        errors["occurred_on"] = ["请填写有效的发生日期"]
+    elif occurred_on is not None and occurred_on > shanghai_date(utcnow()):
+        errors["occurred_on"] = ["发生日期不能晚于今天"]
+    elif occurred_on is not None and occurred_on.year < 1900:
+        errors["occurred_on"] = ["发生日期不能早于 1900 年"]
     handling_unit = handling_unit or default_handling_unit(kind, origin_unit)
     district = district_of(origin_unit)
     if handling_unit.ancestor_ids[0] != district.id:
@@ -217,7 +236,8 @@ def register_case(actor: Actor, *, kind: CaseKind | str, summary: str, category:
                 risk_colour=RiskColour(risk_colour), status=CaseStatus.registered, received_at=received_at,
                 origin_unit=origin_unit, handling_unit=handling_unit, accused_unit=accused_unit,
                 filed_by_user_id=actor.user_id, repeat_of=repeat_of, xinfang_no=xinfang_no,
-                hotline_ticket=hotline_ticket, court_case_no=court_case_no)
+                hotline_ticket=hotline_ticket, court_case_no=court_case_no, occurred_on=occurred_on,
+                intake_key=intake_key or None)
     case.parties = [_party_row(p) for p in cleaned]
     db.session.add(case)
     start_deadlines(case, "register", received_at)
@@ -231,11 +251,33 @@ def register_case(actor: Actor, *, kind: CaseKind | str, summary: str, category:
     return case
 
 
+def case_for_intake_key(actor: Actor, intake_key: str | None) -> Case | None:
+    """The case an earlier submit with this idempotency key made, if the same user filed it; a key another
+    user's case holds is refused (keys are random per form: a clash is a replay, not a coincidence)."""
+    if intake_key is None or intake_key == "":
+        return None
+    if not isinstance(intake_key, str) or len(intake_key) > INTAKE_KEY_MAX:
+        raise ValidationFailed({"intake_key": [f"登记标识不能超过 {INTAKE_KEY_MAX} 个字符"]})
+    case = db.session.scalar(select(Case).where(Case.intake_key == intake_key))
+    if case is None:
+        return None
+    if case.filed_by_user_id != actor.user_id:
+        raise ValidationFailed({"intake_key": ["该登记标识已被使用，请刷新登记页面后重新填写"]})
+    return case
+
+
 def find_repeat_candidates(actor: Actor, parties: Iterable, *, district: OrgUnit, now: datetime | None = None,
-                           exclude: Case | None = None) -> list[Case]:
+                           exclude: Case | None = None, summary: str | None = None,
+                           threshold: float | None = None) -> list[Case]:
     """Earlier cases of the same district, received in the last 12 months, with a party of the same document
     number, or the same name and phone (blind indexes: no plaintext compared). Accusations hidden from the
-    actor are left out. The caller shows the candidates to the clerk and links ``repeat_of``."""
+    actor are left out. The caller shows the candidates to the clerk and links ``repeat_of``.
+
+    With ``summary`` (the intake always gives it), a name + phone match counts only when the earlier case is
+    about a similar matter (center.cases.similarity; ``threshold`` overrides the configured one); a document
+    number match counts whatever the matter."""
+    from center.cases.similarity import is_similar
+
     crypto = provider()
     id_indexes, name_phone = set(), set()
     for index, raw in enumerate(parties):
@@ -251,10 +293,14 @@ def find_repeat_candidates(actor: Actor, parties: Iterable, *, district: OrgUnit
     since = (now or utcnow()) - REPEAT_WINDOW
     stmt = (select(Case).where(Case.id.in_(select(Party.case_id).where(or_(*match))), Case.received_at >= since,
                                Case.number.startswith(f"{district.case_prefix}-"))
-            .order_by(Case.received_at.desc()).limit(20))
+            .order_by(Case.received_at.desc()).limit(REPEAT_SCAN))
     shown = accusation_shown(actor)
     if shown is not None:
         stmt = stmt.where(or_(shown, Case.filed_by_user_id == actor.user_id))
     if exclude is not None:
         stmt = stmt.where(Case.id != exclude.id)
-    return list(db.session.scalars(stmt))
+    found = list(db.session.scalars(stmt))
+    if summary is not None:
+        found = [c for c in found if any(p.id_index in id_indexes for p in c.parties if p.id_index)
+                 or is_similar(summary, c.summary, threshold)]
+    return found[:REPEAT_SHOWN]

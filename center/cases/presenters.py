@@ -12,7 +12,8 @@ from center.cases.models import Case, Deadline
 from core.db import db
 from core.timefmt import SHANGHAI
 
-RULE_LABELS = {"transfer": "转送交办", "notice": "受理告知", "answer": "办理答复"}
+RULE_LABELS = {"transfer": "转送交办", "notice": "受理告知", "answer": "办理答复", "dispute_resolve": "调处化解",
+               "review_decision": "复查决定", "re_review_decision": "复核决定"}
 
 
 @dataclass(frozen=True)

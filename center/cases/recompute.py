@@ -9,7 +9,7 @@ import logging
 from sqlalchemy import select
 
 from center.cases.lifecycle import deadline_rules
-from center.cases.models import CaseEvent, Deadline
+from center.cases.models import CaseEvent, Deadline, Extension
 from core.actor import Actor
 from core.audit.operations import record
 from core.db import db
@@ -22,6 +22,7 @@ def recompute_provisional(years: set[int]) -> int:
     from core.calendar import load_calendar
 
     calendar, rules = load_calendar(), deadline_rules()
+    extended = dict(db.session.execute(select(Extension.deadline_id, Extension.days)).all())
     moved = 0
     rows = db.session.scalars(select(Deadline).where(Deadline.provisional.is_(True), Deadline.met_at.is_(None))
                               .order_by(Deadline.id))
@@ -34,6 +35,8 @@ def recompute_provisional(years: set[int]) -> int:
         days = rule.days + row.paused_days
         due = (calendar.add_working_days(row.started_on, days) if rule.working_days
                else calendar.add_calendar_days(row.started_on, days))
+        if row.id in extended:  # an approved extension (延期) moves the recomputed end as it moved the old one
+            due = calendar.add_calendar_days(due.date, extended[row.id])
         old = row.due_on
         row.due_on, row.provisional = due.date, due.provisional
         if due.date != old:

@@ -20,6 +20,9 @@ class Panel:
 
 
 panels: list[Panel] = []
+#: ``listener(case, event, actor)`` after every state transition, inside its transaction (e.g. village/ tells
+#: the grid worker of the case's grid that it was handed down to their village).
+transition_listeners: list[Callable] = []
 event_labels: dict[str, str] = {"register": "登记", "deadline_recomputed": "期限重算"}
 
 
@@ -41,3 +44,8 @@ def rendered_panels(case, actor) -> list[tuple[str, dict]]:
         if ctx is not None:
             out.append((panel.template, ctx))
     return out
+
+
+def register_transition_listener(listener: Callable) -> None:
+    if listener not in transition_listeners:
+        transition_listeners.append(listener)

@@ -25,7 +25,7 @@ def index():
 
     return render_template("center/desk.html", district=district, townships=townships, counts=counts,
                            totals=org_queries.subtree_counts(district), departments=departments,
-                           **desk_cases(actor))
+                           **desk_cases(actor, unit=district))
 
 
 @bp.route("/department")
@@ -33,4 +33,10 @@ def index():
 def department():
     actor = current_actor()
     departments = [m.department for m in granting(actor, "desk.department") if m.department is not None]
-    return render_template("center/department.html", departments=departments)
+    departments = list({d.id: d for d in departments}.values())  # a head and liaison of one department: once
+    from center.cases.presenters import next_deadlines
+    from center.departments.queries import desk_queues
+
+    queues = desk_queues(actor, departments)
+    return render_template("center/department.html", departments=departments,
+                           deadlines=next_deadlines(queues.pop("live_cases")), **queues)

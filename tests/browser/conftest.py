@@ -118,13 +118,22 @@ def live_demo(live_database) -> LiveDemo:
 
 
 @pytest.fixture(scope="session")
-def live_server(live_database, tmp_path_factory):
-    """Base URL of the real development server running on the live database."""
+def live_attachments(tmp_path_factory) -> str:
+    """Where the live server stores case attachments (tests open the stored files to check them)."""
+    return str(tmp_path_factory.mktemp("attachments"))
+
+
+@pytest.fixture(scope="session")
+def live_server(live_database, tmp_path_factory, fake_wechat, live_attachments):
+    """Base URL of the real development server running on the live database, talking to the session's fake
+    WeChat server (web authorisation pages included, so silent sign-in works inside the phone profile)."""
     url, _ids = live_database
     port = _free_port()
     base = f"http://{LOCAL_HOST}:{port}"
     log_path = tmp_path_factory.mktemp("server") / "server.log"
-    env = dict(os.environ, MEDIATION_ENV="development", DATABASE_URL=url, PYTHONUNBUFFERED="1")
+    wechat = {f"MEDIATION_{key}": value for key, value in fake_wechat.config.items()}
+    wechat["MEDIATION_CASE_ATTACHMENT_DIR"] = live_attachments
+    env = dict(os.environ, MEDIATION_ENV="development", DATABASE_URL=url, PYTHONUNBUFFERED="1", **wechat)
     env.pop("FLASK_DEBUG", None)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([_python(), "-m", "flask", "--app", "wsgi", "run", "--host", LOCAL_HOST,

@@ -117,7 +117,8 @@ def test_logout_then_back_and_reload_do_not_show_the_desk(open_page, profile):
     replay = open_page(profile)
     replay.context.add_cookies(signed_in_cookies)
     replay.goto("/township/")
-    assert path_of(replay) == "/login"
+    # In the WeChat browser (phone) an anonymous visit goes to silent sign-in: the stand-in's authorise page.
+    assert path_of(replay) in ("/login", "/mp/connect/oauth2/authorize")
     assert replay.locator(".topbar .who").count() == 0
 
 
@@ -196,7 +197,7 @@ def test_touch_targets_on_grid_worker_home(user_page, profile):
     """Grid-worker pages are one column with large touch targets (DESIGN §6)."""
     page = user_page("qs01.g1", profile)
     page.goto("/m/")
-    tiles = page.locator(".tile")
+    tiles = page.locator(".m-actions .btn, .m-task")
     assert tiles.count() >= 3
     boxes = [tiles.nth(i).bounding_box() for i in range(tiles.count())]
     assert len({round(b["x"]) for b in boxes}) == 1, "tiles must stack in one column"

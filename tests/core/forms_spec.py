@@ -12,8 +12,6 @@ an unknown extra field.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from html.parser import HTMLParser
 
 import pytest
@@ -23,6 +21,7 @@ from sqlalchemy import select
 from tests.conftest import DEMO_PASSWORD, csrf_from
 from tests.core.test_route_registry import isolated_client, signed_in_client
 from tests.specs import collect
+from tests.specs.base import FormSpec  # noqa: F401 - the spec record, re-exported
 
 HAN = re.compile(r"[\u3400-\u9fff]")
 #: marshmallow's and Flask-WTF's English defaults: none may reach a user.
@@ -36,22 +35,6 @@ EXTRA_FIELD = "is_admin"
 
 
 # --- specs of the form routes ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FormSpec:
-    #: who submits it (None: anonymous, for public forms)
-    user: str | None
-    #: URL parameters of the POST route
-    params: Callable = lambda demo: {}
-    #: the page showing the form (GET before submitting), or None
-    page: Callable | None = None
-    #: a valid submission (the last request of the test, which must then succeed)
-    valid: Callable = lambda demo: {}
-    #: dotted path of the load schema; None for a form that takes no fields at all
-    schema: str | None = "core.schemas.EmptyArgs"
-    #: an upload form (its bad input is tested with broken files below)
-    upload: bool = False
 
 
 def _calendar_draft_2027(demo):

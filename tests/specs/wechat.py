@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.core.forms_spec import FormSpec
+from tests.specs.base import FormSpec
 
 
 def _g1(demo):

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -52,6 +53,7 @@ ASSIGNMENT_STATUS_LABELS = {
 }
 LIVE_ASSIGNMENT = frozenset({AssignmentStatus.queued, AssignmentStatus.summoned, AssignmentStatus.acknowledged,
                              AssignmentStatus.active})
+LIVE_SQL = "status IN ('queued', 'summoned', 'acknowledged', 'active')"
 
 
 class CaseAssignment(TimestampMixin, Base):
@@ -62,6 +64,9 @@ class CaseAssignment(TimestampMixin, Base):
     __table_args__ = (
         CheckConstraint("(status <> 'summoned') OR arrive_by IS NOT NULL", name="summons_has_arrival_time"),
         Index("ix_case_assignments_department_status", "department_id", "status"),
+        # One live assignment per department and case, whatever two clerks do at once.
+        Index("uq_case_assignments_live", "case_id", "department_id", unique=True,
+              sqlite_where=text(LIVE_SQL), postgresql_where=text(LIVE_SQL)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,0 +1,223 @@
+"""Schemas of the JSON API: load schemas (``*Args``, strict, unknown fields refused in Chinese) apart from dump
+schemas (``*Schema``, what the API answers). The OpenAPI document is generated from these classes
+(center.api.openapi), so a field added here is documented at once.
+
+Dump schemas are fed plain dicts built by ``center.api.present``: personal data is masked there, never here.
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema, validate
+
+from center.cases.identity import IdType
+from center.cases.lifecycle import ACTIONS
+from center.cases.models import (
+    CaseChannel,
+    CaseKind,
+    CaseStatus,
+    PartyKind,
+    PartyRole,
+    PetitionClass,
+    RiskColour,
+)
+from core.schemas import BaseSchema, ValidationError, fields, length, number_range, one_of, regexp
+from core.timefmt import SHANGHAI
+
+LIST_LIMIT_MAX = 100
+TEXT_MAX = 4000
+REF_MAX = 64
+
+
+def _values(enum_cls) -> list[str]:
+    return [e.value for e in enum_cls]
+
+
+class ShanghaiDateTime(fields.DateTime):
+    """Always answered as ISO 8601 in Asia/Shanghai, e.g. 2026-11-23T09:30:00+08:00."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return value.astimezone(SHANGHAI).isoformat(timespec="seconds")
+
+
+def _not_future(day) -> bool:
+    from center.cases.presenters import today_shanghai
+
+    if day > today_shanghai():
+        raise ValidationError("事发日期不能晚于今天")
+    return True
+
+
+def _id(**kw):
+    return fields.Integer(strict=True, validate=number_range(1, 2**31 - 1), **kw)
+
+
+# --- load schemas ---------------------------------------------------------------------------------------------
+
+
+class PartyArgs(BaseSchema):
+    role = fields.String(load_default="applicant", validate=one_of(_values(PartyRole)),
+                         metadata={"description": "applicant 申请人 / respondent 被申请人"})
+    kind = fields.String(load_default="person", validate=one_of(_values(PartyKind)),
+                         metadata={"description": "person 个人 / organisation 单位"})
+    name = fields.String(required=True, validate=length(1, 100))
+    id_type = fields.String(load_default=None, validate=one_of(_values(IdType)))
+    id_number = fields.String(load_default=None, validate=length(max=32),
+                              metadata={"description": "个人填证件号码（居民身份证核对校验位），单位填统一社会信用代码"})
+    phone = fields.String(load_default=None, validate=length(max=32))
+    address = fields.String(load_default=None, validate=length(max=200))
+
+
+class CaseArgs(BaseSchema):
+    """Intake (center.cases.operations.register_case); field errors come back under these names."""
+
+    origin_unit_id = _id(required=True, metadata={"description": "来源单位（须在本人管辖范围内）"})
+    handling_unit_id = _id(load_default=None, metadata={"description": "办理单位；缺省按事项类型自动确定"})
+    accused_unit_id = _id(load_default=None, metadata={"description": "被检举控告单位（仅检举控告类）"})
+    kind = fields.String(required=True, validate=one_of(_values(CaseKind)))
+    petition_class = fields.String(load_default=None, validate=one_of(_values(PetitionClass)),
+                                   metadata={"description": "信访事项必填；矛盾纠纷不填"})
+    category = fields.String(required=True, validate=length(1, 32))
+    channel = fields.String(required=True, validate=one_of(_values(CaseChannel)))
+    summary = fields.String(required=True, validate=length(1, TEXT_MAX))
+    demands = fields.String(load_default=None, validate=length(max=TEXT_MAX))
+    people_count = fields.Integer(strict=True, load_default=1, validate=number_range(1, 100000))
+    risk_colour = fields.String(load_default="yellow", validate=one_of(_values(RiskColour)))
+    occurred_on = fields.Date(load_default=None, validate=lambda day: _not_future(day),
+                              metadata={"description": "事发日期，不能晚于今天"})
+    parties = fields.List(fields.Nested(PartyArgs), required=True,
+                          validate=validate.Length(min=1, max=50, error="当事人应为 1–50 人"))
+    xinfang_no = fields.String(load_default=None, validate=length(max=REF_MAX))
+    hotline_ticket = fields.String(load_default=None, validate=length(max=REF_MAX))
+    court_case_no = fields.String(load_default=None, validate=length(max=REF_MAX))
+    intake_key = fields.String(load_default=None, validate=regexp(r"^[A-Za-z0-9_-]{8,64}$",
+                                                                  "登记幂等键须为 8–64 位字母、数字、下划线或连字符"),
+                               metadata={"description": "幂等键：同一键再次提交时返回已登记的事项"})
+
+
+class CaseListArgs(BaseSchema):
+    """Query string of GET /api/v1/cases."""
+
+    status = fields.String(load_default=None, validate=one_of(_values(CaseStatus)))
+    kind = fields.String(load_default=None, validate=one_of(_values(CaseKind)))
+    q = fields.String(load_default=None, validate=length(max=64),
+                      metadata={"description": "事项编号或概要中的文字"})
+    limit = fields.Integer(load_default=20, validate=number_range(1, LIST_LIMIT_MAX))
+    offset = fields.Integer(load_default=0, validate=number_range(0, 1_000_000))
+
+
+class TransitionArgs(BaseSchema):
+    action = fields.String(required=True, validate=one_of(sorted(ACTIONS)))
+    note = fields.String(load_default=None, validate=length(max=TEXT_MAX))
+    unit_id = _id(load_default=None, metadata={"description": "交办、上报的目标单位"})
+    consent = fields.List(fields.String(validate=one_of(["applicant", "respondent"])), load_default=list,
+                          validate=validate.Length(max=2, error="最多两项"),
+                          metadata={"description": "访调对接：已记录同意的当事人"})
+
+
+# --- dump schemas ---------------------------------------------------------------------------------------------
+
+
+class UnitRefSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+
+
+class PartySchema(Schema):
+    role = fields.String(validate=validate.OneOf(_values(PartyRole)))
+    kind = fields.String(validate=validate.OneOf(_values(PartyKind)))
+    name = fields.String()
+    id_type = fields.String(allow_none=True, validate=validate.OneOf(_values(IdType)))
+    id_number = fields.String(allow_none=True, metadata={"description": "已脱敏"})
+    phone = fields.String(allow_none=True, metadata={"description": "已脱敏"})
+    address = fields.String(allow_none=True, metadata={"description": "已脱敏"})
+
+
+class NextDeadlineSchema(Schema):
+    rule = fields.String()
+    label = fields.String()
+    due_on = fields.Date()
+    days_left = fields.Integer()
+    colour = fields.String(validate=validate.OneOf(["green", "yellow", "red"]))
+    provisional = fields.Boolean(metadata={"description": "暂定：该年节假日安排尚未公布"})
+
+
+class DeadlineSchema(NextDeadlineSchema):
+    started_on = fields.Date()
+    met_at = ShanghaiDateTime(allow_none=True)
+    supervision_level = fields.Integer(metadata={"description": "已发出的督办级别（0–3）"})
+
+
+class CaseSummarySchema(Schema):
+    number = fields.String()
+    kind = fields.String(validate=validate.OneOf(_values(CaseKind)))
+    petition_class = fields.String(allow_none=True, validate=validate.OneOf(_values(PetitionClass)))
+    status = fields.String(validate=validate.OneOf(_values(CaseStatus)))
+    status_label = fields.String()
+    category = fields.String()
+    summary = fields.String()
+    risk_colour = fields.String(validate=validate.OneOf(_values(RiskColour)))
+    received_at = ShanghaiDateTime()
+    handling_unit = fields.Nested(UnitRefSchema)
+    next_deadline = fields.Nested(NextDeadlineSchema, allow_none=True)
+
+
+class CaseSchema(CaseSummarySchema):
+    channel = fields.String(validate=validate.OneOf(_values(CaseChannel)))
+    demands = fields.String(allow_none=True)
+    people_count = fields.Integer()
+    is_collective = fields.Boolean(metadata={"description": "集体访（5 人及以上）"})
+    occurred_on = fields.Date(allow_none=True)
+    origin_unit = fields.Nested(UnitRefSchema)
+    accused_unit = fields.Nested(UnitRefSchema, allow_none=True)
+    repeat_of = fields.String(allow_none=True, metadata={"description": "所重复的事项编号"})
+    xinfang_no = fields.String(allow_none=True)
+    hotline_ticket = fields.String(allow_none=True)
+    court_case_no = fields.String(allow_none=True)
+    intake_key = fields.String(allow_none=True)
+    parties = fields.List(fields.Nested(PartySchema))
+    deadlines = fields.List(fields.Nested(DeadlineSchema))
+    allowed_actions = fields.List(fields.String(), metadata={"description": "当前状态下状态机允许的操作"})
+
+
+class CaseListSchema(Schema):
+    items = fields.List(fields.Nested(CaseSummarySchema))
+    total = fields.Integer()
+    limit = fields.Integer()
+    offset = fields.Integer()
+
+
+class EventSchema(Schema):
+    id = fields.Integer()
+    action = fields.String()
+    action_label = fields.String()
+    actor = fields.String(allow_none=True, metadata={"description": "操作人姓名；系统操作为空"})
+    at = ShanghaiDateTime()
+    from_status = fields.String(allow_none=True, validate=validate.OneOf(_values(CaseStatus)))
+    to_status = fields.String(allow_none=True, validate=validate.OneOf(_values(CaseStatus)))
+    note = fields.String(allow_none=True)
+
+
+class EventListSchema(Schema):
+    items = fields.List(fields.Nested(EventSchema))
+
+
+class ErrorBodySchema(Schema):
+    code = fields.String(metadata={"description": "机器可读的错误代码"})
+    message = fields.String(metadata={"description": "中文说明"})
+    fields_ = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), data_key="fields",
+                          metadata={"description": "字段 → 中文错误提示"})
+
+
+class ErrorSchema(Schema):
+    error = fields.Nested(ErrorBodySchema)
+
+
+class OpenApiDocumentSchema(Schema):
+    """This document (OpenAPI 3.1)."""
+
+    openapi = fields.String()
+    info = fields.Dict()
+    paths = fields.Dict()
+    components = fields.Dict()

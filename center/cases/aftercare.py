@@ -1,0 +1,463 @@
+"""After the answer (DOMAIN.md §2): the petitioner's evaluation, follow-up visits (回访), 复查/复核 and 终结.
+
+- **Evaluation** 满意 / 基本满意 / 不满意, on acceptance (any time after it) and on the result (after closing;
+  the first result evaluation of a closed case performs the "evaluate" transition). Recorded by staff
+  (case.intake over the case), or by whoever makes a follow-up visit (the grid worker of the case's grid,
+  case.followup) as part of that visit. A grid worker records evaluations only on a visit.
+- **Follow-up visits** after closing: ``CASE_FOLLOW_UP_VISITS`` per round of handling (default 1; 2 where the
+  county requires 双回访). A round starts at the latest close, so a reopened and closed-again case is visited
+  again; ``seq`` keeps counting over the case's life.
+- **复查/复核** (信访工作条例 Art. 35): the petitioner asks the organ one level up within 30 days of receiving
+  the answer (service date) — 复核 within 30 days of the 复查 decision; the organ decides within 30 days
+  (the clock of ``center.cases.lifecycle``). The organ is a unit of the platform (the answering unit's parent)
+  or an organ outside it, recorded by name and reference.
+  Consequences of a decision, performed on the platform's behalf (system actor, right after the decision's
+  event that names its decider, because they follow from the organ's decision, not from the recorder's
+  discretion — the recorder may hold neither case.triage nor case.approve over the case): 撤销 → the case is
+  reopened (重新办理); any other 复核 decision → 终结 (the same facts and reasons are not accepted again).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, time
+
+from flask import current_app
+from sqlalchemy import select
+
+from center.cases import lifecycle
+from center.cases.closing import approved_answer, service_of
+from center.cases.lifecycle import shanghai_date
+from center.cases.mediation import SKEW, TEXT_MAX
+from center.cases.models import (
+    EVALUATION_STAGE_LABELS,
+    RATING_LABELS,
+    REVIEW_DECISION_LABELS,
+    REVIEW_LEVEL_LABELS,
+    VISIT_METHOD_LABELS,
+    Case,
+    CaseEvent,
+    CaseKind,
+    CaseStatus,
+    Deadline,
+    Evaluation,
+    EvaluationSource,
+    EvaluationStage,
+    FollowUpVisit,
+    Rating,
+    Review,
+    ReviewDecision,
+    ReviewLevel,
+    VisitMethod,
+)
+from center.cases.queries import can_see
+from core.accounts.models import Role
+from core.actor import Actor
+from core.audit.operations import record
+from core.auth.permissions import can, covers, granting, require
+from core.calendar.days import SHANGHAI
+from core.db import db, utcnow
+from core.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
+from core.org.models import OrgUnit
+
+logger = logging.getLogger(__name__)
+
+S = CaseStatus
+FOLLOW_UP = "case.followup"
+CLOSED = frozenset({S.closed, S.evaluated})
+#: Follow-up visits go on after 终结 too (stability of key people), within the same count.
+VISITABLE = CLOSED | {S.terminated}
+REVIEW_WINDOW_DAYS = 30
+EXTERNAL_MAX, REFERENCE_MAX = 100, 64
+PAUSE_MAX = 90
+RULE = {ReviewLevel.review: "review_decision", ReviewLevel.re_review: "re_review_decision"}
+REQUESTED = {ReviewLevel.review: "review_requested", ReviewLevel.re_review: "re_review_requested"}
+DECIDED = {ReviewLevel.review: "review_decided", ReviewLevel.re_review: "re_review_decided"}
+
+
+def _visible(case: Case, actor: Actor) -> None:
+    if not can_see(actor, case):
+        raise NotFound()
+
+
+def _enum(cls, value, field: str, message: str, errors: dict):
+    try:
+        return cls(value)
+    except ValueError:
+        errors[field] = [message]
+        return None
+
+
+def _text(value: str | None, field: str, label: str, errors: dict, *, required=False, limit=TEXT_MAX):
+    value = (value or "").strip() or None
+    if value is None and required:
+        errors[field] = [f"请填写{label}"]
+    elif value is not None and len(value) > limit:
+        errors[field] = [f"{label}不能超过 {limit} 个字"]
+    return value
+
+
+def _today() -> date:
+    return shanghai_date(utcnow())
+
+
+def _on(day: date) -> datetime:
+    """A date as an instant for the clock (noon Asia/Shanghai), never later than now."""
+    return min(datetime.combine(day, time(12), tzinfo=SHANGHAI), utcnow())
+
+
+def last_event_at(case: Case, action: str) -> datetime | None:
+    found = [e.at for e in case.events if e.action == action]
+    return max(found) if found else None
+
+
+# --- evaluations ----------------------------------------------------------------------------------------
+
+def evaluations_of(case: Case) -> list[Evaluation]:
+    return list(db.session.scalars(select(Evaluation).where(Evaluation.case_id == case.id)
+                                   .order_by(Evaluation.at, Evaluation.id)))
+
+
+def latest_result_evaluation(case: Case) -> Evaluation | None:
+    """The petitioner's latest word on the result in the current round (since the latest close)."""
+    closed_at = last_event_at(case, "close")
+    rows = [e for e in evaluations_of(case) if e.stage == EvaluationStage.result
+            and (closed_at is None or e.at >= closed_at)]
+    return rows[-1] if rows else None
+
+
+def grid_only(actor: Actor, case: Case) -> bool:
+    """Is the actor on this case only as a grid worker (no staff membership covering it)?"""
+    mine = [m for m in granting(actor, lifecycle.EVALUATE) if covers(m, case)]
+    return bool(mine) and all(m.role == Role.grid_worker for m in mine)
+
+
+def was_accepted(case: Case) -> bool:
+    return any(e.action == "accept" for e in case.events)
+
+
+def record_evaluation(case: Case, *, actor: Actor, stage: str, rating: str, source: str, note: str | None = None,
+                      visit: FollowUpVisit | None = None, at: datetime | None = None) -> Evaluation:
+    _visible(case, actor)
+    errors: dict[str, list[str]] = {}
+    stage = _enum(EvaluationStage, stage, "stage", "请选择评价对象（对受理或对办理结果）", errors)
+    rating = _enum(Rating, rating, "rating", "请选择满意、基本满意或不满意", errors)
+    source = _enum(EvaluationSource, source, "source", "请选择评价来源", errors)
+    if source == EvaluationSource.follow_up:
+        require(actor, FOLLOW_UP, case)
+        if visit is None or visit.case_id != case.id:
+            errors["visit"] = ["回访评价须在记录回访时一并填写"]
+    else:
+        require(actor, lifecycle.EVALUATE, case)
+        if grid_only(actor, case):
+            raise PermissionDenied("网格员请在回访时记录群众评价")
+    note = _text(note, "note", "评价说明", errors)
+    if errors:
+        raise ValidationFailed(errors)
+    if stage == EvaluationStage.acceptance and not was_accepted(case):
+        raise InvalidTransition("事项尚未受理，不能记录对受理的评价")
+    if stage == EvaluationStage.result and case.status not in CLOSED:
+        raise InvalidTransition(f"事项办结后才能评价办理结果（当前状态为“{case.status_label}”）")
+    at = at or utcnow()
+    row = Evaluation(case_id=case.id, stage=stage, rating=rating, source=source, at=at, note=note,
+                     recorded_by_user_id=actor.user_id, visit_id=visit.id if visit is not None else None)
+    db.session.add(row)
+    text = f"{EVALUATION_STAGE_LABELS[stage]}：{RATING_LABELS[rating]}"
+    changed = ["stage", "rating", "source"] + (["note"] if note else [])
+    db.session.flush()
+    record(actor, "case.evaluation", row, unit_id=case.handling_unit_id, changed=changed)
+    if stage == EvaluationStage.result and case.status == S.closed:
+        lifecycle.transition(case, "evaluate", actor=actor, note=text, at=at)
+    else:
+        db.session.add(CaseEvent(case=case, actor_user_id=actor.user_id, at=at, action="evaluation", note=text,
+                                 changed_fields=changed))
+        db.session.flush()
+    return row
+
+
+# --- follow-up visits -----------------------------------------------------------------------------------
+
+def visits_required() -> int:
+    return max(0, int(current_app.config.get("CASE_FOLLOW_UP_VISITS", 1) or 0))
+
+
+def visits_of(case: Case) -> list[FollowUpVisit]:
+    return list(db.session.scalars(select(FollowUpVisit).where(FollowUpVisit.case_id == case.id)
+                                   .order_by(FollowUpVisit.seq)))
+
+
+def visits_this_round(case: Case) -> list[FollowUpVisit]:
+    closed_at = last_event_at(case, "close")
+    if closed_at is None:
+        return []
+    since = shanghai_date(closed_at)
+    return [v for v in visits_of(case) if shanghai_date(v.visited_at) >= since]
+
+
+def follow_ups_due(case: Case) -> int:
+    """How many follow-up visits the closed case still needs in this round (0 when not closed)."""
+    if case.status not in CLOSED:
+        return 0
+    return max(0, visits_required() - len(visits_this_round(case)))
+
+
+def record_visit(case: Case, *, actor: Actor, visited_at: datetime, method: str, notes: str,
+                 rating: str | None = None, note: str | None = None) -> FollowUpVisit:
+    """回访 after closing (case.followup over the case: the grid worker of its grid, the village, staff). A
+    rating given on the visit records the result evaluation (source follow_up) in the same operation."""
+    _visible(case, actor)
+    require(actor, FOLLOW_UP, case)
+    if case.status not in VISITABLE:
+        raise InvalidTransition(f"事项办结后才能回访（当前状态为“{case.status_label}”）")
+    required = visits_required()
+    if len(visits_this_round(case)) >= required:
+        raise InvalidTransition(f"本事项需回访 {required} 次，已全部完成")
+    errors: dict[str, list[str]] = {}
+    method = _enum(VisitMethod, method, "method", "请选择回访方式", errors)
+    closed_at = last_event_at(case, "close")
+    if visited_at is None or visited_at.tzinfo is None:
+        errors["visited_at"] = ["请填写回访时间"]
+    elif visited_at > utcnow() + SKEW:
+        errors["visited_at"] = ["回访时间不能晚于现在"]
+    elif closed_at is not None and shanghai_date(visited_at) < shanghai_date(closed_at):
+        errors["visited_at"] = [f"回访时间不能早于办结日期（{shanghai_date(closed_at):%Y-%m-%d}）"]
+    notes = _text(notes, "notes", "回访情况", errors, required=True)
+    if rating is not None and rating not in Rating.__members__:
+        errors["rating"] = ["请选择满意、基本满意或不满意"]
+    if errors:
+        raise ValidationFailed(errors)
+    seq = max((v.seq for v in visits_of(case)), default=0) + 1
+    visit = FollowUpVisit(case_id=case.id, seq=seq, visited_at=visited_at, method=method, notes=notes,
+                          visitor_user_id=actor.user_id)
+    db.session.add(visit)
+    changed = ["seq", "visited_at", "method", "notes"]
+    db.session.add(CaseEvent(case=case, actor_user_id=actor.user_id, at=utcnow(), action="follow_up",
+                             note=f"第 {seq} 次回访（{VISIT_METHOD_LABELS[method]}）", changed_fields=changed))
+    db.session.flush()
+    record(actor, "case.follow_up", visit, unit_id=case.handling_unit_id, changed=changed)
+    if rating is not None:
+        record_evaluation(case, actor=actor, stage=EvaluationStage.result, rating=rating,
+                          source=EvaluationSource.follow_up, note=note, visit=visit)
+    return visit
+
+
+# --- 复查 / 复核 -------------------------------------------------------------------------------------------
+
+def reviews_of(case: Case) -> dict[ReviewLevel, Review]:
+    rows = db.session.scalars(select(Review).where(Review.case_id == case.id))
+    return {r.level: r for r in rows}
+
+
+def answering_unit(case: Case) -> OrgUnit:
+    doc = approved_answer(case)
+    return doc.organ_unit if doc is not None else case.handling_unit
+
+
+def platform_organ(case: Case, level: ReviewLevel) -> OrgUnit | None:
+    """The unit one level up, when it is on the platform: the answering unit's parent for 复查, the 复查
+    organ's parent for 复核. None: the organ one level up is outside the platform."""
+    if level == ReviewLevel.review:
+        return answering_unit(case).parent
+    review = reviews_of(case).get(ReviewLevel.review)
+    if review is None or review.organ_unit is None:
+        return None
+    return review.organ_unit.parent
+
+
+def review_window(case: Case, level: ReviewLevel) -> tuple[date, date] | None:
+    """(from, last day) in which the petitioner may ask for 复查 (from the service of the answer) or 复核
+    (from the 复查 decision): 30 calendar days from the day after, rolled to a working day. None: not open."""
+    from core.calendar import load_calendar
+
+    if case.kind != CaseKind.petition:
+        return None
+    if level == ReviewLevel.review:
+        doc = approved_answer(case)
+        service = service_of(doc) if doc is not None else None
+        start = service.served_on if service is not None else None
+    else:
+        review = reviews_of(case).get(ReviewLevel.review)
+        start = review.decided_on if review is not None and review.decision != ReviewDecision.revoked else None
+    if start is None:
+        return None
+    return start, load_calendar().add_calendar_days(start, REVIEW_WINDOW_DAYS).date
+
+
+def _refuse_request(case: Case, level: ReviewLevel) -> str | None:
+    """Why a 复查/复核 cannot be asked for on this case now (None: it can)."""
+    label = REVIEW_LEVEL_LABELS[level]
+    if case.kind != CaseKind.petition:
+        return "只有信访事项可以申请复查、复核"
+    if case.status not in CLOSED:
+        return f"事项当前状态为“{case.status_label}”，办结并送达答复意见后才能申请{label}"
+    reviews = reviews_of(case)
+    if level in reviews:
+        return f"本事项已申请过{label}"
+    if level == ReviewLevel.review:
+        if review_window(case, level) is None:
+            return "答复意见书尚未送达（或本事项以调解结果办结），复查期限无从起算"
+    else:
+        review = reviews.get(ReviewLevel.review)
+        if review is None or review.decision is None:
+            return "须在复查机关作出复查意见后才能申请复核"
+        if review.decision == ReviewDecision.revoked:
+            return "复查意见已撤销原处理意见并责成重新办理，不能申请复核"
+    return None
+
+
+def can_request(case: Case, level: ReviewLevel) -> bool:
+    return _refuse_request(case, level) is None
+
+
+def request_review(case: Case, *, actor: Actor, level: str, requested_on: date, organ_unit: OrgUnit | None = None,
+                   external_organ: str | None = None, external_reference: str | None = None,
+                   at: datetime | None = None) -> Review:
+    """Record the petitioner's request for 复查/复核 (case.triage over the case: the handling side, or the
+    organ above, whose members cover it too) and start the decision deadline."""
+    _visible(case, actor)
+    require(actor, lifecycle.TRIAGE, case)
+    errors: dict[str, list[str]] = {}
+    level = _enum(ReviewLevel, level, "level", "请选择复查或复核", errors)
+    if errors:
+        raise ValidationFailed(errors)
+    refusal = _refuse_request(case, level)
+    if refusal:
+        raise InvalidTransition(refusal)
+    label = REVIEW_LEVEL_LABELS[level]
+    first, last = review_window(case, level)
+    if not isinstance(requested_on, date):
+        errors["requested_on"] = ["请填写申请日期"]
+    elif requested_on > _today():
+        errors["requested_on"] = ["申请日期不能晚于今天"]
+    elif requested_on < first:
+        errors["requested_on"] = [f"申请日期不能早于{'答复意见送达' if level == ReviewLevel.review else '复查意见作出'}"
+                                  f"之日（{first:%Y-%m-%d}）"]
+    elif requested_on > last:
+        since = "收到答复意见" if level == ReviewLevel.review else "收到复查意见"
+        errors["requested_on"] = [f"已超过{label}申请期限：应自{since}之日起 30 日内提出（最后一日为 {last:%Y-%m-%d}），"
+                                  f"不予受理"]
+    external_organ = _text(external_organ, "external_organ", f"{label}机关名称", errors, limit=EXTERNAL_MAX)
+    external_reference = _text(external_reference, "external_reference", "平台外机关的文号或编号", errors,
+                               limit=REFERENCE_MAX)
+    expected = platform_organ(case, level)
+    if (organ_unit is None) == (external_organ is None):
+        errors["organ"] = [f"请选择{label}机关：本平台的上一级单位，或填写平台外机关名称（二者选一）"]
+    elif organ_unit is not None and expected is None:
+        errors["organ"] = [f"上一级{label}机关不在本平台，请填写平台外机关名称"]
+    elif organ_unit is not None and organ_unit.id != expected.id:
+        errors["organ"] = [f"{label}机关应为上一级单位：{expected.name}"]
+    if errors:
+        raise ValidationFailed(errors)
+    review = Review(case_id=case.id, case=case, level=level, requested_on=requested_on, organ_unit=organ_unit,
+                    external_organ=external_organ, external_reference=external_reference,
+                    recorded_by_user_id=actor.user_id)
+    db.session.add(review)
+    action = REQUESTED[level]
+    lifecycle.start_deadlines(case, action, _on(requested_on))
+    changed = ["level", "requested_on", "organ_unit_id" if organ_unit else "external_organ", "deadlines"]
+    organ = organ_unit.name if organ_unit is not None else external_organ
+    db.session.add(CaseEvent(case=case, actor_user_id=actor.user_id, at=at or utcnow(), action=action,
+                             note=f"信访人于 {requested_on:%Y-%m-%d} 向{organ}申请{label}", changed_fields=changed))
+    db.session.flush()
+    record(actor, f"case.{action}", review, unit_id=case.handling_unit_id, changed=changed)
+    logger.info("case %s %s requested at %s", case.number, level, organ)
+    return review
+
+
+def may_decide(actor: Actor, review: Review) -> bool:
+    """On the platform: a leader (case.approve) covering the organ unit. Outside it: the handling side
+    (case.triage over the case) records the organ's decision."""
+    if review.organ_unit is not None:
+        return can(actor, lifecycle.APPROVE, review.organ_unit)
+    return can(actor, lifecycle.TRIAGE, review.case)
+
+
+def _check_decider(actor: Actor, review: Review) -> None:
+    if may_decide(actor, review):
+        return
+    label = REVIEW_LEVEL_LABELS[review.level]
+    if review.organ_unit is not None:
+        raise PermissionDenied(f"{label}意见须由{label}机关（{review.organ_unit.name}）的负责人作出",
+                               action=lifecycle.APPROVE)
+    raise PermissionDenied(f"平台外机关的{label}意见由办理单位工作人员登记", action=lifecycle.TRIAGE)
+
+
+def review_deadline(review: Review) -> Deadline | None:
+    rows = [d for d in review.case.deadlines if d.rule == RULE[review.level]]
+    return rows[-1] if rows else None
+
+
+def decide_review(review: Review, *, actor: Actor, decided_on: date, decision: str, notes: str | None = None,
+                  external_reference: str | None = None, at: datetime | None = None) -> Review:
+    case = review.case
+    _visible(case, actor)
+    _check_decider(actor, review)
+    label = REVIEW_LEVEL_LABELS[review.level]
+    if review.decision is not None:
+        raise InvalidTransition(f"{label}意见已经作出")
+    errors: dict[str, list[str]] = {}
+    decision = _enum(ReviewDecision, decision, "decision", f"请选择{label}意见", errors)
+    if not isinstance(decided_on, date):
+        errors["decided_on"] = ["请填写决定日期"]
+    elif decided_on > _today():
+        errors["decided_on"] = ["决定日期不能晚于今天"]
+    elif decided_on < review.requested_on:
+        errors["decided_on"] = [f"决定日期不能早于申请日期（{review.requested_on:%Y-%m-%d}）"]
+    notes = _text(notes, "notes", f"{label}意见说明", errors)
+    reference = _text(external_reference, "external_reference", "平台外机关的文号或编号", errors,
+                      limit=REFERENCE_MAX) or review.external_reference
+    if review.organ_unit is None and reference is None:
+        errors["external_reference"] = [f"请填写平台外机关{label}意见书的文号或编号"]
+    if errors:
+        raise ValidationFailed(errors)
+    review.decided_on, review.decision, review.notes = decided_on, decision, notes
+    review.external_reference = reference
+    at = at or utcnow()
+    lifecycle.meet_deadlines(case, DECIDED[review.level], _on(decided_on))
+    changed = ["decided_on", "decision", "notes", "deadlines"] + (["external_reference"] if reference else [])
+    db.session.add(CaseEvent(case=case, actor_user_id=actor.user_id, at=at, action=DECIDED[review.level],
+                             note=f"{review.organ_name}{label}意见：{REVIEW_DECISION_LABELS[decision]}",
+                             changed_fields=changed))
+    db.session.flush()
+    record(actor, f"case.{DECIDED[review.level]}", review, unit_id=case.handling_unit_id, changed=changed)
+    system = Actor.system(actor.channel)
+    if decision == ReviewDecision.revoked:
+        lifecycle.transition(case, "reopen", actor=system, at=at,
+                             note=f"{review.organ_name}{label}撤销原处理意见，责成重新办理")
+    elif review.level == ReviewLevel.re_review:
+        lifecycle.transition(case, "terminate", actor=system, at=at,
+                             note="复核后终结：信访人以同一事实和理由提出的信访事项不再受理")
+    return review
+
+
+def pause_review(review: Review, *, actor: Actor, days: int, note: str | None = None) -> Deadline:
+    """听证: hearing time is not counted — the decision deadline moves by ``days`` (its paused_days grow)."""
+    from core.calendar import load_calendar
+
+    case = review.case
+    _visible(case, actor)
+    _check_decider(actor, review)
+    if review.decision is not None:
+        raise InvalidTransition("已作出决定，不能再中止计时")
+    errors: dict[str, list[str]] = {}
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= PAUSE_MAX:
+        errors["days"] = [f"听证天数应在 1–{PAUSE_MAX} 之间"]
+    note = _text(note, "note", "听证说明", errors)
+    row = review_deadline(review)
+    if row is None or row.met_at is not None:
+        errors["days"] = ["没有正在计算的决定期限"]
+    if errors:
+        raise ValidationFailed(errors)
+    rule = lifecycle.deadline_rules()[row.rule]
+    old = row.due_on
+    row.paused_days += days
+    due = load_calendar().add_calendar_days(row.started_on, rule.days + row.paused_days)
+    row.due_on, row.provisional = due.date, due.provisional
+    label = REVIEW_LEVEL_LABELS[review.level]
+    db.session.add(CaseEvent(case=case, actor_user_id=actor.user_id, at=utcnow(), action="review_paused",
+                             changed_fields=["paused_days", "due_on"],
+                             note=f"听证 {days} 天不计入{label}期限，期限由 {old:%Y-%m-%d} 调整为 {due.date:%Y-%m-%d}"
+                                  + (f"（{note}）" if note else "")))
+    db.session.flush()
+    record(actor, "case.review_paused", row, unit_id=case.handling_unit_id, changed=["paused_days", "due_on"])
+    return row

@@ -1,0 +1,460 @@
+"""Formal documents of a case and what follows them (DOMAIN.md §2 办结): drafting from a template, editing by
+the drafter, approval in a separate action by a leader of the answering organ who is not the drafter, the
+service record (送达) from which the 复查 window counts, and the one extension (延期) with its notice.
+
+Operations check visibility first (404), then who may act (403), then the state and the input (422); they
+write a CaseEvent for the timeline and an audit row, flush, and never commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from center.cases import doc_templates
+from center.cases.lifecycle import HANDLE, shanghai_date
+from center.cases.models import (
+    Case,
+    CaseDocument,
+    CaseEvent,
+    CaseKind,
+    CaseStatus,
+    Deadline,
+    DocumentKind,
+    Extension,
+    PartyRole,
+    ServiceMethod,
+    ServiceRecord,
+)
+from center.cases.queries import can_see
+from core.accounts.models import Membership, Role, User
+from core.actor import Actor
+from core.audit.operations import record
+from core.auth.permissions import covers, granting
+from core.db import db, utcnow
+from core.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
+from core.org.models import Department, OrgUnit, UnitKind
+
+logger = logging.getLogger(__name__)
+
+#: The leader of an organ, by the tier of its unit (a department's answer: its department_head).
+LEADER_ROLES = {"district": Role.district_leader, "township": Role.township_leader, "village": Role.village_head}
+#: Kinds drafted here (the others belong to review, 督办 and mediation).
+DRAFTABLE = (DocumentKind.answer, DocumentKind.not_accepted, DocumentKind.extension)
+#: No answer is drafted once the procedure ended or the case is closed (reopen it first).
+NO_ANSWER_IN = frozenset({CaseStatus.not_accepted, CaseStatus.guided_to_legal, CaseStatus.terminated,
+                          CaseStatus.closed, CaseStatus.evaluated})
+#: The deadline an extension moves.
+EXTENDABLE_RULE = "answer"
+MAX_EXTENSION_DAYS = 30
+REVIEW_WINDOW_DAYS = 30
+DOC_NO_PREFIX = {DocumentKind.answer: "复", DocumentKind.not_accepted: "不受", DocumentKind.extension: "延"}
+TITLE_MAX, DOC_NO_MAX, BODY_MAX = 100, 64, 20000
+
+
+# --- organs and who acts for them ------------------------------------------------------------------------
+
+def organ_name_for(unit: OrgUnit, department: Department | None = None) -> str:
+    """The name a document is issued in: the people's government of a township or district (a 街道's office),
+    the village/residents' committee, or the department itself."""
+    if department is not None:
+        return department.name
+    if unit.kind == UnitKind.township:
+        return unit.name + ("办事处" if unit.name.endswith("街道") else "人民政府")
+    if unit.kind == UnitKind.district:
+        return unit.name + "人民政府"
+    if unit.kind == UnitKind.village:
+        return unit.name + "村民委员会"
+    if unit.kind == UnitKind.community:
+        return unit.name + "居民委员会"
+    return unit.center_name or unit.name
+
+
+def upper_organ_name(unit: OrgUnit, department: Department | None = None) -> str:
+    """The organ one level up, where 复查 is requested (possibly outside the platform)."""
+    if department is not None:
+        return organ_name_for(department.unit)
+    if unit.parent is not None:
+        return organ_name_for(unit.parent)
+    return "上一级人民政府"
+
+
+def is_organ_leader(actor: Actor, unit: OrgUnit, department: Department | None = None) -> bool:
+    """A membership exactly at the organ with its leader role (department_head for a department)."""
+    if department is not None:
+        return any(m.role == Role.department_head and m.department_id == department.id for m in actor.memberships)
+    role = LEADER_ROLES.get(unit.tier)
+    return role is not None and any(m.role == role and m.unit_id == unit.id for m in actor.memberships)
+
+
+def _handling_memberships(actor: Actor, case: Case) -> tuple[list[Membership], list[Membership]]:
+    """(unit memberships covering the handling unit, department memberships covering the case) with case.handle."""
+    units, depts = [], []
+    for m in granting(actor, HANDLE):
+        if m.unit is not None and case.handling_unit.is_within(m.unit):
+            units.append(m)
+        elif m.department_id is not None and covers(m, case):
+            depts.append(m)
+    return units, depts
+
+
+def may_draft(actor: Actor, case: Case) -> bool:
+    return actor.user_id is not None and any(_handling_memberships(actor, case))
+
+
+def may_edit(actor: Actor, doc: CaseDocument) -> bool:
+    return actor.user_id == doc.drafter_user_id and not doc.is_approved and not doc.superseded
+
+
+def may_approve(actor: Actor, doc: CaseDocument) -> bool:
+    return (actor.user_id is not None and actor.user_id != doc.drafter_user_id and not doc.is_approved
+            and not doc.superseded and is_organ_leader(actor, doc.organ_unit, doc.organ_department))
+
+
+def may_serve(actor: Actor, doc: CaseDocument) -> bool:
+    return doc.is_approved and actor.user_id is not None and any(_handling_memberships(actor, doc.case))
+
+
+def may_extend(actor: Actor, case: Case) -> bool:
+    return (actor.user_id is not None and is_organ_leader(actor, case.handling_unit)
+            and extension_of(case) is None and open_answer_deadline(case) is not None)
+
+
+def _visible(actor: Actor, case: Case) -> None:
+    if not can_see(actor, case):
+        raise NotFound()
+
+
+# --- facts and numbers -------------------------------------------------------------------------------------
+
+def petitioner_names(case: Case) -> str:
+    names = [p.name for p in case.parties if p.role == PartyRole.applicant]
+    return "、".join(names) or ("信访人" if case.kind == CaseKind.petition else "申请人")
+
+
+def not_accept_reason(case: Case) -> str:
+    notes = [e.note for e in sorted(case.events, key=lambda e: (e.at, e.id)) if e.action == "not_accept"]
+    return (notes[-1] or "") if notes else ""
+
+
+def propose_doc_no(unit: OrgUnit, department: Department | None, kind: DocumentKind, year: int) -> str:
+    """e.g. 青石信复〔2026〕第3号: the organ's short name, the kind, the year and the next number this year."""
+    short = (department.name if department is not None else unit.name)
+    for prefix in ("区",):
+        short = short.removeprefix(prefix) if len(short) > 2 else short
+    for suffix in ("街道", "社区", "镇", "乡", "区", "村", "局", "委员会"):
+        if short.endswith(suffix) and len(short) > len(suffix):
+            short = short[: -len(suffix)]
+            break
+    same_organ = (CaseDocument.organ_department_id == department.id if department is not None
+                  else CaseDocument.organ_department_id.is_(None))
+    count = db.session.scalar(select(func.count()).select_from(CaseDocument).where(
+        CaseDocument.organ_unit_id == unit.id, same_organ, CaseDocument.kind == kind,
+        CaseDocument.superseded.is_(False), CaseDocument.created_at >= datetime(year, 1, 1, tzinfo=UTC))) or 0
+    marker = ("" if "信" in short else "信") + DOC_NO_PREFIX.get(kind, "")
+    return f"{short[:4]}{marker}〔{year}〕第{count + 1}号"
+
+
+def _facts(case: Case, unit: OrgUnit, department: Department | None, doc_no: str, at: datetime,
+           **extra) -> doc_templates.DocFacts:
+    return doc_templates.DocFacts(
+        organ_name=organ_name_for(unit, department), doc_no=doc_no, petitioner=petitioner_names(case),
+        received_on=shanghai_date(case.received_at), number=case.number, summary=case.summary,
+        demands=doc_templates.split_demands(case.demands), upper_organ=upper_organ_name(unit, department),
+        issued_on=shanghai_date(at), **extra)
+
+
+def _render(case: Case, kind: DocumentKind, facts: doc_templates.DocFacts) -> tuple[str, str]:
+    if kind == DocumentKind.answer:
+        return doc_templates.answer(facts, petition=case.kind == CaseKind.petition)
+    if kind == DocumentKind.not_accepted:
+        return doc_templates.not_accepted(facts)
+    return doc_templates.extension(facts)
+
+
+def _event(case: Case, actor: Actor, action: str, at: datetime, note: str, changed: list[str]) -> None:
+    db.session.add(CaseEvent(case=case, actor_user_id=actor.user_id, at=at, action=action, note=note,
+                             changed_fields=changed))
+
+
+def _new_document(case: Case, kind: DocumentKind, *, actor: Actor, drafter_user_id: int, unit: OrgUnit,
+                  department: Department | None, at: datetime, **extra) -> CaseDocument:
+    """Supersede the unapproved drafts of this kind, then add the new draft from the template (``actor`` performs
+    it; ``drafter_user_id`` is whom the draft belongs to, usually the actor)."""
+    for old in db.session.scalars(select(CaseDocument).where(
+            CaseDocument.case_id == case.id, CaseDocument.kind == kind, CaseDocument.approved_at.is_(None),
+            CaseDocument.superseded.is_(False))):
+        old.superseded = True
+    doc_no = propose_doc_no(unit, department, kind, shanghai_date(at).year)
+    title, body = _render(case, kind, _facts(case, unit, department, doc_no, at, **extra))
+    doc = CaseDocument(case=case, kind=kind, organ_unit=unit, organ_department=department,
+                       organ_name=organ_name_for(unit, department), doc_no=doc_no, title=title, body=body,
+                       drafter_user_id=drafter_user_id, created_at=at, updated_at=at)
+    db.session.add(doc)
+    db.session.flush()
+    _event(case, actor, "document_drafted", at, f"起草{doc.kind_label} {doc_no}", ["documents"])
+    record(actor, "case.document_drafted", doc, unit_id=case.handling_unit_id,
+           changed=["kind", "organ_name", "doc_no", "title", "body"])
+    return doc
+
+
+# --- drafting and editing ----------------------------------------------------------------------------------
+
+def draft_document(case: Case, kind, *, actor: Actor, organ: OrgUnit | Department | None = None,
+                   at: datetime | None = None) -> CaseDocument:
+    """Draft ``kind`` (answer, not_accepted, extension) from its template with the case's facts. The drafter
+    works on the handling side (case.handle at or above the handling unit, or in an assigned department);
+    ``organ`` is the handling unit (default) or the drafter's assigned department for a department's answer."""
+    _visible(actor, case)
+    try:
+        kind = DocumentKind(kind)
+    except ValueError:
+        raise ValidationFailed({"kind": ["请选择文书种类"]}) from None
+    if kind not in DRAFTABLE:
+        raise ValidationFailed({"kind": ["此类文书不在此处起草"]})
+    units, depts = _handling_memberships(actor, case) if actor.user_id is not None else ([], [])
+    if isinstance(organ, Department):
+        if not any(m.department_id == organ.id for m in depts):
+            raise PermissionDenied("只有该部门承办本事项的工作人员可以以部门名义起草文书", action=HANDLE)
+        unit, department = organ.unit, organ
+    elif organ is not None and organ.id != case.handling_unit_id:
+        raise ValidationFailed({"organ": ["答复机关应为本事项的办理单位"]})
+    elif units:
+        unit, department = case.handling_unit, None
+    elif depts and organ is None:
+        department = depts[0].department
+        unit = department.unit
+    else:
+        raise PermissionDenied("只有办理单位（或承办部门）的工作人员可以起草文书", action=HANDLE)
+    _check_draftable(case, kind)
+    at = at or utcnow()
+    extra = {}
+    if kind == DocumentKind.not_accepted:
+        extra["reason"] = not_accept_reason(case)
+    elif kind == DocumentKind.extension:
+        ext = extension_of(case)
+        extra = {"reason": ext.reason, "days": ext.days, "old_due_on": ext.old_due_on, "new_due_on": ext.new_due_on}
+    doc = _new_document(case, kind, actor=actor, drafter_user_id=actor.user_id, unit=unit, department=department, at=at, **extra)
+    if kind == DocumentKind.extension:
+        extension_of(case).notice_document_id = doc.id
+    return doc
+
+
+def _check_draftable(case: Case, kind: DocumentKind) -> None:
+    if kind == DocumentKind.answer and case.status in NO_ANSWER_IN:
+        raise InvalidTransition(f"事项当前状态为“{case.status_label}”，不能起草答复意见书")
+    if kind == DocumentKind.not_accepted and case.status != CaseStatus.not_accepted:
+        raise InvalidTransition("事项尚未决定不予受理，不能起草不予受理告知书")
+    if kind == DocumentKind.extension and extension_of(case) is None:
+        raise InvalidTransition("本事项没有经批准的延期，不能起草延期告知书")
+
+
+def edit_document(doc: CaseDocument, *, actor: Actor, title: str, doc_no: str | None, body: str) -> CaseDocument:
+    """Only the drafter, only before approval."""
+    _visible(actor, doc.case)
+    if actor.user_id is None or actor.user_id != doc.drafter_user_id:
+        raise PermissionDenied("只有文书起草人可以修改文书", action=HANDLE)
+    if doc.is_approved:
+        raise ValidationFailed({"body": ["已审批的文书不能修改"]}, message="已审批的文书不能修改")
+    if doc.superseded:
+        raise ValidationFailed({"body": ["该稿已被新稿替代，不能修改"]}, message="该稿已被新稿替代，不能修改")
+    title, body, doc_no = (title or "").strip(), (body or "").strip(), (doc_no or "").strip() or None
+    errors: dict[str, list[str]] = {}
+    if not title or len(title) > TITLE_MAX:
+        errors["title"] = [f"请填写标题（不超过 {TITLE_MAX} 个字符）"]
+    if doc_no is not None and len(doc_no) > DOC_NO_MAX:
+        errors["doc_no"] = [f"文号不能超过 {DOC_NO_MAX} 个字符"]
+    if not body or len(body) > BODY_MAX:
+        errors["body"] = [f"请填写正文（不超过 {BODY_MAX} 个字符）"]
+    if errors:
+        raise ValidationFailed(errors)
+    changed = [name for name, value in (("title", title), ("doc_no", doc_no), ("body", body))
+               if getattr(doc, name) != value]
+    doc.title, doc.doc_no, doc.body = title, doc_no, body
+    if changed:
+        db.session.flush()
+        record(actor, "case.document_edited", doc, unit_id=doc.case.handling_unit_id, changed=changed)
+    return doc
+
+
+# --- approval ------------------------------------------------------------------------------------------------
+
+def content_problems(doc: CaseDocument) -> list[str]:
+    """What an answer still lacks before a leader may sign it (DOMAIN.md §2: each demand answered, the appeal
+    route stated)."""
+    problems = []
+    if doc.kind != DocumentKind.answer:
+        return problems
+    if doc_templates.ANSWER_PLACEHOLDER in doc.body:
+        problems.append("尚有诉求未填写答复，请起草人逐项答复后再审批")
+    if doc.case.kind == CaseKind.petition and not ("30日" in doc.body and "申请复查" in doc.body):
+        problems.append("信访事项处理意见书须载明复查途径（可自收到本处理意见之日起30日内向上一级机关申请复查）")
+    if not doc.doc_no:
+        problems.append("请先填写文号")
+    return problems
+
+
+def approve_document(doc: CaseDocument, *, actor: Actor, at: datetime | None = None) -> CaseDocument:
+    """A leader of the answering organ who is not the drafter approves the document; approved means frozen."""
+    _visible(actor, doc.case)
+    if actor.user_id is not None and actor.user_id == doc.drafter_user_id:
+        raise PermissionDenied("文书起草人不能审批自己起草的文书，请由本机关其他负责人审批", action="case.approve")
+    if actor.user_id is None or not is_organ_leader(actor, doc.organ_unit, doc.organ_department):
+        who = "部门负责人" if doc.organ_department is not None else "负责人"
+        raise PermissionDenied(f"只有{doc.organ_name}的{who}可以审批此文书", action="case.approve")
+    if doc.is_approved:
+        raise InvalidTransition("该文书已经审批，不能重复审批")
+    if doc.superseded:
+        raise InvalidTransition("该稿已被新稿替代，请审批最新稿")
+    problems = content_problems(doc)
+    if problems:
+        raise ValidationFailed({"body": problems}, message="；".join(problems))
+    at = at or utcnow()
+    doc.approved_by_user_id, doc.approved_at = actor.user_id, at
+    db.session.flush()
+    _event(doc.case, actor, "document_approved", at, f"审批{doc.kind_label} {doc.doc_no or ''}".rstrip(),
+           ["documents.approved"])
+    record(actor, "case.document_approved", doc, unit_id=doc.case.handling_unit_id,
+           changed=["approved_by_user_id", "approved_at"])
+    return doc
+
+
+# --- service ---------------------------------------------------------------------------------------------------
+
+def record_service(doc: CaseDocument, *, actor: Actor, method, served_on: date, reference: str | None = None,
+                   recipient: str | None = None, at: datetime | None = None) -> ServiceRecord:
+    """送达 of an approved document: not in the future, not before its approval; mail needs its number."""
+    case = doc.case
+    _visible(actor, case)
+    if actor.user_id is None or not any(_handling_memberships(actor, case)):
+        raise PermissionDenied("只有办理单位（或承办部门）的工作人员可以登记送达", action=HANDLE)
+    if not doc.is_approved:
+        raise InvalidTransition("文书尚未审批，不能登记送达")
+    at = at or utcnow()
+    reference, recipient = (reference or "").strip() or None, (recipient or "").strip() or None
+    errors: dict[str, list[str]] = {}
+    try:
+        method = ServiceMethod(method)
+    except ValueError:
+        errors["method"] = ["请选择送达方式"]
+        method = None
+    if not isinstance(served_on, date) or isinstance(served_on, datetime):
+        errors["served_on"] = ["请填写送达日期"]
+    elif served_on > shanghai_date(at):
+        errors["served_on"] = ["送达日期不能晚于今天"]
+    elif served_on < shanghai_date(doc.approved_at):
+        errors["served_on"] = [f"送达日期不能早于文书审批日期（{shanghai_date(doc.approved_at):%Y-%m-%d}）"]
+    if method == ServiceMethod.registered_mail and not reference:
+        errors["reference"] = ["邮寄送达须填写挂号信或 EMS 邮件号"]
+    if reference is not None and len(reference) > 64:
+        errors["reference"] = ["编号不能超过 64 个字符"]
+    if recipient is not None and len(recipient) > 100:
+        errors["recipient"] = ["签收人不能超过 100 个字符"]
+    if errors:
+        raise ValidationFailed(errors)
+    row = ServiceRecord(case_id=case.id, document=doc, method=method, served_on=served_on, reference=reference,
+                        recipient=recipient, recorded_by_user_id=actor.user_id, created_at=at, updated_at=at)
+    db.session.add(row)
+    db.session.flush()
+    _event(case, actor, "document_served", at, f"{doc.kind_label}已于 {served_on:%Y-%m-%d} 送达",
+           ["documents.service"])
+    record(actor, "case.document_served", row, unit_id=case.handling_unit_id,
+           changed=["method", "served_on", "reference", "recipient"])
+    return row
+
+
+def review_window_ends(case: Case) -> date | None:
+    """Last day to request 复查 (the rule lives in center.cases.aftercare.review_window), or None."""
+    from center.cases.aftercare import review_window
+    from center.cases.models import ReviewLevel
+
+    window = review_window(case, ReviewLevel.review)
+    return window[1] if window is not None else None
+
+
+# --- extension -------------------------------------------------------------------------------------------------
+
+def extension_of(case: Case) -> Extension | None:
+    return db.session.scalar(select(Extension).where(Extension.case_id == case.id))
+
+
+def open_answer_deadline(case: Case) -> Deadline | None:
+    rows = [d for d in case.deadlines if d.rule == EXTENDABLE_RULE and d.met_at is None]
+    return min(rows, key=lambda d: (d.due_on, d.id)) if rows else None
+
+
+def extension_drafters(case: Case) -> list[User]:
+    """Who may draft the 延期告知书: users holding case.handle at the handling unit itself."""
+    handle_roles = [r for r in Role if HANDLE in _role_permissions(r)]
+    return list(db.session.scalars(
+        select(User).join(Membership, Membership.user_id == User.id)
+        .where(Membership.unit_id == case.handling_unit_id, Membership.role.in_(handle_roles),
+               Membership.is_active.is_(True), User.is_active.is_(True))
+        .order_by(User.username)).unique())
+
+
+def _role_permissions(role: Role) -> frozenset[str]:
+    from core.auth.permissions import ROLE_PERMISSIONS
+
+    return ROLE_PERMISSIONS.get(role, frozenset())
+
+
+def extend(case: Case, *, actor: Actor, days: int, reason: str, drafter: User | None = None,
+           at: datetime | None = None) -> Extension:
+    """延期: once per case, 1–30 days, approved by the handling unit's head (request and approval may be this one
+    action). Moves the open answer deadline (same row, same 督办 level) and drafts the 延期告知书: by
+    ``drafter`` (a clerk of the handling unit) and then approved with the extension, or by the head himself
+    and left for another leader's approval."""
+    from core.calendar import load_calendar
+
+    _visible(actor, case)
+    if actor.user_id is None or not is_organ_leader(actor, case.handling_unit):
+        raise PermissionDenied(f"只有办理单位（{organ_name_for(case.handling_unit)}）的负责人可以批准延期",
+                               action="case.approve")
+    if extension_of(case) is not None:
+        raise InvalidTransition("每件事项只能延期一次")
+    errors: dict[str, list[str]] = {}
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_EXTENSION_DAYS:
+        errors["days"] = [f"延期天数应在 1–{MAX_EXTENSION_DAYS} 日之间"]
+    reason = (reason or "").strip()
+    if not reason or len(reason) > 500:
+        errors["reason"] = ["请填写延期理由（不超过 500 个字符），将告知信访人"]
+    if drafter is not None and drafter.id not in {u.id for u in extension_drafters(case)}:
+        errors["drafter_id"] = ["请从办理单位的工作人员中选择告知书起草人"]
+    if errors:
+        raise ValidationFailed(errors)
+    deadline = open_answer_deadline(case)
+    if deadline is None:
+        raise InvalidTransition("本事项没有正在计时的办结答复期限，无需延期")
+    at = at or utcnow()
+    old = deadline.due_on
+    due = load_calendar().add_calendar_days(old, days)
+    ext = Extension(case_id=case.id, deadline=deadline, days=days, reason=reason, old_due_on=old,
+                    new_due_on=due.date, approved_by_user_id=actor.user_id, approved_at=at)
+    # The audit row (on the case: one extension per case) travels with the insert: the savepoint, the UNIQUE
+    # backstop against a concurrent second extension, must not hold tier data without its audit entry.
+    record(actor, "case.extended", case, unit_id=case.handling_unit_id,
+           changed=["extension.days", "extension.reason", "deadline.due_on"])
+    try:
+        with db.session.begin_nested():
+            db.session.add(ext)
+            db.session.flush()
+    except IntegrityError:
+        raise InvalidTransition("每件事项只能延期一次") from None
+    deadline.due_on, deadline.provisional = due.date, deadline.provisional or due.provisional
+    _event(case, actor, "extended", at, f"延期{days}日，办结期限由 {old:%Y-%m-%d} 延长至 {due.date:%Y-%m-%d}：{reason}",
+           ["deadlines.due_on", "extension"])
+    writer = actor.user_id if drafter is None else drafter.id
+    notice = _new_document(case, DocumentKind.extension, actor=actor, drafter_user_id=writer, unit=case.handling_unit,
+                           department=None, at=at, reason=reason, days=days, old_due_on=old, new_due_on=due.date)
+    if writer != actor.user_id:  # the head approving the extension signs its notice with it
+        notice.approved_by_user_id, notice.approved_at = actor.user_id, at
+        _event(case, actor, "document_approved", at, f"审批{notice.kind_label} {notice.doc_no}",
+               ["documents.approved"])
+    ext.notice_document_id = notice.id
+    db.session.flush()
+    logger.info("case %s extended by %s days by %s", case.number, days, actor)
+    return ext

@@ -1,0 +1,219 @@
+"""Mediation (三调联动, DOMAIN.md §2): sessions, their outcome and its approval by the handling unit's leader.
+
+A dispute — or a 申诉求决类 petition referred to people's mediation (访调对接) — is mediated in one or more
+sessions. A session's outcome is 调解成功 with the agreement's text (调解协议书) or 调解不成 with the legal
+channel the parties were guided to. A failed session may be followed by another one. Once the handling unit's
+leader approved an outcome (the village head for a village, a township leader for a township, a district
+leader for the district — a membership exactly at the handling unit), ``center.cases.closing`` lets the case
+close: the generic "answer" (出具调处结果) and "close" transitions, or ``approve_and_close`` in one step.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from center.cases import lifecycle
+from center.cases.closing import round_started_at  # noqa: F401 - re-exported
+from center.cases.models import (
+    MEDIATION_OUTCOME_LABELS,
+    MEDIATION_TYPE_LABELS,
+    Case,
+    CaseEvent,
+    CaseKind,
+    CaseStatus,
+    MediationOutcome,
+    MediationSession,
+    MediationType,
+)
+from center.cases.queries import can_see
+from core.accounts.models import ROLE_LABELS, Membership, Role
+from core.actor import Actor
+from core.audit.operations import record
+from core.auth.permissions import can, require
+from core.db import db, utcnow
+from core.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
+
+logger = logging.getLogger(__name__)
+
+S = CaseStatus
+#: Statuses in which sessions are held and outcomes recorded.
+MEDIATING = frozenset({S.mediating, S.in_progress})
+#: An outcome may still be approved once the result was issued (出具调处结果), before the case closes.
+APPROVABLE = MEDIATING | {S.answered}
+#: Who leads a unit, by its tier: the one who approves a mediation outcome of a case it handles.
+LEADER_ROLE_BY_TIER = {"village": Role.village_head, "township": Role.township_leader,
+                       "district": Role.district_leader}
+PLACE_MAX, MEDIATORS_MAX = 100, 200
+TEXT_MAX = 5000
+#: Clock skew allowed between a phone's clock and the server's for "not in the future".
+SKEW = timedelta(minutes=5)
+
+
+def _visible(case: Case, actor: Actor) -> None:
+    if not can_see(actor, case):
+        raise NotFound()
+
+
+def is_mediation_case(case: Case) -> bool:
+    """Disputes, and petitions referred to people's mediation (访调对接)."""
+    return case.kind == CaseKind.dispute or case.mediation_referred
+
+
+def sessions_of(case: Case) -> list[MediationSession]:
+    from sqlalchemy import select
+
+    return list(db.session.scalars(select(MediationSession).where(MediationSession.case_id == case.id)
+                                   .order_by(MediationSession.held_at, MediationSession.id)))
+
+
+def _clean_text(value: str | None, field: str, label: str, errors: dict, *, required=False,
+                limit=TEXT_MAX) -> str | None:
+    value = (value or "").strip() or None
+    if value is None and required:
+        errors[field] = [f"请填写{label}"]
+    elif value is not None and len(value) > limit:
+        errors[field] = [f"{label}不能超过 {limit} 个字"]
+    return value
+
+
+def _check_mediating(case: Case, statuses=MEDIATING) -> None:
+    if not is_mediation_case(case):
+        raise InvalidTransition("信访事项须经双方当事人同意转人民调解（访调对接）后才能记录调解")
+    if case.status not in statuses:
+        raise InvalidTransition(f"事项当前状态为“{case.status_label}”，不能记录调解")
+
+
+def record_session(case: Case, *, actor: Actor, mediation_type: str, held_at: datetime, place: str | None,
+                   mediators: str, participants: str | None = None, notes: str | None = None) -> MediationSession:
+    """A mediation session held on ``case`` (case.handle over it; the case mediating or in progress)."""
+    _visible(case, actor)
+    require(actor, lifecycle.HANDLE, case)
+    _check_mediating(case)
+    errors: dict[str, list[str]] = {}
+    try:
+        kind = MediationType(mediation_type)
+    except ValueError:
+        errors["mediation_type"] = ["请选择调解类型"]
+        kind = None
+    if held_at is None or held_at.tzinfo is None:
+        errors["held_at"] = ["请填写调解时间"]
+    elif held_at > utcnow() + SKEW:
+        errors["held_at"] = ["调解时间不能晚于现在"]
+    elif held_at < case.received_at - timedelta(days=1):
+        errors["held_at"] = ["调解时间不能早于事项登记时间"]
+    place = _clean_text(place, "place", "调解地点", errors, limit=PLACE_MAX)
+    mediators = _clean_text(mediators, "mediators", "调解员", errors, required=True, limit=MEDIATORS_MAX)
+    participants = _clean_text(participants, "participants", "参加人员", errors)
+    notes = _clean_text(notes, "notes", "调解情况", errors)
+    if errors:
+        raise ValidationFailed(errors)
+    session = MediationSession(case=case, mediation_type=kind, held_at=held_at, place=place, mediators=mediators,
+                               participants=participants, notes=notes, recorded_by_user_id=actor.user_id)
+    db.session.add(session)
+    changed = ["mediation_type", "held_at", "place", "mediators", "participants", "notes"]
+    db.session.add(CaseEvent(case=case, actor_user_id=actor.user_id, at=utcnow(), action="mediation_session",
+                             note=f"{MEDIATION_TYPE_LABELS[kind]}：{mediators}", changed_fields=changed))
+    db.session.flush()
+    record(actor, "case.mediation_session", session, unit_id=case.handling_unit_id, changed=changed)
+    logger.info("case %s mediation session %s by %s", case.number, session.id, actor)
+    return session
+
+
+def record_outcome(session: MediationSession, *, actor: Actor, outcome: str, agreement: str | None = None,
+                   guidance: str | None = None) -> MediationSession:
+    """调解成功 needs the agreement's text; 调解不成 the legal channel the parties were guided to. An outcome
+    not yet approved may be corrected; an approved one is final."""
+    case = session.case
+    _visible(case, actor)
+    require(actor, lifecycle.HANDLE, case)
+    _check_mediating(case, APPROVABLE)  # the result may have been issued (出具调处结果) before it was recorded
+    if session.approved_at is not None:
+        raise InvalidTransition("该次调解的结果已经审核，不能再修改")
+    errors: dict[str, list[str]] = {}
+    try:
+        result = MediationOutcome(outcome)
+    except ValueError:
+        errors["outcome"] = ["请选择调解结果"]
+        result = None
+    if result == MediationOutcome.success:
+        agreement = _clean_text(agreement, "agreement", "调解协议内容", errors, required=True)
+        guidance = None
+    elif result == MediationOutcome.failure:
+        guidance = _clean_text(guidance, "guidance", "引导当事人通过何种法定途径解决（诉讼、仲裁等）", errors,
+                               required=True)
+        agreement = None
+    if errors:
+        raise ValidationFailed(errors)
+    corrected = session.outcome is not None
+    session.outcome, session.agreement, session.guidance = result, agreement, guidance
+    changed = ["outcome", "agreement" if result == MediationOutcome.success else "guidance"]
+    note = MEDIATION_OUTCOME_LABELS[result] + ("（更正）" if corrected else "")
+    db.session.add(CaseEvent(case=case, actor_user_id=actor.user_id, at=utcnow(), action="mediation_outcome",
+                             note=note, changed_fields=changed))
+    db.session.flush()
+    record(actor, "case.mediation_outcome", session, unit_id=case.handling_unit_id, changed=changed)
+    return session
+
+
+def leader_role(case: Case) -> Role | None:
+    return LEADER_ROLE_BY_TIER.get(case.handling_unit.tier)
+
+
+def leader_membership(actor: Actor, case: Case) -> Membership | None:
+    """The actor's membership as leader of the case's handling unit (exactly at that unit), if any."""
+    role = leader_role(case)
+    return next((m for m in actor.memberships if m.unit_id == case.handling_unit_id and m.role == role), None)
+
+
+def may_approve(actor: Actor, case: Case) -> bool:
+    return leader_membership(actor, case) is not None and can(actor, lifecycle.APPROVE, case)
+
+
+def approve_outcome(session: MediationSession, *, actor: Actor, at: datetime | None = None) -> MediationSession:
+    """The handling unit's leader approves the session's outcome: the case may then close on it."""
+    case = session.case
+    _visible(case, actor)
+    if not may_approve(actor, case):
+        role = leader_role(case)
+        who = ROLE_LABELS[role] if role else "负责人"
+        raise PermissionDenied(f"调解结果须由办理单位（{case.handling_unit.name}）的负责人（{who}）审核",
+                               action=lifecycle.APPROVE)
+    if session.outcome is None:
+        raise InvalidTransition("该次调解尚未记录结果，不能审核")
+    if session.approved_at is not None:
+        raise InvalidTransition("该次调解的结果已经审核")
+    if sessions_of(case)[-1].id != session.id:
+        raise InvalidTransition("此后又进行了调解，请审核最近一次调解的结果")
+    if case.status not in APPROVABLE:
+        raise InvalidTransition(f"事项当前状态为“{case.status_label}”，不能审核调解结果")
+    at = at or utcnow()
+    session.approved_by_user_id, session.approved_at = actor.user_id, at
+    changed = ["approved_by_user_id", "approved_at"]
+    db.session.add(CaseEvent(case=case, actor_user_id=actor.user_id, at=at, action="mediation_approved",
+                             note=MEDIATION_OUTCOME_LABELS[session.outcome], changed_fields=changed))
+    db.session.flush()
+    record(actor, "case.mediation_approved", session, unit_id=case.handling_unit_id, changed=changed)
+    logger.info("case %s mediation outcome %s approved by %s", case.number, session.id, actor)
+    return session
+
+
+def may_approve_and_close(actor: Actor, case: Case) -> bool:
+    """审核并办结 needs the approver to also issue the result (出具调处结果) unless it was issued already."""
+    return may_approve(actor, case) and (case.status == S.answered or can(actor, lifecycle.HANDLE, case))
+
+
+def approve_and_close(session: MediationSession, *, actor: Actor, note: str | None = None,
+                      at: datetime | None = None) -> MediationSession:
+    """审核并办结: approve the outcome, issue the result (answer) if not yet issued, and close — one operation,
+    each step its own event, all through ``lifecycle.transition`` (its permission checks included)."""
+    case = session.case
+    _visible(case, actor)
+    if may_approve(actor, case) and not may_approve_and_close(actor, case):
+        raise PermissionDenied("您可以审核调解结果，但出具调处结果须由办理人员操作：请先审核，再由办理人员出具结果后办结",
+                               action=lifecycle.HANDLE)
+    approve_outcome(session, actor=actor, at=at)
+    if case.status != S.answered:
+        lifecycle.transition(case, "answer", actor=actor, note=note, at=at)
+    lifecycle.transition(case, "close", actor=actor, note=note, at=at)
+    return session

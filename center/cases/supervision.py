@@ -1,0 +1,325 @@
+"""督办 (DOMAIN.md §2 Supervision): the scheduled scan of running deadlines and a leader's 督办 by hand.
+
+Levels of the scan, per open deadline (``met_at IS NULL``) of a case not in a final status:
+
+1. 提醒 — at least 80 % of the period (``started_on`` → ``due_on``) has elapsed and it is not overdue; the
+   same threshold as the yellow colour of ``center.cases.presenters.colour_of``. To the assignee, or the
+   handling unit's staff when nobody is assigned.
+2. 督办通知 — overdue (today after ``due_on``): a new deadline ``today + CASE_SUPERVISION_GRACE_DAYS`` working
+   days (default 5) is set on the 督办 row; to the level-1 recipients plus the handling unit's leaders and the
+   owner leader (包案).
+3. 挂牌督办 — the level-2 new deadline has passed and the deadline is still unmet and overdue (an approved
+   extension that moved ``due_on`` forward holds it back); to the district leaders.
+
+Each level is one Supervision row, one CaseEvent ("supervision_<level>"), ``Deadline.supervision_level``
+raised, one audit row and one notification per recipient, and it is never repeated for the same deadline:
+the candidate query only picks deadlines below the level, and UNIQUE(deadline_id, level) is the backstop
+against two scans at once (the losing insert is skipped in its own savepoint).
+
+A deadline first seen already overdue (the period jumped past 80 % between two scans, or the scheduler was
+down) gets level 2 directly and **level 1 is skipped for good**: a "due soon" reminder about an overdue
+deadline says nothing, so no level-1 row is ever written for it afterwards.
+
+Operations never commit; the scheduler's ``run_job`` (or the view) owns the transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import date, datetime
+
+from sqlalchemy import and_, literal, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased, selectinload
+
+from center.cases.lifecycle import FINAL_STATUSES, deadline_rules
+from center.cases.models import (
+    SUPERVISION_FORM_LABELS,
+    SUPERVISION_LEVEL_LABELS,
+    Case,
+    CaseEvent,
+    Deadline,
+    Supervision,
+    SupervisionForm,
+)
+from center.cases.presenters import RULE_LABELS
+from center.cases.queries import can_see, cases_query
+from core.accounts.models import Membership, Role, User
+from core.actor import Actor
+from core.audit.operations import record
+from core.auth.permissions import require
+from core.db import db, utcnow
+from core.errors import InvalidTransition, NotFound, ValidationFailed
+from core.org.models import OrgUnit, UnitKind
+
+logger = logging.getLogger(__name__)
+
+SUPERVISE = "case.supervise"
+NOTIFY_EVENT = "case.supervision"
+DEFAULT_GRACE_DAYS = 5
+#: Roles that work a case at its handling unit (township, district center or village).
+STAFF_ROLES = (Role.township_staff, Role.center_staff, Role.village_cadre)
+#: The handling unit's leaders (the village head for a village).
+LEADER_ROLES = (Role.township_leader, Role.district_leader, Role.village_head)
+#: Manual 督办 forms a leader may choose (reminder and notice are the scan's own).
+MANUAL_FORMS = (SupervisionForm.phone, SupervisionForm.letter, SupervisionForm.interview, SupervisionForm.on_site,
+                SupervisionForm.joint, SupervisionForm.listed)
+MANUAL_LEVELS = (2, 3)
+#: No 督办 on a case that has ended (closed cases with a running review deadline still get theirs).
+NOT_SUPERVISED = FINAL_STATUSES
+LEVEL_FORMS = {1: SupervisionForm.reminder, 2: SupervisionForm.notice, 3: SupervisionForm.listed}
+
+
+# --- recipients ---------------------------------------------------------------------------------------------
+
+class _Recipients:
+    """Active users by (unit, roles), cached for one scan: one query per handling unit, not per deadline."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple, list[User]] = {}
+
+    def at(self, unit_ids: Iterable[int], roles: Iterable[Role]) -> list[User]:
+        key = (tuple(sorted(unit_ids)), tuple(sorted(str(r) for r in roles)))
+        if key not in self._cache:
+            stmt = (select(User).join(Membership, Membership.user_id == User.id)
+                    .join(OrgUnit, Membership.unit_id == OrgUnit.id)
+                    .where(Membership.unit_id.in_(key[0]), Membership.role.in_(list(roles)),
+                           Membership.is_active.is_(True), OrgUnit.is_active.is_(True), User.is_active.is_(True))
+                    .order_by(User.id))
+            self._cache[key] = list(db.session.scalars(stmt).unique())
+        return self._cache[key]
+
+    def district_leaders(self, unit: OrgUnit) -> list[User]:
+        district_ids = list(db.session.scalars(select(OrgUnit.id).where(
+            OrgUnit.id.in_(unit.ancestor_ids or [unit.id]), OrgUnit.kind == UnitKind.district)))
+        return self.at(district_ids, [Role.district_leader])
+
+
+def _users(*groups: Iterable[User | None]) -> list[User]:
+    seen: dict[int, User] = {}
+    for group in groups:
+        for user in group:
+            if user is not None and user.is_active and user.id not in seen:
+                seen[user.id] = user
+    return list(seen.values())
+
+
+def recipients_for(case: Case, level: int, cache: _Recipients | None = None) -> list[User]:
+    """Who hears of a 督办 of ``level`` on ``case`` (see the module docstring)."""
+    cache = cache or _Recipients()
+    unit = case.handling_unit
+    first = [case.assignee] if case.assignee is not None else cache.at([unit.id], STAFF_ROLES)
+    if level == 1:
+        return _users(first)
+    if level == 2:
+        return _users(first, cache.at([unit.id], LEADER_ROLES), [case.owner_leader])
+    return _users(cache.district_leaders(unit))
+
+
+# --- the scan -------------------------------------------------------------------------------------------------
+
+def _day_number(column):
+    """SQL: the date in ``column`` as ``date.toordinal()`` (SQLite keeps dates as ISO text)."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        return db.func.julianday(column) - 1721424.5
+    return (column - literal(date(1, 1, 1))) + 1
+
+
+def _eighty_percent(today: date):
+    """SQL: at least 80 % of started_on → due_on has elapsed by ``today``: 5·(T − S) ≥ 4·(D − S)."""
+    return _day_number(Deadline.started_on) + 4 * _day_number(Deadline.due_on) <= 5 * today.toordinal()
+
+
+def _candidates(actor: Actor, today: date):
+    """(case, deadline, level-2 new due date) for every deadline owing a 督办 level, in one query."""
+    level2 = aliased(Supervision)
+    overdue = Deadline.due_on < today
+    stmt = (cases_query(actor)
+            .add_columns(Deadline, level2.new_due_on)
+            .join(Deadline, Deadline.case_id == Case.id)
+            .outerjoin(level2, and_(level2.deadline_id == Deadline.id, level2.level == 2))
+            .where(Deadline.met_at.is_(None), Deadline.supervision_level < 3, Deadline.started_on <= today,
+                   Case.status.not_in([s.value for s in NOT_SUPERVISED]))
+            .where(or_(and_(Deadline.supervision_level < 2, overdue),
+                       and_(Deadline.supervision_level < 1, ~overdue, _eighty_percent(today)),
+                       and_(Deadline.supervision_level == 2, overdue, level2.new_due_on < today)))
+            .options(selectinload(Case.handling_unit), selectinload(Case.assignee),
+                     selectinload(Case.owner_leader))
+            .order_by(Deadline.id))
+    return db.session.execute(stmt).all()
+
+
+def level_due(deadline: Deadline, today: date, level2_due: date | None) -> int | None:
+    """The 督办 level a deadline owes today, or None. The same rule as the SQL of ``_candidates``."""
+    if deadline.met_at is not None or deadline.started_on > today:
+        return None
+    if today > deadline.due_on:
+        if deadline.supervision_level < 2:
+            return 2
+        if deadline.supervision_level == 2 and level2_due is not None and today > level2_due:
+            return 3
+        return None
+    span = (deadline.due_on - deadline.started_on).days
+    elapsed = (today - deadline.started_on).days
+    if deadline.supervision_level < 1 and 5 * elapsed >= 4 * span:
+        return 1
+    return None
+
+
+def grace_days() -> int:
+    from flask import current_app
+
+    return int(current_app.config.get("CASE_SUPERVISION_GRACE_DAYS") or DEFAULT_GRACE_DAYS)
+
+
+def rule_label(rule: str) -> str:
+    spec = deadline_rules().get(rule)
+    return RULE_LABELS.get(rule) or (spec.label if spec else rule)
+
+
+def scan(actor: Actor, *, today: date) -> dict[int, int]:
+    """Issue every 督办 level owed on ``today`` (Asia/Shanghai). Returns {level: how many were issued}."""
+    from core.calendar import load_calendar
+
+    counts = {1: 0, 2: 0, 3: 0}
+    cache = _Recipients()
+    calendar = None
+    now = utcnow()
+    for case, deadline, level2_due in _candidates(actor, today):
+        level = level_due(deadline, today, level2_due)
+        if level is None:
+            continue
+        new_due = None
+        if level == 2:
+            calendar = calendar or load_calendar()
+            new_due = calendar.add_working_days(today, grace_days()).date
+        if _issue(actor, case, deadline, level, new_due=new_due, now=now, cache=cache) is not None:
+            counts[level] += 1
+    if any(counts.values()):
+        logger.info("督办 scan %s: level 1 %d, level 2 %d, level 3 %d", today, counts[1], counts[2], counts[3])
+    return counts
+
+
+def _note(case: Case, deadline: Deadline, level: int, new_due: date | None) -> str:
+    label = rule_label(deadline.rule)
+    if level == 1:
+        return f"临期提醒：“{label}”期限将于 {deadline.due_on.isoformat()} 届满，请抓紧办理"
+    if level == 2:
+        return (f"超期督办：“{label}”期限已于 {deadline.due_on.isoformat()} 届满，"
+                f"请于 {new_due.isoformat()} 前办结并报告办理情况")
+    return f"挂牌督办：“{label}”期限 {deadline.due_on.isoformat()} 已超期，督办通知限期届满仍未办结，报区领导挂牌督办"
+
+
+def _issue(actor: Actor, case: Case, deadline: Deadline, level: int, *, new_due: date | None, now: datetime,
+           cache: _Recipients) -> Supervision | None:
+    note = _note(case, deadline, level, new_due)
+    row = Supervision(case_id=case.id, deadline_id=deadline.id, level=level, form=LEVEL_FORMS[level],
+                      issued_by_user_id=actor.user_id, issued_at=now, new_due_on=new_due, note=note,
+                      unit_id=case.handling_unit_id)
+    previous = deadline.supervision_level
+    try:
+        # One savepoint for the whole level, audit row included (the audit guard checks each savepoint).
+        with db.session.begin_nested():
+            db.session.add(row)
+            deadline.supervision_level = max(previous, level)
+            db.session.add(CaseEvent(case=case, actor_user_id=actor.user_id, at=now,
+                                     action=f"supervision_{level}", note=note, changed_fields=["supervision_level"]))
+            db.session.flush()
+            record(actor, f"case.supervision_{level}", row, unit_id=case.handling_unit_id,
+                   changed=["deadline_id", "level", "new_due_on", "supervision_level"])
+            db.session.flush()
+    except IntegrityError:  # another scan issued this level a moment ago: never twice
+        logger.info("督办 level %d of deadline %s already issued", level, deadline.id)
+        db.session.refresh(deadline)
+        return None
+    _notify(case, row, recipients_for(case, level, cache),
+            key=lambda user: f"supervision:{deadline.id}:{level}:{user.id}",
+            due=new_due or deadline.due_on)
+    return row
+
+
+def _notify(case: Case, row: Supervision, users: list[User], *, key, due: date) -> None:
+    from notify.outbox import enqueue
+
+    title = f"【{SUPERVISION_LEVEL_LABELS[row.level]}】{case.number}"
+    summary = case.summary if len(case.summary) <= 40 else case.summary[:39] + "…"
+    body = f"{case.number}《{summary}》：{row.note}。办理期限 {due.isoformat()}。"
+    payload = {"title": title, "body": body, "url": f"/cases/{case.number}", "number": case.number,
+               "status": case.status_label}
+    priority = "normal" if row.level == 1 else "urgent"
+    if not users:
+        logger.warning("督办 %s on case %s: nobody to notify", row.level, case.number)
+    for user in users:
+        enqueue(NOTIFY_EVENT, user, payload, key=key(user), priority=priority)
+
+
+# --- by hand ----------------------------------------------------------------------------------------------------
+
+def can_supervise(actor: Actor, case: Case) -> bool:
+    from core.auth.permissions import can
+
+    return can(actor, SUPERVISE, case)
+
+
+def supervise(case: Case, *, actor: Actor, level: int, form: SupervisionForm | str, note: str,
+              today: date, new_due_on: date | None = None) -> Supervision:
+    """A leader's 督办 by hand (level 2 督办通知 or 3 挂牌督办), addressed to the handling unit."""
+    if not can_see(actor, case):
+        raise NotFound()
+    require(actor, SUPERVISE, case)
+    errors: dict[str, list[str]] = {}
+    if level not in MANUAL_LEVELS:
+        errors["level"] = ["请选择督办级别"]
+    try:
+        form = SupervisionForm(form)
+    except ValueError:
+        form = None
+    if form not in MANUAL_FORMS:
+        errors["form"] = ["请选择督办方式"]
+    if not note or not note.strip():
+        errors["note"] = ["请填写督办意见"]
+    if new_due_on is not None and new_due_on < today:
+        errors["new_due_on"] = ["限办日期不能早于今天"]
+    if errors:
+        raise ValidationFailed(errors)
+    if case.status in NOT_SUPERVISED:
+        raise InvalidTransition(f"事项当前状态为“{case.status_label}”，已无需督办")
+    now = utcnow()
+    row = Supervision(case_id=case.id, deadline_id=None, level=level, form=form, issued_by_user_id=actor.user_id,
+                      issued_at=now, new_due_on=new_due_on, note=note.strip(), unit_id=case.handling_unit_id)
+    db.session.add(row)
+    db.session.flush()
+    text = f"{SUPERVISION_LEVEL_LABELS[level]}（{SUPERVISION_FORM_LABELS[form]}）：{row.note}"
+    if new_due_on is not None:
+        text += f"；限 {new_due_on.isoformat()} 前办结"
+    db.session.add(CaseEvent(case=case, actor_user_id=actor.user_id, at=now, action="supervision_manual",
+                             note=text, changed_fields=["supervision"]))
+    db.session.flush()
+    record(actor, "case.supervise", row, unit_id=case.handling_unit_id,
+           changed=["level", "form", "note", "new_due_on"])
+    cache = _Recipients()
+    unit = case.handling_unit
+    users = _users([case.assignee], cache.at([unit.id], STAFF_ROLES), cache.at([unit.id], LEADER_ROLES))
+    users = [u for u in users if u.id != actor.user_id]
+    due = new_due_on or _next_due(case) or today
+    _notify(case, row, users, key=lambda user: f"supervision:manual:{row.id}:{user.id}", due=due)
+    return row
+
+
+def _next_due(case: Case) -> date | None:
+    open_ = sorted(d.due_on for d in case.deadlines if d.met_at is None)
+    return open_[0] if open_ else None
+
+
+# --- reading ----------------------------------------------------------------------------------------------------
+
+def supervisions_of(case: Case) -> list[Supervision]:
+    """Every 督办 of a case (the caller loaded the case through its scoped query), oldest first."""
+    return list(db.session.scalars(select(Supervision).where(Supervision.case_id == case.id)
+                                   .options(selectinload(Supervision.deadline), selectinload(Supervision.unit))
+                                   .order_by(Supervision.issued_at, Supervision.id)))
+
+
+__all__ = ["scan", "supervise", "supervisions_of", "recipients_for", "level_due", "can_supervise",
+           "MANUAL_FORMS", "MANUAL_LEVELS"]

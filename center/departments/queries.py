@@ -1,0 +1,79 @@
+"""Scoped reads of department assignments: one assignment of a visible case, and the department desk's queues.
+
+An assignment is loaded only through its case, itself loaded through the scoped case query (404 outside the
+actor's sight); a department sees a case while its assignment is live (center.cases.queries).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import joinedload
+
+from center.cases.models import LIVE_ASSIGNMENT, AssignmentStatus, Case, CaseAssignment
+from center.cases.queries import accusation_shown, cases_query
+from center.departments.presenters import arrival_view, since
+from core.actor import Actor
+from core.db import db, utcnow
+from core.errors import NotFound, as_id
+from core.org.models import Department
+
+S = AssignmentStatus
+#: 近期完成: done assignments of the last this many days.
+RECENT_DONE = timedelta(days=30)
+QUEUE_LIMIT = 200
+
+
+def get_assignment_or_404(case: Case, assignment_id) -> CaseAssignment:
+    """An assignment of a case the caller already loaded through the scoped query (else 404)."""
+    assignment_id = as_id(assignment_id)
+    a = db.session.scalar(select(CaseAssignment).where(CaseAssignment.id == assignment_id,
+                                                       CaseAssignment.case_id == case.id))
+    if a is None:
+        raise NotFound()
+    return a
+
+
+def _assignments(department_ids: list[int]):
+    return (select(CaseAssignment).join(Case, CaseAssignment.case_id == Case.id)
+            .where(CaseAssignment.department_id.in_(department_ids))
+            .options(joinedload(CaseAssignment.case).joinedload(Case.handling_unit),
+                     joinedload(CaseAssignment.department)))
+
+
+def _row(a: CaseAssignment, now: datetime) -> dict:
+    return {"a": a, "case": a.case, "since": since(a), "arrival": arrival_view(a, now)}
+
+
+def desk_queues(actor: Actor, departments: list[Department], now: datetime | None = None) -> dict:
+    """Rows ({a, case, since, arrival}) per department: summoned (summoned and acknowledged, earliest arrival first), queued, active, and done
+    in the last 30 days. Live rows only for cases the actor sees; done rows (the case is out of sight then)
+    still obey the 检举控告 rule."""
+    now = now or utcnow()
+    ids = sorted({d.id for d in departments})
+    queues = {d.id: {"summoned": [], "queued": [], "active": [], "done": []} for d in departments}
+    if not ids:
+        return {"queues": queues, "now": now, "live_cases": [], "visible_ids": set()}
+    # correlate(None): the subquery must read the cases table itself, not the outer query's row.
+    visible = cases_query(actor).with_only_columns(Case.id).correlate(None)
+    live = db.session.scalars(_assignments(ids).where(
+        CaseAssignment.status.in_([s.value for s in LIVE_ASSIGNMENT]), Case.id.in_(visible))
+        .order_by(CaseAssignment.assigned_at, CaseAssignment.id).limit(QUEUE_LIMIT)).unique()
+    live = list(live)
+    for a in live:
+        key = "summoned" if a.status in (S.summoned, S.acknowledged) else a.status.value
+        queues[a.department_id][key].append(_row(a, now))
+    for q in queues.values():
+        q["summoned"].sort(key=lambda r: (r["a"].arrive_by or now, r["a"].id))
+        q["active"].sort(key=lambda r: (r["since"] or now, r["a"].id))
+    done_stmt = _assignments(ids).where(CaseAssignment.status == S.done.value,
+                                        CaseAssignment.finished_at >= now - RECENT_DONE)
+    shown = accusation_shown(actor)
+    if shown is not None:
+        done_stmt = done_stmt.where(or_(shown, Case.filed_by_user_id == actor.user_id))
+    for a in db.session.scalars(done_stmt.order_by(CaseAssignment.finished_at.desc(), CaseAssignment.id.desc())
+                                .limit(QUEUE_LIMIT)).unique():
+        queues[a.department_id]["done"].append(_row(a, now))
+    return {"queues": queues, "now": now, "live_cases": [a.case for a in live],
+            "visible_ids": {a.case_id for a in live}}

@@ -1,0 +1,164 @@
+"""The grid worker's phone pages (/m/): my tasks, a case with its timeline and actions (note or photo,
+follow-up visit with the resident's evaluation, ask for escalation), and 代办 filing in three screens.
+
+Phone-first and light: one column, big touch targets, no web fonts, one small script (offline drafts and
+photo shrinking). Forms work without JavaScript; with it, a form submitted through ``mobile.js`` carries
+``X-Draft-Submit`` and gets JSON {url} instead of a redirect, so the script can tell success from a lost
+session (a redirect it may not follow).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+
+from center.cases import models
+from center.cases.attachments import check_file, check_files
+from center.cases.operations import categories
+from center.cases.presenters import next_deadlines
+from center.cases.queries import get_case_by_number_or_404
+from core.auth.decorators import permission
+from core.db import db, utcnow
+from core.desk import desk_unit
+from core.errors import ValidationFailed
+from core.web import current_actor, submit
+from village import schemas
+from village.tasks import my_tasks
+
+bp = Blueprint("mobile", __name__, url_prefix="/m", template_folder="templates", static_folder="static",
+               static_url_path="/static")
+
+
+def _done(url: str):
+    """Where a successful phone form goes: JSON for the offline-draft script, a redirect otherwise."""
+    if request.headers.get("X-Draft-Submit") == "1":
+        return jsonify(url=url)
+    return redirect(url)
+
+
+def _files(name: str) -> list[tuple[str | None, bytes]]:
+    return [(f.filename, f.read()) for f in request.files.getlist(name) if f and f.filename]
+
+
+@bp.route("/")
+@permission("desk.grid")
+def home():
+    actor = current_actor()
+    grid = desk_unit(actor, "desk.grid")
+    return render_template("mobile/home.html", grid=grid, village=grid.parent, tasks=my_tasks(actor, limit=30))
+
+
+def _case_context(case):
+    from center.cases.aftercare import follow_ups_due
+    from center.cases.notes import notes_of
+
+    events = sorted(case.events, key=lambda e: (e.at, e.id), reverse=True)
+    from center.cases import registry
+    from center.cases.lifecycle import TRANSITIONS
+
+    labels = {**registry.event_labels, **{t.action: t.label for t in TRANSITIONS if case.kind in t.kinds}}
+    from center.cases.desk import DONE
+
+    return {"case": case, "labels": models, "events": events[:30], "action_labels": labels,
+            "is_open": case.status not in DONE,
+            "deadline": next_deadlines([case]).get(case.id), "visits_due": follow_ups_due(case),
+            "notes": notes_of(case)[:10], "methods": models.VISIT_METHOD_LABELS, "ratings": models.RATING_LABELS}
+
+
+@bp.route("/cases/<number>")
+@permission("case.read")
+def case(number: str):
+    case = get_case_by_number_or_404(number, actor=current_actor())
+    return render_template("mobile/case.html", form={}, errors={}, **_case_context(case))
+
+
+def _case_form(number: str, schema, perform):
+    actor = current_actor()
+    case = get_case_by_number_or_404(number, actor=actor)
+
+    def ctx():
+        return _case_context(get_case_by_number_or_404(number, actor=actor))
+
+    return submit(schema(), lambda args: perform(case, actor, args) or _done(url_for("mobile.case", number=number)),
+                  "mobile/case.html", context_fn=ctx)
+
+
+@bp.route("/cases/<number>/notes", methods=["POST"])
+@permission("case.note")
+def note(number: str):
+    from center.cases.notes import add_note
+
+    def perform(case, actor, args):
+        add_note(case, actor=actor, text=args["note"], photos=check_files(_files("photos"), field="photos",
+                                                                           images_only=True))
+
+    return _case_form(number, schemas.NoteArgs, perform)
+
+
+@bp.route("/cases/<number>/follow-up", methods=["POST"])
+@permission("case.followup")
+def follow_up(number: str):
+    from center.cases.aftercare import record_visit
+
+    def perform(case, actor, args):
+        record_visit(case, actor=actor, visited_at=utcnow(), method=args["method"], notes=args["notes"],
+                     rating=args.get("rating"))
+
+    return _case_form(number, schemas.VisitArgs, perform)
+
+
+@bp.route("/cases/<number>/escalation", methods=["POST"])
+@permission("case.note")
+def escalation(number: str):
+    from village.operations import request_escalation
+
+    def perform(case, actor, args):
+        request_escalation(case, actor=actor, reason=args["reason"])
+
+    return _case_form(number, schemas.EscalationArgs, perform)
+
+
+def _filing_context():
+    return {"categories": categories(), "id_types": {k: v for k, v in models.ID_TYPE_LABELS.items()
+                                                     if k != models.IdType.uscc}}
+
+
+@bp.route("/file", methods=["GET", "POST"])
+@permission("desk.grid")  # files from the worker's own grid; the operation checks case.intake there
+def file():
+    from village.operations import file_for_resident
+
+    actor = current_actor()
+    grid = desk_unit(actor, "desk.grid")
+    if request.method == "GET":
+        return render_template("mobile/file.html", grid=grid, errors={},
+                               form={"intake_key": uuid.uuid4().hex, "people_count": "1", "kind": "dispute"},
+                               **_filing_context())
+
+    def perform(args):
+        errors: dict[str, list[str]] = {}
+        try:
+            photos = check_files(_files("photos"), field="photos", images_only=True)
+        except ValidationFailed as exc:
+            photos, errors = [], dict(exc.errors)
+        consent_files = _files("consent_photo")
+        consent_photo = None
+        if consent_files:
+            try:
+                consent_photo = check_file(*consent_files[0], field="consent_photo")
+            except ValidationFailed as exc:
+                errors.update(exc.errors)
+        if errors:
+            raise ValidationFailed(errors)
+        resident = {"name": args["name"], "id_type": args.get("id_type"), "id_number": args.get("id_number"),
+                    "phone": args["phone"]}
+        case, _created = file_for_resident(
+            actor, grid=grid, kind=args["kind"], resident=resident, summary=args["summary"],
+            demands=args.get("demands"), category=args["category"], place=args.get("place"),
+            people_count=args["people_count"], consent=args["consent"], photos=photos,
+            consent_photo=consent_photo, intake_key=args["intake_key"])
+        db.session.flush()
+        return _done(url_for("mobile.case", number=case.number, filed=1))
+
+    return submit(schemas.AgentFilingArgs(), perform, "mobile/file.html", grid=grid, **_filing_context())

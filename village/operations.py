@@ -1,0 +1,106 @@
+"""Grid workers' writes: 代办 filing for a resident, and asking the handling side to escalate. Operations
+take the actor explicitly and never commit (DESIGN.md §3)."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+
+from center.cases.attachments import Prepared, attach
+from center.cases.models import Case, CaseEvent, CaseKind
+from center.cases.operations import case_for_intake_key, register_case
+from center.cases.queries import can_see
+from core.accounts.models import Membership, Role, User
+from core.actor import Actor
+from core.audit.operations import record
+from core.auth.permissions import require
+from core.db import db, utcnow
+from core.errors import NotFound, ValidationFailed
+from core.org.models import OrgUnit
+
+logger = logging.getLogger(__name__)
+
+REASON_MAX = 500
+#: Who hears of a new 代办 matter or an escalation request: the handling unit's desk staff.
+DESK_ROLES = (Role.village_cadre, Role.village_head, Role.township_staff, Role.center_staff)
+
+
+def _desk_staff(unit: OrgUnit) -> list[User]:
+    return list(db.session.scalars(
+        select(User).join(Membership, Membership.user_id == User.id)
+        .where(Membership.unit_id == unit.id, Membership.role.in_([r.value for r in DESK_ROLES]),
+               Membership.is_active.is_(True), User.is_active.is_(True)).order_by(User.id)).unique())
+
+
+def _tell(users, case: Case, event: str, title: str, body: str, key: str) -> None:
+    from notify.outbox import enqueue
+
+    for user in users:
+        enqueue(event, user, {"title": title, "body": body, "url": f"/cases/{case.number}", "number": case.number},
+                key=f"{key}:{user.id}")
+
+
+def file_for_resident(actor: Actor, *, grid: OrgUnit, kind: str, resident: dict, summary: str, demands: str | None,
+                      category: str, place: str | None, people_count: int, consent: bool,
+                      photos: list[Prepared] = (), consent_photo: Prepared | None = None,
+                      intake_key: str | None = None) -> tuple[Case, bool]:
+    """网格员代办: file a resident's matter on channel grid_agent, from the worker's grid, with the resident's
+    consent (委托) recorded. Returns (case, created): a repeated ``intake_key`` returns the earlier case and
+    changes nothing (a double or late submit from an offline-kept form)."""
+    earlier = case_for_intake_key(actor, intake_key)
+    if earlier is not None:
+        return earlier, False
+    if not consent:
+        raise ValidationFailed({"consent": ["请确认居民已同意由网格员代为登记（委托）"]})
+    if kind == CaseKind.petition.value:
+        petition_class = "appeal"
+    else:
+        kind, petition_class = CaseKind.dispute.value, None
+    summary_text = (summary or "").strip()
+    if place:
+        summary_text = f"{summary_text}（地点：{place.strip()[:100]}）" if summary_text else summary_text
+    try:
+        case = register_case(actor, kind=kind, summary=summary_text, category=category, channel="grid_agent",
+                             origin_unit=grid, parties=[{**resident, "role": "applicant", "kind": "person"}],
+                             petition_class=petition_class, demands=demands, people_count=people_count,
+                             risk_colour="blue" if kind == CaseKind.dispute.value else "yellow",
+                             intake_key=intake_key)
+    except ValidationFailed as exc:  # the registry names the party's fields parties.0.*: the form names them plainly
+        raise ValidationFailed({key.removeprefix("parties.0."): value for key, value in exc.errors.items()}) from None
+    consent_event = CaseEvent(case=case, actor_user_id=actor.user_id, at=utcnow(), action="agent_consent",
+                              note="居民已确认委托网格员代为登记" + ("，附委托书照片" if consent_photo else ""),
+                              changed_fields=["consent"] + (["attachments"] if consent_photo else []))
+    db.session.add(consent_event)
+    db.session.flush()
+    if photos:
+        attach(case, list(photos), actor=actor, purpose="photo")
+    if consent_photo is not None:
+        attach(case, [consent_photo], actor=actor, purpose="consent", event=consent_event)
+    record(actor, "case.agent_filed", case, unit_id=case.handling_unit_id,
+           changed=["consent"] + (["attachments"] if photos or consent_photo else []))
+    _tell(_desk_staff(case.handling_unit), case, "case.agent_filed", "网格员代办新事项",
+          f"{grid.name}网格员代办：{case.summary[:40]}", f"agent-filed:{case.id}")
+    logger.info("case %s filed by grid worker %s", case.number, actor)
+    return case, True
+
+
+def request_escalation(case: Case, *, actor: Actor, reason: str) -> CaseEvent:
+    """A grid worker asks the handling side to escalate (上报): recorded on the timeline, sent to its desk.
+    The state transition itself stays with the handling unit."""
+    if not can_see(actor, case):
+        raise NotFound()
+    require(actor, "case.note", case)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed({"reason": ["请说明需要上报的原因"]})
+    if len(reason) > REASON_MAX:
+        raise ValidationFailed({"reason": [f"不能超过 {REASON_MAX} 个字"]})
+    event = CaseEvent(case=case, actor_user_id=actor.user_id, at=utcnow(), action="escalation_requested",
+                      note=reason, changed_fields=["escalation_request"])
+    db.session.add(event)
+    db.session.flush()
+    record(actor, "case.escalation_requested", case, unit_id=case.handling_unit_id, changed=["escalation_request"])
+    _tell(_desk_staff(case.handling_unit), case, "case.escalation_requested", "网格员申请上报",
+          f"{case.number}：{reason[:40]}", f"escalation:{event.id}")
+    return event
