@@ -92,14 +92,17 @@ def _code_hash(code: str) -> str:
 
 
 def may_issue_code(actor: Actor, user) -> bool:
-    """An admin over the user, or a village cadre/head over a grid worker of their village."""
+    """An admin over the user, or a village cadre/head over a grid worker of their village — a user who is
+    only that: a binding code signs its redeemer in as the user, so a cadre must never get one for someone
+    who also holds any other post (a township clerk with a grid membership on the side, say)."""
     from core.accounts.models import Role
     from core.auth.permissions import can
 
     if can(actor, "user.manage", user):
         return True
-    is_grid_worker = any(m.role == Role.grid_worker and m.is_effective for m in user.memberships)
-    return is_grid_worker and can(actor, "grid.bind", user)
+    posts = [m for m in user.memberships if m.is_active]
+    return bool(posts) and all(m.role == Role.grid_worker and m.unit is not None and can(actor, "grid.bind", m.unit)
+                               for m in posts)
 
 
 def issue_binding_code(user, *, actor: Actor, ttl_hours: int) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from center.cases.desk import DONE
 from center.cases.models import Case, CaseStatus, Deadline, FollowUpVisit
 from center.cases.presenters import colour_of, today_shanghai
+from center.cases.queries import may_hear_of
 from core.accounts.models import Membership, Role, User
 from core.actor import Actor
 from core.db import db
@@ -36,6 +37,8 @@ def grid_workers_of(unit: OrgUnit) -> list[User]:
 
 
 def _send(user: User, case: Case, kind: str, title: str, body: str, key: str) -> None:
+    if not may_hear_of(user, case):  # e.g. a 检举控告 case about the worker's own village
+        return
     enqueue(f"grid.{kind}", user, {"title": title, "body": body, "url": f"/m/cases/{case.number}",
                                    "number": case.number, "status": case.status_label}, key=key)
 

@@ -10,12 +10,12 @@ from sqlalchemy import select
 from center.cases.attachments import Prepared, attach
 from center.cases.models import Case, CaseEvent, CaseKind
 from center.cases.operations import case_for_intake_key, register_case
-from center.cases.queries import can_see
+from center.cases.queries import can_see, hearers
 from core.accounts.models import Membership, Role, User
 from core.actor import Actor
 from core.audit.operations import record
 from core.auth.permissions import require
-from core.db import db, utcnow
+from core.db import db, utcnow, xact_lock
 from core.errors import NotFound, ValidationFailed
 from core.org.models import OrgUnit
 
@@ -36,7 +36,7 @@ def _desk_staff(unit: OrgUnit) -> list[User]:
 def _tell(users, case: Case, event: str, title: str, body: str, key: str) -> None:
     from notify.outbox import enqueue
 
-    for user in users:
+    for user in hearers(case, users):
         enqueue(event, user, {"title": title, "body": body, "url": f"/cases/{case.number}", "number": case.number},
                 key=f"{key}:{user.id}")
 
@@ -48,6 +48,8 @@ def file_for_resident(actor: Actor, *, grid: OrgUnit, kind: str, resident: dict,
     """网格员代办: file a resident's matter on channel grid_agent, from the worker's grid, with the resident's
     consent (委托) recorded. Returns (case, created): a repeated ``intake_key`` returns the earlier case and
     changes nothing (a double or late submit from an offline-kept form)."""
+    if intake_key:
+        xact_lock(f"intake:{intake_key}")  # the same lock register_case takes: a racing twin waits, then finds it
     earlier = case_for_intake_key(actor, intake_key)
     if earlier is not None:
         return earlier, False

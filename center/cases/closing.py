@@ -1,8 +1,8 @@
 """What closing (办结) requires, DOMAIN.md §2: no answer and service record, no close.
 
 - A petition item closes on an **approved answer document** (答复意见书, approved by a leader of the answering
-  organ who is not its drafter) **and a service record** of that document. A petition referred to people's
-  mediation (访调对接) may instead close like a dispute.
+  organ who is not its drafter) **and a service record** of that document — also after 访调对接: the answer
+  then records the mediation's result (DOMAIN.md §2: no answer + service record → cannot close).
 - A dispute closes on its **mediation outcome** (agreement, or failure with guidance to litigation) approved by
   the handling unit's leader; an approved and served answer document also suffices (an administrative
   department's written handling opinion).
@@ -56,17 +56,12 @@ def approved_outcome(case: Case) -> MediationSession | None:
 
 def missing_for_close(case: Case) -> list[str]:
     answer = approved_answer(case)
-    answered = answer is not None and service_of(answer) is not None
-    if answered:
+    if answer is not None and service_of(answer) is not None:
         return []
-    if case.kind == CaseKind.dispute or case.mediation_referred:
+    if case.kind == CaseKind.dispute:
         if approved_outcome(case) is not None:
             return []
-        if case.kind == CaseKind.dispute:
-            return ["缺少经办理单位负责人审核的调解结果（调解协议或调解不成及引导诉讼的记录）"]
-    missing = []
+        return ["缺少经办理单位负责人审核的调解结果（调解协议或调解不成及引导诉讼的记录）"]
     if answer is None:
-        missing.append("缺少经领导审批的答复意见书")
-    else:
-        missing.append("缺少答复意见书的送达记录（送达方式、日期、挂号信或回执编号）")
-    return missing
+        return ["缺少经领导审批的答复意见书"]
+    return ["缺少答复意见书的送达记录（送达方式、日期、挂号信或回执编号）"]

@@ -77,13 +77,13 @@ def export():
     except ValidationFailed as exc:
         return render_template("cases/list.html", errors=exc.errors, form=dict(request.args), page=None,
                                filters=Filters(), counts=None, **_page_context(actor)), 422
-    rows, truncated, _plain = export_rows(actor, filters)
+    rows, truncated, plain = export_rows(actor, filters)
     data = build_workbook(rows, truncated=truncated)
     # A GET that writes: the audit row goes in its own short transaction (DESIGN.md §4), before the file
     # leaves. Filter names and values and the row count only (the search text may be a name: not kept).
     db.session.rollback()  # end the request's read first (on SQLite our own write must not wait for it)
     record_security_event(actor, "case.exported", result="ok", object_type="cases", object_id=str(len(rows)),
-                          changed=export_details(filters, len(rows), truncated))
+                          changed=export_details(filters, len(rows), truncated, plain))
     name = f"事项清单-{today_shanghai():%Y%m%d}.xlsx"
     return data, 200, {
         "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

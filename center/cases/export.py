@@ -126,10 +126,11 @@ def build_workbook(rows, *, truncated: bool, cap: int = EXPORT_CAP) -> bytes:
     return out.getvalue()
 
 
-def export_details(filters: Filters, rows: int, truncated: bool) -> list[str]:
+def export_details(filters: Filters, rows: int, truncated: bool, plain: int = 0) -> list[str]:
     """What the audit row keeps of an export: filter names with their values, except the search text (it may
-    be a person's name), and the row count. No personal data."""
-    out = [f"rows={rows}"]
+    be a person's name), the row count and how many rows carried personal data unmasked (a bulk reveal must
+    show in the audit trail as plainly as a single one). No personal data."""
+    out = [f"rows={rows}", f"plain={plain}"]
     if truncated:
         out.append("truncated")
     for name in FILTER_NAMES:

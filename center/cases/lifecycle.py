@@ -185,6 +185,8 @@ def meet_deadlines(case: Case, action: str, at: datetime) -> list[Deadline]:
 
 def _check_target_unit(case: Case, action: str, unit: OrgUnit | None, actor: Actor) -> OrgUnit | None:
     current = case.handling_unit
+    if unit is not None and case.accused_unit is not None and unit.is_within(case.accused_unit):
+        raise ValidationFailed({"unit_id": ["检举控告事项不能交给被检举控告单位或其下级单位办理"]})
     if action == "hand_down":
         if unit is None:
             raise ValidationFailed({"unit_id": ["请选择交办的单位"]})
@@ -200,6 +202,8 @@ def _check_target_unit(case: Case, action: str, unit: OrgUnit | None, actor: Act
         unit = unit or current.parent
         if unit is None:
             raise ValidationFailed({"unit_id": ["区县已是最高层级，无法再上报"]})
+        if case.accused_unit is not None and unit.is_within(case.accused_unit):
+            raise ValidationFailed({"unit_id": ["检举控告事项不能交给被检举控告单位办理"]})
         if unit.id == current.id or not current.is_within(unit) or unit.kind == UnitKind.grid:
             raise ValidationFailed({"unit_id": ["只能上报给本单位的上级单位"]})
         return unit

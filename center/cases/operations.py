@@ -25,7 +25,7 @@ from center.cases.models import (
     RiskColour,
 )
 from center.cases.numbering import next_number
-from center.cases.queries import accusation_shown
+from center.cases.queries import cases_query
 from core.actor import Actor
 from core.audit.operations import record
 from core.auth.permissions import require
@@ -217,7 +217,15 @@ def register_case(actor: Actor, *, kind: CaseKind | str, summary: str, category:
         errors["occurred_on"] = ["发生日期不能晚于今天"]
     elif occurred_on is not None and occurred_on.year < 1900:
         errors["occurred_on"] = ["发生日期不能早于 1900 年"]
+    explicit = handling_unit is not None
     handling_unit = handling_unit or default_handling_unit(kind, origin_unit)
+    if accused_unit is not None and handling_unit.is_within(accused_unit):
+        # 检举控告 is never handled by the unit it accuses (its users could not even open it): by default it
+        # goes to the nearest unit above the accused one; a clerk's explicit choice inside it is refused.
+        if explicit:
+            errors["handling_unit_id"] = ["检举控告事项不能由被检举控告单位或其下级单位办理"]
+        elif accused_unit.parent is not None:
+            handling_unit = accused_unit.parent
     district = district_of(origin_unit)
     if handling_unit.ancestor_ids[0] != district.id:
         errors["handling_unit_id"] = ["办理单位须与来源单位同属一个区县"]
@@ -270,8 +278,8 @@ def find_repeat_candidates(actor: Actor, parties: Iterable, *, district: OrgUnit
                            exclude: Case | None = None, summary: str | None = None,
                            threshold: float | None = None) -> list[Case]:
     """Earlier cases of the same district, received in the last 12 months, with a party of the same document
-    number, or the same name and phone (blind indexes: no plaintext compared). Accusations hidden from the
-    actor are left out. The caller shows the candidates to the clerk and links ``repeat_of``.
+    number, or the same name and phone (blind indexes: no plaintext compared), among the cases the actor may
+    see (jurisdiction and the 检举控告 rule). The caller shows the candidates to the clerk and links ``repeat_of``.
 
     With ``summary`` (the intake always gives it), a name + phone match counts only when the earlier case is
     about a similar matter (center.cases.similarity; ``threshold`` overrides the configured one); a document
@@ -291,12 +299,11 @@ def find_repeat_candidates(actor: Actor, parties: Iterable, *, district: OrgUnit
     match = [Party.id_index.in_(sorted(id_indexes))] if id_indexes else []
     match += [(Party.name == name) & (Party.phone_index == phone) for name, phone in sorted(name_phone)]
     since = (now or utcnow()) - REPEAT_WINDOW
-    stmt = (select(Case).where(Case.id.in_(select(Party.case_id).where(or_(*match))), Case.received_at >= since,
-                               Case.number.startswith(f"{district.case_prefix}-"))
+    # Only cases the clerk may see: intake must not become a way to look a person up across the district
+    # (cases_query applies the jurisdiction and the 检举控告 rule).
+    stmt = (cases_query(actor).where(Case.id.in_(select(Party.case_id).where(or_(*match))),
+                                     Case.received_at >= since, Case.number.startswith(f"{district.case_prefix}-"))
             .order_by(Case.received_at.desc()).limit(REPEAT_SCAN))
-    shown = accusation_shown(actor)
-    if shown is not None:
-        stmt = stmt.where(or_(shown, Case.filed_by_user_id == actor.user_id))
     if exclude is not None:
         stmt = stmt.where(Case.id != exclude.id)
     found = list(db.session.scalars(stmt))

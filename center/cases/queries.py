@@ -84,6 +84,22 @@ def can_see(actor: Actor, case: Case, action: str = READ) -> bool:
     return any(covers(m, case) for m in granting(actor, action))
 
 
+def may_hear_of(user, case: Case) -> bool:
+    """Whether a notice about ``case`` may go to ``user``: never to the accused unit's users on a 检举控告 case
+    (whatever list they are on — a grid, a department, the leaders of a unit), except the one who filed it.
+    Who else is told is the sender's own choice of list."""
+    if user is None:
+        return False
+    if not case.is_accusation or case.filed_by_user_id == user.id:
+        return True
+    return case.accused_unit_id not in membership_unit_ids(Actor.for_user(user))
+
+
+def hearers(case: Case, users) -> list:
+    """``users`` a notice about ``case`` may go to (order kept)."""
+    return [u for u in users if may_hear_of(u, case)]
+
+
 def get_case_or_404(case_id, *, actor: Actor, action: str = READ) -> Case:
     case_id = as_id(case_id)
     case = db.session.scalar(cases_query(actor, action).where(Case.id == case_id))

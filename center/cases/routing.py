@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 
 from center.cases.models import RISK_LABELS, Case, CaseEvent, RiskColour
+from center.cases.queries import may_hear_of
 from core.accounts.models import ROLE_LABELS, Membership, Role, User
 from core.actor import Actor
 from core.audit.operations import record
@@ -117,7 +118,7 @@ def owner_candidates(case: Case) -> list[User]:
     users = db.session.scalars(select(User).join(Membership, Membership.user_id == User.id)
                                .where(Membership.unit_id.in_(sorted(units)), User.is_active.is_(True))
                                .order_by(User.username)).unique()
-    return [u for u in users if qualifies_as_owner(case, u)]
+    return [u for u in users if qualifies_as_owner(case, u) and may_hear_of(u, case)]
 
 
 def assignee_candidates(case: Case) -> list[User]:
@@ -130,12 +131,14 @@ def assignee_candidates(case: Case) -> list[User]:
         place = or_(place, Membership.department_id.in_(sorted(departments)))
     users = db.session.scalars(select(User).join(Membership, Membership.user_id == User.id)
                                .where(place, User.is_active.is_(True)).order_by(User.username)).unique()
-    return [u for u in users if can(Actor.for_user(u), HANDLE, case)]
+    return [u for u in users if can(Actor.for_user(u), HANDLE, case) and may_hear_of(u, case)]
 
 
 def _notify(case: Case, user: User, what: str, event: CaseEvent) -> None:
     from notify.outbox import enqueue
 
+    if not may_hear_of(user, case):
+        return
     enqueue("case.owner_assigned", user,
             {"title": f"{what}：{case.number}", "body": case.summary[:60], "url": f"/cases/{case.number}",
              "number": case.number},

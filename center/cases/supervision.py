@@ -44,7 +44,7 @@ from center.cases.models import (
     SupervisionForm,
 )
 from center.cases.presenters import RULE_LABELS
-from center.cases.queries import can_see, cases_query
+from center.cases.queries import can_see, cases_query, hearers
 from core.accounts.models import Membership, Role, User
 from core.actor import Actor
 from core.audit.operations import record
@@ -250,7 +250,7 @@ def _notify(case: Case, row: Supervision, users: list[User], *, key, due: date) 
     priority = "normal" if row.level == 1 else "urgent"
     if not users:
         logger.warning("督办 %s on case %s: nobody to notify", row.level, case.number)
-    for user in users:
+    for user in hearers(case, users):  # never the accused unit's users on a 检举控告 case
         enqueue(NOTIFY_EVENT, user, payload, key=key(user), priority=priority)
 
 

@@ -25,6 +25,7 @@ from center.cases.models import (
     CaseEvent,
     CaseStatus,
 )
+from center.cases.queries import hearers, may_hear_of
 from center.departments.duty import on_duty
 from center.departments.presenters import duration_text, late_by
 from core.accounts.models import Membership, Role, User
@@ -131,7 +132,7 @@ def _notify_department(a: CaseAssignment, step: str, event: str, title: str, bod
                        priority: str = "normal") -> None:
     from notify.outbox import enqueue
 
-    for user in department_users(a.department):
+    for user in hearers(a.case, department_users(a.department)):
         enqueue(event, user, _payload(a, title, body), key=f"case-assignment:{a.id}:{step}:{user.id}",
                 priority=priority)
 
@@ -143,7 +144,7 @@ def _notify_assigner(a: CaseAssignment, actor: Actor, step: str, event: str, tit
     if a.assigned_by_user_id is None or a.assigned_by_user_id == actor.user_id:
         return
     user = db.session.get(User, a.assigned_by_user_id)
-    if user is None or not user.is_active:
+    if user is None or not user.is_active or not may_hear_of(user, a.case):
         return
     enqueue(event, user, _payload(a, title, body), key=f"case-assignment:{a.id}:{step}:{user.id}")
 

@@ -19,6 +19,7 @@ from core.accounts.views import SIGNED_OUT_COOKIE
 from core.actor import Actor
 from core.audit.operations import record, record_security_event
 from core.auth.decorators import public
+from core.db import db, write_intent
 from core.web import commit, current_actor, safe_next
 from notify.bindings import normalise_code, redeem_binding_code
 from notify.models import Platform
@@ -82,6 +83,14 @@ def callback():
         return _refuse("请在微信中打开完整页面后再登录（快照页不能登录）。")
     if not identity.member:
         return _refuse("您不是本单位企业微信成员，无法登录。")
+    # A GET that writes (the binding, the code spent, the login audit row): end the request's read and write in
+    # a BEGIN IMMEDIATE transaction, as DESIGN §4 asks of OAuth sign-in (SQLite would refuse a read turned write).
+    db.session.rollback()
+    with write_intent():
+        return _complete(pending, identity)
+
+
+def _complete(pending: dict, identity: oauth.Identity):
     actor = Actor.visitor(ip=request.remote_addr, request_id=current_actor().request_id, channel="wechat")
     platform = PLATFORMS[identity.platform]
     if pending.get("bind"):

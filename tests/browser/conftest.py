@@ -55,6 +55,10 @@ class LiveDemo:
     units: dict[str, int]
     users: dict[str, int]
     departments: dict[str, int]
+    #: case summary → number (numbers follow the year and the order of the demo: never hard-code them)
+    cases: dict[str, str] = field(default_factory=dict)
+    #: "<case summary>|<document kind>|draft|approved" → id of the latest such document
+    documents: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -102,10 +106,17 @@ def live_database(tmp_path_factory):
     from core.org.models import Department, OrgUnit
 
     with app.app_context():
+        from center.cases.models import Case, CaseDocument
+
+        docs = db.session.execute(select(CaseDocument.id, Case.summary, CaseDocument.kind, CaseDocument.approved_at)
+                                  .join(Case, CaseDocument.case_id == Case.id).order_by(CaseDocument.id))
         ids = LiveDemo(
             units={name: id_ for id_, name in db.session.execute(select(OrgUnit.id, OrgUnit.name))},
             users={name: id_ for id_, name in db.session.execute(select(User.id, User.username))},
             departments={name: id_ for id_, name in db.session.execute(select(Department.id, Department.name))},
+            cases={summary: number for summary, number in db.session.execute(select(Case.summary, Case.number))},
+            documents={f"{summary}|{kind}|{'approved' if approved else 'draft'}": id_
+                       for id_, summary, kind, approved in docs},
         )
         db.session.remove()
         db.engine.dispose()

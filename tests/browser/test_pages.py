@@ -152,7 +152,7 @@ SCREENS = [
     Screen("notify-deliveries", "admin", "/admin/notify/", "消息投递"),
     Screen("notify-channels", "admin", "/admin/notify/channels", "通道状态"),
     Screen("notify-bindings", "admin", "/admin/notify/bindings", "消息绑定"),
-    Screen("case-detail", "qs.staff", "/cases/SF-2026-000006", "全程记录"),
+    Screen("case-detail", "qs.staff", "/cases/{case[反映养殖场污水排入灌溉渠]}", "全程记录"),
     Screen("notify-preferences", "qs01.g1", "/account/notifications/", "免打扰开始"),
     Screen("profile", "qs.staff", "/account", "我的岗位"),
     Screen("profile-grid", "qs01.g1", "/account", "我的岗位"),
@@ -167,7 +167,8 @@ SCREENS += [screen for screens in collect("SCREENS") for screen in screens]
 @pytest.mark.parametrize("screen", SCREENS, ids=[s.name for s in SCREENS])
 def test_page(user_page, live_demo, screen, profile):
     page = user_page(screen.user, profile)
-    path = screen.path.format(unit=live_demo.units, user=live_demo.users, dept=live_demo.departments)
+    path = screen.path.format(unit=live_demo.units, user=live_demo.users, dept=live_demo.departments,
+                              case=live_demo.cases, doc=live_demo.documents)
     response = page.goto(path)
     expected_status = screen.status
     if screen.submit_invalid is not None:

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from center.cases import lifecycle, mediation
 from center.cases.models import CaseEvent, CaseStatus, MediationSession
 from center.cases.operations import register_case
+from core.db import utcnow
 from core.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from tests.conftest import csrf_from
 
@@ -267,6 +268,13 @@ def test_a_petition_referred_to_peoples_mediation_uses_the_same_sessions(db, dem
         mediation.approve_outcome(session, actor=demo.actor("leader.wang"))
     mediation.approve_outcome(session, actor=demo.actor("qs.leader"))
     lifecycle.transition(case, "answer", actor=demo.actor("qs.staff"))
+    # Still a petition: it closes on an approved, served answer that records the mediation's result.
+    with pytest.raises(InvalidTransition, match="答复意见书"):
+        lifecycle.transition(case, "close", actor=demo.actor("qs.leader"))
+    from center.cases.demo import _ready_to_close
+
+    _ready_to_close(case, {n: demo.user(n) for n in ("qs.staff", "qs.leader", "qs01.cadre", "qs01.head")},
+                    at=utcnow())
     lifecycle.transition(case, "close", actor=demo.actor("qs.leader"))
     assert case.status == CaseStatus.closed
 

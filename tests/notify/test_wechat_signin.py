@@ -213,3 +213,19 @@ def test_an_admin_may_issue_a_code_for_anyone_in_reach(demo, login_as, client):
     login_as("admin")
     status, code = _issue(client, demo.user("qs.staff").id)
     assert status == 200 and code
+
+
+def test_a_cadre_cannot_get_a_code_for_someone_who_also_holds_another_post(db, demo, login_as, client):
+    """A code signs its redeemer in as the user: a township clerk with a grid post on the side is not the
+    village's to bind (an admin's job)."""
+    from core.accounts.models import Role
+    from core.accounts.operations import add_membership
+    from core.actor import Actor
+    from notify.models import BindingCode
+
+    clerk = demo.user("qs.staff")
+    add_membership(clerk, role=Role.grid_worker, place=demo.unit("上坝村第1网格"), actor=Actor.system("cli"))
+    db.session.commit()
+    login_as("qs02.cadre")
+    assert _issue(client, clerk.id)[0] == 404
+    assert db.session.scalar(select(BindingCode).where(BindingCode.user_id == clerk.id)) is None

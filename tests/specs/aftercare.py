@@ -137,17 +137,16 @@ URL_PARAMS = {"session_id": _session_id, "review_id": _review_id}
 
 
 # --- pages in the browser -------------------------------------------------------------------------------------
-# The live demo numbers its cases in center/cases/demo.py CASES order (000007 p-closed, 000013 d-mediate, 000018
-# c-work); the case center/cases/aftercare_demo.py adds with its pending 复查 comes after them and the repeat.
+# Demo cases are named by summary ({case[…]}): their numbers follow the year and the seeders' order.
 
 def _screens():
     from tests.browser.screens import Screen
 
     return [
-        Screen("case-mediation", "qs02.head", "/cases/SF-2026-000013", "记录一次调解"),
-        Screen("case-mediation-failed", "cg.staff", "/cases/SF-2026-000018", "调解不成"),
-        Screen("case-follow-up", "qs.staff", "/cases/SF-2026-000007", "群众评价与回访"),
-        Screen("case-review-pending", "center.li", "/cases/SF-2026-000021", "复查决定期限"),
+        Screen("case-mediation", "qs02.head", "/cases/{case[" + MEDIATING + "]}", "记录一次调解"),
+        Screen("case-mediation-failed", "cg.staff", "/cases/{case[商铺噪音扰民]}", "调解不成"),
+        Screen("case-follow-up", "qs.staff", "/cases/{case[" + CLOSED_PETITION + "]}", "群众评价与回访"),
+        Screen("case-review-pending", "center.li", "/cases/{case[" + REVIEWED + "]}", "复查决定期限"),
     ]
 
 

@@ -193,12 +193,16 @@ def doc_id(j) -> int:
 URL_PARAMS = {"doc_id": doc_id}
 
 # --- pages in the browser -------------------------------------------------------------------------------------------
-# The live demo numbers its cases in center/cases/demo.py CASES order: 000004 is p-work (an approved answer, not
-# served, seeded by center.cases.document_views.seed_demo), 000005 p-yellow (a draft awaiting approval).
+# Demo cases and documents are named by summary ({case[…]}, {doc[…|kind|draft|approved]}): p-work has an approved
+# answer not yet served, p-yellow a draft awaiting approval (center.cases.document_views.seed_demo).
+P_WORK, P_YELLOW = "反映镇中心小学周边交通安全隐患", "讨要石材厂拖欠的劳务费"
 
 SCREENS = [
-    Screen("document-edit", "qs.staff", "/cases/SF-2026-000005/documents/3/edit", "逐项填写"),
-    Screen("document-approved", "qs.staff", "/cases/SF-2026-000004/documents/4/edit", "已审批"),
-    Screen("document-serve", "qs.staff", "/cases/SF-2026-000004/documents/4/serve", "送达方式"),
-    Screen("document-extension", "qs.leader", "/cases/SF-2026-000005/extension", "延期天数"),
+    Screen("document-edit", "qs.staff", f"/cases/{{case[{P_YELLOW}]}}/documents/{{doc[{P_YELLOW}|answer|draft]}}/edit",
+           "逐项填写"),
+    Screen("document-approved", "qs.staff",
+           f"/cases/{{case[{P_WORK}]}}/documents/{{doc[{P_WORK}|answer|approved]}}/edit", "已审批"),
+    Screen("document-serve", "qs.staff",
+           f"/cases/{{case[{P_WORK}]}}/documents/{{doc[{P_WORK}|answer|approved]}}/serve", "送达方式"),
+    Screen("document-extension", "qs.leader", f"/cases/{{case[{P_YELLOW}]}}/extension", "延期天数"),
 ]
