@@ -1,4 +1,4 @@
-"""Village cadre desk and the grid worker's mobile pages (WeChat command handlers arrive with issue 5)."""
+"""Village cadre desk, the grid worker's phone pages (/m/), their WeChat binding, commands and notices."""
 
 
 def init_app(app):
@@ -14,5 +14,11 @@ def init_app(app):
     from village import notices
 
     notices.init_app(app)
+    from center.cases.registry import register_event_labels
+
+    register_event_labels({"agent_consent": "代办委托", "escalation_requested": "网格员申请上报"})
+    from village import demo
+
+    hooks.register_demo_seeder("village", demo.load)
     hooks.register_desk("desk.village", "村(社区)工作台", "village.index", 30)
     hooks.register_desk("desk.grid", "网格员", "mobile.home", 40)
