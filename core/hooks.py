@@ -78,3 +78,11 @@ audit_object_labels: dict[str, str] = {}
 def register_audit_labels(actions: dict[str, str] | None = None, objects: dict[str, str] | None = None) -> None:
     audit_action_labels.update(actions or {})
     audit_object_labels.update(objects or {})
+
+#: Links a feature adds to the admin's user page: (permission, label, endpoint, name of the user-id argument).
+user_links: list[tuple[str, str, str, str]] = []
+
+
+def register_user_link(permission: str, label: str, endpoint: str, arg: str) -> None:
+    if endpoint not in {e for _, _, e, _ in user_links}:
+        user_links.append((permission, label, endpoint, arg))

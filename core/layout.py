@@ -19,7 +19,7 @@ ADMIN_LINKS = [
 def layout_context() -> dict:
     if not current_user.is_authenticated:
         return {"nav_desks": [], "nav_admin": [], "current_membership": None, "all_memberships": (), "banners": [],
-                "can": lambda action, target=None: False}
+                "can": lambda action, target=None: False, "user_links": []}
     from core.auth.permissions import can, has_permission
     from core.web import current_actor
 
@@ -36,4 +36,5 @@ def layout_context() -> dict:
         "current_endpoint": request.endpoint,
         "banners": banners,
         "can": lambda action, target=None: can(actor, action, target),
+        "user_links": [link for link in hooks.user_links if has_permission(actor, link[0])],
     }

@@ -16,6 +16,7 @@ def init_app(app):
     app.register_blueprint(signin.bp)
     app.register_blueprint(binding_views.bp)
     hooks.register_sign_in_entry(signin.silent_entry)
+    hooks.register_user_link("grid.bind", "微信绑定码", "wechat_binding.issue", "worker_id")
     from notify import preferences
 
     app.register_blueprint(preferences.bp)

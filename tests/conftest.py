@@ -272,6 +272,9 @@ def live(fresh_url, fake_wechat):
 
     app = make_app(fresh_url, **fake_wechat.config)
     server = make_server("127.0.0.1", 0, app, threaded=True)
+    # server_close() then waits for request threads still tearing down (their database connections must be
+    # back in the pool before the engine is disposed, or they are garbage-collected open).
+    server.daemon_threads = False
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     fake_wechat.reset()
