@@ -178,8 +178,9 @@ def send_test(user, *, actor: Actor):
 
 
 def update_preferences(user, *, actor: Actor, first: str, second: str | None, third: str | None,
-                       quiet_start: str, quiet_end: str, muted: list[str]):
-    """A user sets their own channel order, quiet hours and muted events."""
+                       quiet_start: str, quiet_end: str, muted: list[str], digest_hour: int | None = None):
+    """A user sets their own channel order, quiet hours, muted events and, if they like, a daily digest hour
+    (ordinary messages then wait for that hour and arrive together; urgent ones never wait)."""
     from notify.models import Preference
 
     if actor.user_id != user.id:
@@ -193,6 +194,7 @@ def update_preferences(user, *, actor: Actor, first: str, second: str | None, th
         pref = Preference(user_id=user.id)
         db.session.add(pref)
     pref.channels, pref.quiet_start, pref.quiet_end, pref.muted_events = channels, quiet_start, quiet_end, muted
+    pref.digest_hour = digest_hour
     record(actor, "notify.preferences_updated", user, object_type="users",
-           changed=["channels", "quiet_start", "quiet_end", "muted_events"])
+           changed=["channels", "quiet_start", "quiet_end", "muted_events", "digest_hour"])
     return pref

@@ -74,11 +74,13 @@ def create_delivery(notification: Notification, *, exclude: set[str], now: datet
 
 def first_attempt_at(notification: Notification, now: datetime) -> datetime:
     from notify.bindings import preference_of
-    from notify.policy import quiet_until
+    from notify.policy import digest_time, quiet_until
 
     at = max(now, notification.not_before or now)
     if not notification.is_urgent:
         pref = preference_of(notification.user_id)
+        if pref.digest_hour is not None and not notification.is_digest and notification.event != "notify.digest":
+            at = digest_time(at, pref.digest_hour)  # held for the user's daily digest
         quiet_end = quiet_until(at, pref.quiet_start, pref.quiet_end)
         if quiet_end is not None:
             at = quiet_end

@@ -78,6 +78,16 @@ def quiet_until(now: datetime, quiet_start: str, quiet_end: str) -> datetime | N
     return datetime.combine(end_day, end, SHANGHAI).astimezone(now.tzinfo)
 
 
+def digest_time(now: datetime, hour: int) -> datetime:
+    """The next ``hour``:00 (Asia/Shanghai) at or after ``now``: when a user who asked for a daily digest gets
+    the day's ordinary messages, all at once (the coalescer then makes one digest of them)."""
+    local = now.astimezone(SHANGHAI)
+    at = datetime.combine(local.date(), time(hour, 0), SHANGHAI)
+    if at < local:
+        at += timedelta(days=1)
+    return at.astimezone(now.tzinfo)
+
+
 def next_day_morning(now: datetime) -> datetime:
     """Official Account quota (45009) resets daily: try again just after midnight Beijing time."""
     local = now.astimezone(SHANGHAI)

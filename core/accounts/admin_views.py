@@ -63,8 +63,11 @@ def index():
     actor = current_actor()
     q = request.args.get("q", "").strip()[:64] or None
     role = request.args.get("role") if request.args.get("role") in {r.value for r in Role} else None
-    users = queries.list_users(actor, q=q, role=role, limit=USER_PAGE + 1)
-    return render_template("core/users/index.html", users=users[:USER_PAGE], truncated=len(users) > USER_PAGE,
+    after = request.args.get("after", "").strip()[:64] or None
+    users = queries.list_users(actor, q=q, role=role, limit=USER_PAGE + 1, after=after)
+    shown = users[:USER_PAGE]
+    return render_template("core/users/index.html", users=shown, truncated=len(users) > USER_PAGE,
+                           next_after=shown[-1].username if len(users) > USER_PAGE else None, after=after,
                            q=q or "", role=role or "", role_options=ROLE_OPTIONS)
 
 

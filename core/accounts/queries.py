@@ -34,8 +34,11 @@ def users_query(actor: Actor, action: str = "user.view"):
 
 
 def list_users(actor: Actor, *, q: str | None = None, role: str | None = None, unit: OrgUnit | None = None,
-               limit: int = 300) -> list[User]:
+               limit: int = 300, after: str | None = None) -> list[User]:
+    """Users in the actor's reach, by username; ``after`` pages on (keyset: the last username shown)."""
     stmt = users_query(actor)
+    if after:
+        stmt = stmt.where(User.username > after)
     if q:
         stmt = stmt.where(or_(User.username.contains(q), User.display_name.contains(q)))
     if role:
