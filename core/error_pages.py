@@ -6,7 +6,7 @@ from core.errors import DomainError, PermissionDenied
 
 HTTP_MESSAGES = {
     400: "请求格式无效",
-    401: "请先登录",
+    401: "请先登录或提供有效的访问令牌",
     403: "您没有执行此操作的权限",
     404: "未找到该页面或对象",
     405: "不支持该请求方式",
@@ -17,19 +17,40 @@ HTTP_MESSAGES = {
 }
 
 
+#: Error codes of the JSON envelope under /api/ by HTTP status (a 422 without field errors is a refused transition).
+API_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+             405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
+             422: "validation_failed", 429: "too_many_requests", 500: "server_error"}
+
+
+def api_error(status: int, message: str | None = None, fields: dict | None = None, code: str | None = None):
+    """The one error body of the JSON API: {"error": {"code", "message" (中文), "fields": {field: [中文]}}}."""
+    from flask import jsonify
+
+    if code is None:
+        code = "invalid_transition" if status == 422 and not fields else API_CODES.get(status, "error")
+    response = jsonify({"error": {"code": code, "message": message or HTTP_MESSAGES.get(status, "请求无法处理"),
+                                  "fields": fields or {}}})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+    return response
+
+
+def is_api_path(path: str) -> bool:
+    return path == "/api" or path.startswith("/api/")
+
+
 def init_app(app):
-    from flask import jsonify, render_template, request
+    from flask import render_template, request
     from flask_wtf.csrf import CSRFError
     from werkzeug.exceptions import HTTPException
 
     from core.db import db
 
     def respond(code: int, message: str, errors: dict | None = None):
-        if request.path.startswith("/api/"):
-            body = {"error": code, "message": message}
-            if errors:
-                body["errors"] = errors
-            return jsonify(body), code
+        if is_api_path(request.path):
+            return api_error(code, message, errors)
         try:
             return render_template("core/error.html", code=code, message=message, errors=errors or {}), code
         except Exception:  # noqa: BLE001 - the layout itself failed (e.g. no session): plain text

@@ -22,8 +22,12 @@ def client_ip() -> str | None:
     return request.remote_addr
 
 
-def current_actor(channel: str = "web") -> Actor:
+def current_actor(channel: str | None = None) -> Actor:
     if "actor" not in g:
+        if channel is None:
+            from core.error_pages import is_api_path
+
+            channel = "api" if is_api_path(request.path) else "web"
         user = current_user._get_current_object() if current_user.is_authenticated else None
         if user is None:
             g.actor = Actor.visitor(ip=client_ip(), request_id=request_id(), channel=channel)

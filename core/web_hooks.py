@@ -50,6 +50,12 @@ def init_app(app):
         from core.accounts.operations import password_expired
 
         if password_expired(current_user):
+            from core.auth.decorators import is_api_request
+
+            if is_api_request():
+                from core.error_pages import api_error
+
+                return api_error(403, "须先登录网页修改密码，然后才能使用接口", code="password_change_required")
             return redirect(url_for("accounts.change_password"))
         return None
 

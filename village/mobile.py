@@ -55,9 +55,8 @@ def _case_context(case):
 
     events = sorted(case.events, key=lambda e: (e.at, e.id), reverse=True)
     from center.cases import registry
-    from center.cases.lifecycle import TRANSITIONS
 
-    labels = {**registry.event_labels, **{t.action: t.label for t in TRANSITIONS if case.kind in t.kinds}}
+    labels = registry.timeline_labels(case.kind)
     from center.cases.desk import DONE
 
     return {"case": case, "labels": models, "events": events[:30], "action_labels": labels,

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import current_app
 from sqlalchemy import func, select
 
+from center.cases.aftercare import visits_required
 from center.cases.desk import DONE
 from center.cases.models import Case, CaseStatus, Deadline, FollowUpVisit
 from center.cases.presenters import colour_of, today_shanghai
 from center.cases.queries import may_hear_of
-from core.accounts.models import Membership, Role, User
+from core.accounts.models import Role, User
+from core.accounts.queries import users_holding
 from core.actor import Actor
 from core.db import db
 from core.org.models import OrgUnit
@@ -30,10 +31,7 @@ TOLD_ON = {"hand_down": "已交办到村（社区）", "escalate": "已上报", 
 def grid_workers_of(unit: OrgUnit) -> list[User]:
     if unit.tier != "grid":
         return []
-    return list(db.session.scalars(
-        select(User).join(Membership, Membership.user_id == User.id)
-        .where(Membership.unit_id == unit.id, Membership.role == Role.grid_worker, Membership.is_active.is_(True),
-               User.is_active.is_(True)).order_by(User.id)).unique())
+    return users_holding([Role.grid_worker], unit_ids=[unit.id])
 
 
 def _send(user: User, case: Case, kind: str, title: str, body: str, key: str) -> None:
@@ -58,7 +56,7 @@ def on_transition(case: Case, event, actor: Actor) -> None:
 def morning_reminders(actor: Actor, *, today: date | None = None) -> dict[str, int]:
     """Daily job: follow-ups due and deadlines near on cases from grids, to those grids' workers."""
     today = today or today_shanghai()
-    required = int(current_app.config.get("CASE_FOLLOW_UP_VISITS") or 1)
+    required = visits_required()
     sent = {"follow_up": 0, "deadline": 0}
     grid_cases = (select(Case).join(OrgUnit, Case.origin_unit_id == OrgUnit.id)
                   .where(OrgUnit.kind == "grid"))

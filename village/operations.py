@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
-
 from center.cases.attachments import Prepared, attach
 from center.cases.models import Case, CaseEvent, CaseKind
 from center.cases.operations import case_for_intake_key, register_case
 from center.cases.queries import can_see, hearers
-from core.accounts.models import Membership, Role, User
+from core.accounts.models import Role, User
+from core.accounts.queries import users_holding
 from core.actor import Actor
 from core.audit.operations import record
 from core.auth.permissions import require
@@ -27,10 +26,7 @@ DESK_ROLES = (Role.village_cadre, Role.village_head, Role.township_staff, Role.c
 
 
 def _desk_staff(unit: OrgUnit) -> list[User]:
-    return list(db.session.scalars(
-        select(User).join(Membership, Membership.user_id == User.id)
-        .where(Membership.unit_id == unit.id, Membership.role.in_([r.value for r in DESK_ROLES]),
-               Membership.is_active.is_(True), User.is_active.is_(True)).order_by(User.id)).unique())
+    return users_holding(DESK_ROLES, unit_ids=[unit.id])
 
 
 def _tell(users, case: Case, event: str, title: str, body: str, key: str) -> None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import aliased
 
+from center.cases.aftercare import visits_required
 from center.cases.desk import DONE
 from center.cases.models import Case, CaseStatus, FollowUpVisit
 from center.cases.presenters import DeadlineView, next_deadlines
@@ -41,10 +41,6 @@ def grid_paths(actor: Actor) -> list[str]:
     return sorted({m.unit.path for m in actor.memberships if m.role == Role.grid_worker and m.unit is not None})
 
 
-def required_visits() -> int:
-    return int(current_app.config.get("CASE_FOLLOW_UP_VISITS") or 1)
-
-
 def my_tasks(actor: Actor, *, limit: int = 50) -> list[Task]:
     """Open work first (overdue, then nearest deadline), then follow-ups due, at most ``limit``."""
     if actor.user_id is None:
@@ -63,7 +59,7 @@ def my_tasks(actor: Actor, *, limit: int = 50) -> list[Task]:
                   .correlate(Case).scalar_subquery())
         follow_ups = list(db.session.scalars(
             base.where(Case.status.in_([CaseStatus.closed.value, CaseStatus.evaluated.value]), in_grid,
-                       visits < required_visits())
+                       visits < visits_required())
             .order_by(Case.updated_at.desc()).limit(limit)))
     deadlines = next_deadlines(open_cases)
     tasks = [Task(c, "assigned" if c.assignee_user_id == actor.user_id else "grid", deadlines.get(c.id))

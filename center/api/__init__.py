@@ -1,8 +1,7 @@
 """The JSON API under /api/v1 and its OpenAPI document (DESIGN.md §1 center/api/).
 
-``init_app`` registers the blueprint, the application-level hook that authenticates API requests (bearer token
-or session cookie + CSRF header, center.api.auth) and the after_request hook that keeps every error under
-/api/v1 in one JSON envelope.
+``init_app`` registers the blueprint and the application-level hook that authenticates API requests (bearer
+token or session cookie + CSRF header, center.api.auth); errors come in the kernel's JSON envelope.
 """
 
 
@@ -14,4 +13,3 @@ def init_app(app) -> None:
     # Registered here, after Flask-WTF's own check (the API views are exempt from it) and before core.web_hooks'
     # hooks and the route guard (registered after the features), which then see the token's user.
     app.before_request(auth.authenticate)
-    app.after_request(auth.normalize_error)

@@ -1,4 +1,4 @@
-"""Who is calling the API, and the one error envelope of /api/v1.
+"""Who is calling the API.
 
 Two ways in:
 
@@ -12,45 +12,26 @@ Two ways in:
 ``authenticate`` runs as an application ``before_request`` registered by center.api.init_app: after
 Flask-WTF's own check (the API views are exempt from it, see views.py) and before the kernel's hooks
 (core.web_hooks) and the route guard (core.auth.decorators.enforce_route_rules), which then sees the token's
-user as ``current_user`` and builds the same Actor as for a page, with channel "api" (core.web.current_actor
-is called with it first here).
+user as ``current_user`` and builds the same Actor as for a page (channel "api" under /api/). Errors use the
+kernel's JSON envelope (core.error_pages.api_error).
 """
 
 from __future__ import annotations
 
 import logging
 
-from flask import g, jsonify, request, session
+from flask import g, request, session
 
 from core.db import db, reset_write_intent, set_write_intent
+from core.error_pages import api_error
 
 logger = logging.getLogger(__name__)
 
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
 BLUEPRINT = "api"
 CSRF_HEADER = "X-CSRFToken"
-PREFIX = "/api/v1"
 
-#: Error codes by HTTP status (a 422 without field errors is a refused transition).
-CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
-         405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
-         422: "validation_failed", 429: "too_many_requests", 500: "server_error"}
-MESSAGES = {401: "请先登录或提供有效的访问令牌", 404: "未找到该对象", 500: "系统内部错误，请稍后重试"}
 TOKEN_REFUSED = "访问令牌无效、已过期或已撤销"
-
-
-def error_response(status: int, message: str | None = None, fields: dict | None = None, code: str | None = None):
-    if code is None:
-        code = CODES.get(status, "error")
-        if status == 422 and not fields:
-            code = "invalid_transition"
-    body = {"error": {"code": code, "message": message or MESSAGES.get(status, "请求无法处理"),
-                      "fields": fields or {}}}
-    response = jsonify(body)
-    response.status_code = status
-    if status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
-    return response
 
 
 def is_api() -> bool:
@@ -107,43 +88,4 @@ def _refused(reason: str | None, token_id: int | None):
     record_security_event(actor, "api.token_refused", result=reason or "failed", object_type="api_tokens",
                           object_id=token_id)
     logger.info("api token refused (%s) from %s", reason, client_ip())
-    return error_response(401, TOKEN_REFUSED)
-
-
-def use_api_channel():
-    """Blueprint before_request: the route guard built the caller's Actor for channel "web"; the API's is "api"."""
-    import dataclasses
-
-    from core.web import current_actor
-
-    g.actor = dataclasses.replace(current_actor(), channel="api")
-
-
-def in_api_namespace() -> bool:
-    return request.path == PREFIX or request.path.startswith(PREFIX + "/")
-
-
-def normalize_error(response):
-    """Application after_request: every error under /api/v1 in our envelope — the route guard's 401/403 and
-    core.error_pages' 404/405/413/422/500 bodies are rewritten, and the kernel's redirect of a user who must
-    change their password (core.web_hooks) becomes a 403 (the API never answers with an HTML page)."""
-    if not in_api_namespace():
-        return response
-    if response.status_code in (301, 302, 303, 307, 308):
-        from urllib.parse import urlsplit
-
-        from flask import url_for
-
-        if urlsplit(response.headers.get("Location", "")).path == url_for("accounts.change_password"):
-            return error_response(403, "须先登录网页修改密码，然后才能使用接口", code="password_change_required")
-        return response
-    if response.status_code < 400 or not response.is_json:
-        return response
-    body = response.get_json(silent=True)
-    if not isinstance(body, dict) or isinstance(body.get("error"), dict):
-        return response
-    fixed = error_response(response.status_code, body.get("message"), body.get("errors"))
-    for key, value in response.headers.items():
-        if key.lower() not in ("content-type", "content-length"):
-            fixed.headers.setdefault(key, value)
-    return fixed
+    return api_error(401, TOKEN_REFUSED)

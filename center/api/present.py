@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from center.cases import registry
-from center.cases.lifecycle import TRANSITIONS, allowed_actions
+from center.cases.lifecycle import allowed_actions
 from center.cases.models import Case
 from center.cases.operations import reveal
 from center.cases.presenters import RULE_LABELS, colour_of, next_deadlines, today_shanghai
@@ -75,7 +75,7 @@ def events(case: Case) -> list[dict]:
     ids = sorted({e.actor_user_id for e in rows if e.actor_user_id is not None})
     names = {uid: name for uid, name in db.session.execute(select(User.id, User.display_name)
                                                            .where(User.id.in_(ids)))} if ids else {}
-    labels = {**registry.event_labels, **{t.action: t.label for t in TRANSITIONS if case.kind in t.kinds}}
+    labels = registry.timeline_labels(case.kind)
     return [{"id": e.id, "action": e.action, "action_label": labels.get(e.action, e.action),
              "actor": names.get(e.actor_user_id), "at": e.at,
              "from_status": e.from_status.value if e.from_status else None,

@@ -1,6 +1,6 @@
 """JSON API /api/v1: the case registry for other systems and scripts. Same jurisdiction as the pages (404
 outside it, the 检举控告 rule included); each view reads parse → scoped load → one operation → commit →
-serialize. Authentication and the error envelope: center.api.auth. The document: center.api.openapi.
+serialize. Authentication: center.api.auth; errors: the kernel's envelope (core.error_pages.api_error). The document: center.api.openapi.
 
 The views are exempt from Flask-WTF's default check because a bearer request has no CSRF token to send;
 ``center.api.auth.authenticate`` applies the same check to every cookie-authenticated write instead.
@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, jsonify, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import func, or_, select
 
-from center.api import auth, present
+from center.api import present
 from center.api.openapi import build_document, describe
 from center.api.schemas import (
     CaseArgs,
@@ -30,13 +30,13 @@ from center.cases.operations import case_for_intake_key, register_case
 from center.cases.queries import cases_query, get_case_by_number_or_404
 from core.auth.decorators import permission, public
 from core.db import db
+from core.error_pages import api_error
 from core.errors import DomainError, ValidationFailed
 from core.extensions import csrf
 from core.org.models import OrgUnit
 from core.web import commit, current_actor, load_form
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-bp.before_request(auth.use_api_channel)
 
 #: CaseArgs fields passed to register_case as they are (the unit ids are resolved first).
 INTAKE_FIELDS = ("kind", "petition_class", "category", "channel", "summary", "demands", "people_count",
@@ -64,7 +64,7 @@ def _dump(schema_cls, data, status: int = 200):
 @bp.errorhandler(CSRFError)
 def _csrf_failed(exc):
     db.session.rollback()
-    return auth.error_response(400, "CSRF 校验失败：使用登录会话调用接口时，非 GET 请求须在 X-CSRFToken 头中携带页面的"
+    return api_error(400, "CSRF 校验失败：使用登录会话调用接口时，非 GET 请求须在 X-CSRFToken 头中携带页面的"
                                     " CSRF 令牌", code="csrf_failed")
 
 

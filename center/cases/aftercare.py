@@ -28,7 +28,7 @@ from sqlalchemy import select
 from center.cases import lifecycle
 from center.cases.closing import approved_answer, service_of
 from center.cases.lifecycle import shanghai_date
-from center.cases.mediation import SKEW, TEXT_MAX
+from center.cases.mediation import SKEW, clean_text
 from center.cases.models import (
     EVALUATION_STAGE_LABELS,
     RATING_LABELS,
@@ -50,14 +50,14 @@ from center.cases.models import (
     ReviewLevel,
     VisitMethod,
 )
-from center.cases.queries import can_see
+from center.cases.queries import require_visible
 from core.accounts.models import Role
 from core.actor import Actor
 from core.audit.operations import record
 from core.auth.permissions import can, covers, granting, require
 from core.calendar.days import SHANGHAI
 from core.db import db, utcnow
-from core.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
+from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from core.org.models import OrgUnit
 
 logger = logging.getLogger(__name__)
@@ -75,26 +75,12 @@ REQUESTED = {ReviewLevel.review: "review_requested", ReviewLevel.re_review: "re_
 DECIDED = {ReviewLevel.review: "review_decided", ReviewLevel.re_review: "re_review_decided"}
 
 
-def _visible(case: Case, actor: Actor) -> None:
-    if not can_see(actor, case):
-        raise NotFound()
-
-
 def _enum(cls, value, field: str, message: str, errors: dict):
     try:
         return cls(value)
     except ValueError:
         errors[field] = [message]
         return None
-
-
-def _text(value: str | None, field: str, label: str, errors: dict, *, required=False, limit=TEXT_MAX):
-    value = (value or "").strip() or None
-    if value is None and required:
-        errors[field] = [f"请填写{label}"]
-    elif value is not None and len(value) > limit:
-        errors[field] = [f"{label}不能超过 {limit} 个字"]
-    return value
 
 
 def _today() -> date:
@@ -138,7 +124,7 @@ def was_accepted(case: Case) -> bool:
 
 def record_evaluation(case: Case, *, actor: Actor, stage: str, rating: str, source: str, note: str | None = None,
                       visit: FollowUpVisit | None = None, at: datetime | None = None) -> Evaluation:
-    _visible(case, actor)
+    require_visible(actor, case)
     errors: dict[str, list[str]] = {}
     stage = _enum(EvaluationStage, stage, "stage", "请选择评价对象（对受理或对办理结果）", errors)
     rating = _enum(Rating, rating, "rating", "请选择满意、基本满意或不满意", errors)
@@ -151,7 +137,7 @@ def record_evaluation(case: Case, *, actor: Actor, stage: str, rating: str, sour
         require(actor, lifecycle.EVALUATE, case)
         if grid_only(actor, case):
             raise PermissionDenied("网格员请在回访时记录群众评价")
-    note = _text(note, "note", "评价说明", errors)
+    note = clean_text(note, "note", "评价说明", errors)
     if errors:
         raise ValidationFailed(errors)
     if stage == EvaluationStage.acceptance and not was_accepted(case):
@@ -205,7 +191,7 @@ def record_visit(case: Case, *, actor: Actor, visited_at: datetime, method: str,
                  rating: str | None = None, note: str | None = None) -> FollowUpVisit:
     """回访 after closing (case.followup over the case: the grid worker of its grid, the village, staff). A
     rating given on the visit records the result evaluation (source follow_up) in the same operation."""
-    _visible(case, actor)
+    require_visible(actor, case)
     require(actor, FOLLOW_UP, case)
     if case.status not in VISITABLE:
         raise InvalidTransition(f"事项办结后才能回访（当前状态为“{case.status_label}”）")
@@ -221,7 +207,7 @@ def record_visit(case: Case, *, actor: Actor, visited_at: datetime, method: str,
         errors["visited_at"] = ["回访时间不能晚于现在"]
     elif closed_at is not None and shanghai_date(visited_at) < shanghai_date(closed_at):
         errors["visited_at"] = [f"回访时间不能早于办结日期（{shanghai_date(closed_at):%Y-%m-%d}）"]
-    notes = _text(notes, "notes", "回访情况", errors, required=True)
+    notes = clean_text(notes, "notes", "回访情况", errors, required=True)
     if rating is not None and rating not in Rating.__members__:
         errors["rating"] = ["请选择满意、基本满意或不满意"]
     if errors:
@@ -314,7 +300,7 @@ def request_review(case: Case, *, actor: Actor, level: str, requested_on: date, 
                    at: datetime | None = None) -> Review:
     """Record the petitioner's request for 复查/复核 (case.triage over the case: the handling side, or the
     organ above, whose members cover it too) and start the decision deadline."""
-    _visible(case, actor)
+    require_visible(actor, case)
     require(actor, lifecycle.TRIAGE, case)
     errors: dict[str, list[str]] = {}
     level = _enum(ReviewLevel, level, "level", "请选择复查或复核", errors)
@@ -336,8 +322,8 @@ def request_review(case: Case, *, actor: Actor, level: str, requested_on: date, 
         since = "收到答复意见" if level == ReviewLevel.review else "收到复查意见"
         errors["requested_on"] = [f"已超过{label}申请期限：应自{since}之日起 30 日内提出（最后一日为 {last:%Y-%m-%d}），"
                                   f"不予受理"]
-    external_organ = _text(external_organ, "external_organ", f"{label}机关名称", errors, limit=EXTERNAL_MAX)
-    external_reference = _text(external_reference, "external_reference", "平台外机关的文号或编号", errors,
+    external_organ = clean_text(external_organ, "external_organ", f"{label}机关名称", errors, limit=EXTERNAL_MAX)
+    external_reference = clean_text(external_reference, "external_reference", "平台外机关的文号或编号", errors,
                                limit=REFERENCE_MAX)
     expected = platform_organ(case, level)
     if (organ_unit is None) == (external_organ is None):
@@ -390,7 +376,7 @@ def review_deadline(review: Review) -> Deadline | None:
 def decide_review(review: Review, *, actor: Actor, decided_on: date, decision: str, notes: str | None = None,
                   external_reference: str | None = None, at: datetime | None = None) -> Review:
     case = review.case
-    _visible(case, actor)
+    require_visible(actor, case)
     _check_decider(actor, review)
     label = REVIEW_LEVEL_LABELS[review.level]
     if review.decision is not None:
@@ -403,8 +389,8 @@ def decide_review(review: Review, *, actor: Actor, decided_on: date, decision: s
         errors["decided_on"] = ["决定日期不能晚于今天"]
     elif decided_on < review.requested_on:
         errors["decided_on"] = [f"决定日期不能早于申请日期（{review.requested_on:%Y-%m-%d}）"]
-    notes = _text(notes, "notes", f"{label}意见说明", errors)
-    reference = _text(external_reference, "external_reference", "平台外机关的文号或编号", errors,
+    notes = clean_text(notes, "notes", f"{label}意见说明", errors)
+    reference = clean_text(external_reference, "external_reference", "平台外机关的文号或编号", errors,
                       limit=REFERENCE_MAX) or review.external_reference
     if review.organ_unit is None and reference is None:
         errors["external_reference"] = [f"请填写平台外机关{label}意见书的文号或编号"]
@@ -435,14 +421,14 @@ def pause_review(review: Review, *, actor: Actor, days: int, note: str | None = 
     from core.calendar import load_calendar
 
     case = review.case
-    _visible(case, actor)
+    require_visible(actor, case)
     _check_decider(actor, review)
     if review.decision is not None:
         raise InvalidTransition("已作出决定，不能再中止计时")
     errors: dict[str, list[str]] = {}
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= PAUSE_MAX:
         errors["days"] = [f"听证天数应在 1–{PAUSE_MAX} 之间"]
-    note = _text(note, "note", "听证说明", errors)
+    note = clean_text(note, "note", "听证说明", errors)
     row = review_deadline(review)
     if row is None or row.met_at is not None:
         errors["days"] = ["没有正在计算的决定期限"]

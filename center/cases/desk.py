@@ -17,11 +17,11 @@ from sqlalchemy.orm import aliased
 
 from center.cases.lifecycle import FINAL_STATUSES
 from center.cases.models import Case, CaseStatus, Deadline
-from center.cases.presenters import next_deadlines, today_shanghai
+from center.cases.presenters import eighty_percent_used, next_deadlines, today_shanghai
 from center.cases.queries import cases_query
 from core.actor import Actor
 from core.auth.permissions import granting
-from core.db import day_number, db
+from core.db import db
 
 DONE = {*FINAL_STATUSES, CaseStatus.closed, CaseStatus.evaluated}
 #: Waiting for this desk to accept (登记, 上报 or 交办 to one of the actor's own units).
@@ -51,10 +51,6 @@ QUEUE_LABELS = {q.key: q.label for q in QUEUES}
 
 # --- day arithmetic in SQL ----------------------------------------------------------------------------------
 
-def _ordinal(day: date) -> int:
-    return (day - date(1970, 1, 1)).days
-
-
 # --- the queues as clauses -----------------------------------------------------------------------------------
 
 def own_unit_ids(actor: Actor) -> list[int]:
@@ -79,7 +75,7 @@ def due_soon_clause(today: date):
                 .order_by(Deadline.due_on, Deadline.id).limit(1).correlate(Case).scalar_subquery())
     return exists().where(
         nxt.id == earliest, nxt.due_on >= today, nxt.due_on > nxt.started_on,
-        4 * day_number(nxt.due_on) + day_number(nxt.started_on) <= literal(5 * _ordinal(today)))
+        eighty_percent_used(nxt.started_on, nxt.due_on, today))
 
 
 def queue_clause(actor: Actor, key: str, today: date):

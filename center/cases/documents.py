@@ -29,13 +29,13 @@ from center.cases.models import (
     ServiceMethod,
     ServiceRecord,
 )
-from center.cases.queries import can_see
+from center.cases.queries import require_visible
 from core.accounts.models import Membership, Role, User
 from core.actor import Actor
 from core.audit.operations import record
 from core.auth.permissions import covers, granting
 from core.db import db, utcnow
-from core.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
+from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from core.org.models import Department, OrgUnit, UnitKind
 
 logger = logging.getLogger(__name__)
@@ -123,11 +123,6 @@ def may_extend(actor: Actor, case: Case) -> bool:
             and extension_of(case) is None and open_answer_deadline(case) is not None)
 
 
-def _visible(actor: Actor, case: Case) -> None:
-    if not can_see(actor, case):
-        raise NotFound()
-
-
 # --- facts and numbers -------------------------------------------------------------------------------------
 
 def petitioner_names(case: Case) -> str:
@@ -208,7 +203,7 @@ def draft_document(case: Case, kind, *, actor: Actor, organ: OrgUnit | Departmen
     """Draft ``kind`` (answer, not_accepted, extension) from its template with the case's facts. The drafter
     works on the handling side (case.handle at or above the handling unit, or in an assigned department);
     ``organ`` is the handling unit (default) or the drafter's assigned department for a department's answer."""
-    _visible(actor, case)
+    require_visible(actor, case)
     try:
         kind = DocumentKind(kind)
     except ValueError:
@@ -254,7 +249,7 @@ def _check_draftable(case: Case, kind: DocumentKind) -> None:
 
 def edit_document(doc: CaseDocument, *, actor: Actor, title: str, doc_no: str | None, body: str) -> CaseDocument:
     """Only the drafter, only before approval."""
-    _visible(actor, doc.case)
+    require_visible(actor, doc.case)
     if actor.user_id is None or actor.user_id != doc.drafter_user_id:
         raise PermissionDenied("只有文书起草人可以修改文书", action=HANDLE)
     if doc.is_approved:
@@ -299,7 +294,7 @@ def content_problems(doc: CaseDocument) -> list[str]:
 
 def approve_document(doc: CaseDocument, *, actor: Actor, at: datetime | None = None) -> CaseDocument:
     """A leader of the answering organ who is not the drafter approves the document; approved means frozen."""
-    _visible(actor, doc.case)
+    require_visible(actor, doc.case)
     if actor.user_id is not None and actor.user_id == doc.drafter_user_id:
         raise PermissionDenied("文书起草人不能审批自己起草的文书，请由本机关其他负责人审批", action="case.approve")
     if actor.user_id is None or not is_organ_leader(actor, doc.organ_unit, doc.organ_department):
@@ -328,7 +323,7 @@ def record_service(doc: CaseDocument, *, actor: Actor, method, served_on: date, 
                    recipient: str | None = None, at: datetime | None = None) -> ServiceRecord:
     """送达 of an approved document: not in the future, not before its approval; mail needs its number."""
     case = doc.case
-    _visible(actor, case)
+    require_visible(actor, case)
     if actor.user_id is None or not any(_handling_memberships(actor, case)):
         raise PermissionDenied("只有办理单位（或承办部门）的工作人员可以登记送达", action=HANDLE)
     if not doc.is_approved:
@@ -410,7 +405,7 @@ def extend(case: Case, *, actor: Actor, days: int, reason: str, drafter: User | 
     and left for another leader's approval."""
     from core.calendar import load_calendar
 
-    _visible(actor, case)
+    require_visible(actor, case)
     if actor.user_id is None or not is_organ_leader(actor, case.handling_unit):
         raise PermissionDenied(f"只有办理单位（{organ_name_for(case.handling_unit)}）的负责人可以批准延期",
                                action="case.approve")

@@ -26,13 +26,13 @@ from center.cases.models import (
     MediationSession,
     MediationType,
 )
-from center.cases.queries import can_see
+from center.cases.queries import require_visible
 from core.accounts.models import ROLE_LABELS, Membership, Role
 from core.actor import Actor
 from core.audit.operations import record
 from core.auth.permissions import can, require
 from core.db import db, utcnow
-from core.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
+from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 
 logger = logging.getLogger(__name__)
 
@@ -50,11 +50,6 @@ TEXT_MAX = 5000
 SKEW = timedelta(minutes=5)
 
 
-def _visible(case: Case, actor: Actor) -> None:
-    if not can_see(actor, case):
-        raise NotFound()
-
-
 def is_mediation_case(case: Case) -> bool:
     """Disputes, and petitions referred to people's mediation (访调对接)."""
     return case.kind == CaseKind.dispute or case.mediation_referred
@@ -67,8 +62,10 @@ def sessions_of(case: Case) -> list[MediationSession]:
                                    .order_by(MediationSession.held_at, MediationSession.id)))
 
 
-def _clean_text(value: str | None, field: str, label: str, errors: dict, *, required=False,
-                limit=TEXT_MAX) -> str | None:
+def clean_text(value: str | None, field: str, label: str, errors: dict, *, required=False,
+               limit=TEXT_MAX) -> str | None:
+    """Strip a free-text input; a missing required one or one over ``limit`` adds a Chinese message to
+    ``errors`` (the caller raises them together). Shared by the mediation and aftercare operations."""
     value = (value or "").strip() or None
     if value is None and required:
         errors[field] = [f"请填写{label}"]
@@ -87,7 +84,7 @@ def _check_mediating(case: Case, statuses=MEDIATING) -> None:
 def record_session(case: Case, *, actor: Actor, mediation_type: str, held_at: datetime, place: str | None,
                    mediators: str, participants: str | None = None, notes: str | None = None) -> MediationSession:
     """A mediation session held on ``case`` (case.handle over it; the case mediating or in progress)."""
-    _visible(case, actor)
+    require_visible(actor, case)
     require(actor, lifecycle.HANDLE, case)
     _check_mediating(case)
     errors: dict[str, list[str]] = {}
@@ -102,10 +99,10 @@ def record_session(case: Case, *, actor: Actor, mediation_type: str, held_at: da
         errors["held_at"] = ["调解时间不能晚于现在"]
     elif held_at < case.received_at - timedelta(days=1):
         errors["held_at"] = ["调解时间不能早于事项登记时间"]
-    place = _clean_text(place, "place", "调解地点", errors, limit=PLACE_MAX)
-    mediators = _clean_text(mediators, "mediators", "调解员", errors, required=True, limit=MEDIATORS_MAX)
-    participants = _clean_text(participants, "participants", "参加人员", errors)
-    notes = _clean_text(notes, "notes", "调解情况", errors)
+    place = clean_text(place, "place", "调解地点", errors, limit=PLACE_MAX)
+    mediators = clean_text(mediators, "mediators", "调解员", errors, required=True, limit=MEDIATORS_MAX)
+    participants = clean_text(participants, "participants", "参加人员", errors)
+    notes = clean_text(notes, "notes", "调解情况", errors)
     if errors:
         raise ValidationFailed(errors)
     session = MediationSession(case=case, mediation_type=kind, held_at=held_at, place=place, mediators=mediators,
@@ -125,7 +122,7 @@ def record_outcome(session: MediationSession, *, actor: Actor, outcome: str, agr
     """调解成功 needs the agreement's text; 调解不成 the legal channel the parties were guided to. An outcome
     not yet approved may be corrected; an approved one is final."""
     case = session.case
-    _visible(case, actor)
+    require_visible(actor, case)
     require(actor, lifecycle.HANDLE, case)
     _check_mediating(case, APPROVABLE)  # the result may have been issued (出具调处结果) before it was recorded
     if session.approved_at is not None:
@@ -137,10 +134,10 @@ def record_outcome(session: MediationSession, *, actor: Actor, outcome: str, agr
         errors["outcome"] = ["请选择调解结果"]
         result = None
     if result == MediationOutcome.success:
-        agreement = _clean_text(agreement, "agreement", "调解协议内容", errors, required=True)
+        agreement = clean_text(agreement, "agreement", "调解协议内容", errors, required=True)
         guidance = None
     elif result == MediationOutcome.failure:
-        guidance = _clean_text(guidance, "guidance", "引导当事人通过何种法定途径解决（诉讼、仲裁等）", errors,
+        guidance = clean_text(guidance, "guidance", "引导当事人通过何种法定途径解决（诉讼、仲裁等）", errors,
                                required=True)
         agreement = None
     if errors:
@@ -173,7 +170,7 @@ def may_approve(actor: Actor, case: Case) -> bool:
 def approve_outcome(session: MediationSession, *, actor: Actor, at: datetime | None = None) -> MediationSession:
     """The handling unit's leader approves the session's outcome: the case may then close on it."""
     case = session.case
-    _visible(case, actor)
+    require_visible(actor, case)
     if not may_approve(actor, case):
         role = leader_role(case)
         who = ROLE_LABELS[role] if role else "负责人"
@@ -208,7 +205,7 @@ def approve_and_close(session: MediationSession, *, actor: Actor, note: str | No
     """审核并办结: approve the outcome, issue the result (answer) if not yet issued, and close — one operation,
     each step its own event, all through ``lifecycle.transition`` (its permission checks included)."""
     case = session.case
-    _visible(case, actor)
+    require_visible(actor, case)
     if may_approve(actor, case) and not may_approve_and_close(actor, case):
         raise PermissionDenied("您可以审核调解结果，但出具调处结果须由办理人员操作：请先审核，再由办理人员出具结果后办结",
                                action=lifecycle.HANDLE)

@@ -84,6 +84,12 @@ def can_see(actor: Actor, case: Case, action: str = READ) -> bool:
     return any(covers(m, case) for m in granting(actor, action))
 
 
+def require_visible(actor: Actor, case: Case) -> None:
+    """Operations on a case already in hand start here: outside the actor's sight it does not exist (404)."""
+    if not can_see(actor, case):
+        raise NotFound()
+
+
 def may_hear_of(user, case: Case) -> bool:
     """Whether a notice about ``case`` may go to ``user``: never to the accused unit's users on a 检举控告 case
     (whatever list they are on — a grid, a department, the leaders of a unit), except the one who filed it.

@@ -29,7 +29,7 @@ import logging
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from sqlalchemy import and_, literal, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, selectinload
 
@@ -43,9 +43,10 @@ from center.cases.models import (
     Supervision,
     SupervisionForm,
 )
-from center.cases.presenters import RULE_LABELS
+from center.cases.presenters import RULE_LABELS, eighty_percent_used
 from center.cases.queries import can_see, cases_query, hearers
-from core.accounts.models import Membership, Role, User
+from core.accounts.models import Role, User
+from core.accounts.queries import users_holding
 from core.actor import Actor
 from core.audit.operations import record
 from core.auth.permissions import require
@@ -82,12 +83,7 @@ class _Recipients:
     def at(self, unit_ids: Iterable[int], roles: Iterable[Role]) -> list[User]:
         key = (tuple(sorted(unit_ids)), tuple(sorted(str(r) for r in roles)))
         if key not in self._cache:
-            stmt = (select(User).join(Membership, Membership.user_id == User.id)
-                    .join(OrgUnit, Membership.unit_id == OrgUnit.id)
-                    .where(Membership.unit_id.in_(key[0]), Membership.role.in_(list(roles)),
-                           Membership.is_active.is_(True), OrgUnit.is_active.is_(True), User.is_active.is_(True))
-                    .order_by(User.id))
-            self._cache[key] = list(db.session.scalars(stmt).unique())
+            self._cache[key] = users_holding(roles, unit_ids=key[0])
         return self._cache[key]
 
     def district_leaders(self, unit: OrgUnit) -> list[User]:
@@ -119,16 +115,9 @@ def recipients_for(case: Case, level: int, cache: _Recipients | None = None) -> 
 
 # --- the scan -------------------------------------------------------------------------------------------------
 
-def _day_number(column):
-    """SQL: the date in ``column`` as ``date.toordinal()`` (SQLite keeps dates as ISO text)."""
-    if db.session.get_bind().dialect.name == "sqlite":
-        return db.func.julianday(column) - 1721424.5
-    return (column - literal(date(1, 1, 1))) + 1
-
-
 def _eighty_percent(today: date):
-    """SQL: at least 80 % of started_on → due_on has elapsed by ``today``: 5·(T − S) ≥ 4·(D − S)."""
-    return _day_number(Deadline.started_on) + 4 * _day_number(Deadline.due_on) <= 5 * today.toordinal()
+    """SQL: at least 80 % of started_on → due_on has elapsed by ``today`` (the yellow of the desks)."""
+    return eighty_percent_used(Deadline.started_on, Deadline.due_on, today)
 
 
 def _candidates(actor: Actor, today: date):

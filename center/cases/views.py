@@ -28,10 +28,8 @@ def detail(number: str):
     deadlines = [{"row": d, "label": RULE_LABELS.get(d.rule, d.rule),
                   "colour": "green" if d.met_at else colour_of(d, today),
                   "days_left": (d.due_on - today).days} for d in sorted(case.deadlines, key=lambda d: d.due_on)]
-    from center.cases.lifecycle import TRANSITIONS
-
     actor = current_actor()
-    actions = {**registry.event_labels, **{t.action: t.label for t in TRANSITIONS if case.kind in t.kinds}}
+    actions = registry.timeline_labels(case.kind)
     return render_template("cases/detail.html", case=case, parties=parties, deadlines=deadlines,
                            events=sorted(case.events, key=lambda e: (e.at, e.id)), labels=models,
                            action_labels=actions, panels=registry.rendered_panels(case, actor))

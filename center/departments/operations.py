@@ -25,15 +25,16 @@ from center.cases.models import (
     CaseEvent,
     CaseStatus,
 )
-from center.cases.queries import hearers, may_hear_of
+from center.cases.queries import hearers, may_hear_of, require_visible
 from center.departments.duty import on_duty
 from center.departments.presenters import duration_text, late_by
-from core.accounts.models import Membership, Role, User
+from core.accounts.models import Role, User
+from core.accounts.queries import users_holding
 from core.actor import Actor
 from core.audit.operations import record
 from core.auth.permissions import can, granting, require
 from core.db import db, utcnow
-from core.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
+from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from core.org.models import Department, DepartmentKind, OrgUnit
 from core.timefmt import localtime
 
@@ -58,13 +59,6 @@ INITIAL_STATUS = {DepartmentKind.resident: S.active, DepartmentKind.rotating: S.
 
 
 # --- who may do what ---------------------------------------------------------------------------------------
-
-def _visible(actor: Actor, case: Case) -> None:
-    from center.cases.queries import can_see
-
-    if not can_see(actor, case):
-        raise NotFound()
-
 
 def is_department_user(actor: Actor, department_id: int) -> bool:
     """A liaison or head of that very department (another department on the same case is not enough)."""
@@ -108,10 +102,7 @@ def live_department_ids(case: Case) -> set[int]:
 
 def department_users(department: Department) -> list[User]:
     """The department's liaisons and head (active users, active memberships), each once."""
-    stmt = (select(User).join(Membership, Membership.user_id == User.id)
-            .where(Membership.department_id == department.id, Membership.role.in_(list(RECIPIENT_ROLES)),
-                   Membership.is_active.is_(True), User.is_active.is_(True)).order_by(User.id))
-    return list(db.session.scalars(stmt).unique())
+    return users_holding(RECIPIENT_ROLES, department_id=department.id)
 
 
 # --- writing a step -----------------------------------------------------------------------------------------
@@ -159,7 +150,7 @@ def dispatch(case: Case, department: Department | None, *, actor: Actor, task: s
              arrive_by: datetime | None = None, at: datetime | None = None) -> CaseAssignment:
     """Send ``case`` to ``department``: resident → active, rotating → queued, on-call → summoned (``arrive_by``
     required, in the future). One live assignment per department and case."""
-    _visible(actor, case)
+    require_visible(actor, case)
     _require_triage(actor, case)
     if case.status in DISPATCH_BLOCKED:
         raise InvalidTransition(f"事项当前状态为“{case.status_label}”，不能再派单给部门")
@@ -216,7 +207,7 @@ def dispatch(case: Case, department: Department | None, *, actor: Actor, task: s
 
 def acknowledge(a: CaseAssignment, *, actor: Actor, at: datetime | None = None) -> CaseAssignment:
     """The on-call department confirms the summons (summoned → acknowledged)."""
-    _visible(actor, a.case)
+    require_visible(actor, a.case)
     _require_department_user(actor, a)
     _expect(a, {S.summoned}, "响应召集")
     at = at or utcnow()
@@ -232,7 +223,7 @@ def acknowledge(a: CaseAssignment, *, actor: Actor, at: datetime | None = None) 
 def record_arrival(a: CaseAssignment, *, actor: Actor, at: datetime | None = None) -> CaseAssignment:
     """The on-call department arrived (summoned or acknowledged → active). Recorded by the department or by the
     handling side; ``at`` may be given for an arrival recorded afterwards. A late arrival stays late."""
-    _visible(actor, a.case)
+    require_visible(actor, a.case)
     if not (is_department_user(actor, a.department_id) or may_triage(actor, a.case)):
         raise PermissionDenied("只有该部门或事项办理单位的工作人员可以登记到达", action=HANDLE)
     _expect(a, {S.summoned, S.acknowledged}, "登记到达")
@@ -253,7 +244,7 @@ def record_arrival(a: CaseAssignment, *, actor: Actor, at: datetime | None = Non
 
 def take(a: CaseAssignment, actor: Actor, *, at: datetime | None = None) -> CaseAssignment:
     """A rotating department on duty takes a case from its queue (queued → active)."""
-    _visible(actor, a.case)
+    require_visible(actor, a.case)
     _require_department_user(actor, a)
     _expect(a, {S.queued}, "接办")
     at = at or utcnow()
@@ -268,7 +259,7 @@ def take(a: CaseAssignment, actor: Actor, *, at: datetime | None = None) -> Case
 
 def complete(a: CaseAssignment, *, actor: Actor, result: str, at: datetime | None = None) -> CaseAssignment:
     """The department reports its work done (active → done). Afterwards it no longer sees the case."""
-    _visible(actor, a.case)
+    require_visible(actor, a.case)
     _require_department_user(actor, a)
     _expect(a, {S.active}, "办结反馈")
     result = (result or "").strip()
@@ -287,7 +278,7 @@ def complete(a: CaseAssignment, *, actor: Actor, result: str, at: datetime | Non
 
 def withdraw(a: CaseAssignment, *, actor: Actor, reason: str, at: datetime | None = None) -> CaseAssignment:
     """The handling side takes a live assignment back; the reason is kept as its result."""
-    _visible(actor, a.case)
+    require_visible(actor, a.case)
     _require_triage(actor, a.case)
     _expect(a, set(LIVE_ASSIGNMENT), "撤回")
     reason = (reason or "").strip()

@@ -72,3 +72,19 @@ def locked_usernames(now) -> list[LoginThrottle]:
     """Lockouts are not tier data (they are keyed by typed username); the security admin sees them all."""
     return list(db.session.scalars(select(LoginThrottle).where(LoginThrottle.locked_until > now)
                                    .order_by(LoginThrottle.locked_until.desc()).limit(200)))
+
+
+def users_holding(roles, *, unit_ids=(), department_id: int | None = None) -> list[User]:
+    """Active users with an active membership of one of ``roles`` exactly at one of ``unit_ids`` (or at the
+    department): the recipients a feature names for a notice ("the township's staff", "the department's
+    liaisons"). Not scoped to an actor: senders check who may hear of what (center.cases.queries.hearers)."""
+    stmt = select(User).join(Membership, Membership.user_id == User.id)
+    if department_id is not None:  # an effective membership: its place is active too
+        stmt = stmt.join(Department, Membership.department_id == Department.id).where(
+            Department.id == department_id, Department.is_active.is_(True))
+    else:
+        stmt = stmt.join(OrgUnit, Membership.unit_id == OrgUnit.id).where(
+            OrgUnit.id.in_(sorted(set(unit_ids))), OrgUnit.is_active.is_(True))
+    stmt = stmt.where(Membership.role.in_([str(r) for r in roles]), Membership.is_active.is_(True),
+                      User.is_active.is_(True)).order_by(User.id)
+    return list(db.session.scalars(stmt).unique())

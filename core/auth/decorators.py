@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, g, jsonify, redirect, request, url_for
+from flask import current_app, g, redirect, request, url_for
 from flask_login import current_user
 
 from core.auth.permissions import has_permission
@@ -44,7 +44,9 @@ def route_rule(endpoint: str) -> tuple[bool, str | None]:
 
 
 def is_api_request() -> bool:
-    return request.path.startswith("/api/")
+    from core.error_pages import is_api_path
+
+    return is_api_path(request.path)
 
 
 def enforce_route_rules():
@@ -59,7 +61,9 @@ def enforce_route_rules():
         return _forbidden()
     if not current_user.is_authenticated:
         if is_api_request():
-            return jsonify(error="unauthenticated", message="请先登录"), 401
+            from core.error_pages import api_error
+
+            return api_error(401)
         target = request.full_path.rstrip("?")
         from core import hooks
 
@@ -90,5 +94,7 @@ def _forbidden():
     from flask import render_template
 
     if is_api_request():
-        return jsonify(error="forbidden", message="您没有执行此操作的权限"), 403
+        from core.error_pages import api_error
+
+        return api_error(403)
     return render_template("core/error.html", code=403, message="您没有访问此页面的权限"), 403

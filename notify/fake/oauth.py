@@ -12,6 +12,7 @@ from notify.fake.common import state
 PAGE = """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>{{ title }}</title>
 <style>
 body{font-family:sans-serif;max-width:32rem;margin:1rem auto;padding:0 1rem;color:#222}

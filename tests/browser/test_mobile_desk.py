@@ -9,7 +9,6 @@ the session expired, sign in again silently, and end up with exactly one case. P
 
 from __future__ import annotations
 
-import io
 import re
 import uuid
 from urllib.parse import urlsplit
@@ -70,8 +69,6 @@ def _authorize_as(phone, openid: str) -> None:
     phone.fill("input[name=fake_openid]", openid)
     with phone.expect_navigation(url=re.compile(r"^http://127\.0\.0\.1:\d+/(?!mp/|work/)")):
         phone.click("button[type=submit]")
-    # The stand-in's own page (another port) asks for a /favicon.ico it does not have: not our page's error.
-    phone.watch.clear()
 
 
 def _bind_phone(open_page, worker: str, openid: str):
@@ -199,20 +196,6 @@ def test_signing_out_removes_drafts_and_stops_silent_sign_in(open_page, live_db)
     assert urlsplit(phone.url).path == "/login"  # no silent sign-in after signing out on this phone
 
 
-def _weights(page, path: str) -> tuple[int, int]:
-    """(first load, repeat load) bytes on the wire for ``path`` and everything it pulls in."""
-    def load() -> int:
-        sizes = []
-        page.on("requestfinished", lambda r: sizes.append(r.sizes()))
-        page.goto(path, wait_until="load")
-        page.wait_for_load_state("networkidle")
-        page.remove_listener("requestfinished", page.listeners("requestfinished")[-1]) if hasattr(
-            page, "listeners") else None
-        return sum(s["responseBodySize"] + s["responseHeadersSize"] for s in sizes)
-
-    return load(), load()
-
-
 @pytest.mark.parametrize("path", ["/m/", "/m/file", "CASE"])
 def test_mobile_pages_stay_within_their_byte_budget(open_page, live_db, path):
     from center.cases.models import Case
@@ -247,5 +230,3 @@ def _transferred(page, cdp, path: str) -> int:
     cdp.remove_listener("Network.loadingFinished", finished)
     return total["n"]
 
-
-_ = io  # photos are written with Pillow to files for set_input_files

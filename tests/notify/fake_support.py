@@ -145,3 +145,30 @@ def all_types(**changes):
 def errcode_of(excinfo) -> int:
     return excinfo.value.errcode
 
+
+
+# --- callbacks pushed to our app, replies read back ------------------------------------------------------------
+
+
+def push(fake_wechat, base, platform="mp", **body):
+    """Have the fake push a callback (built and encrypted by it) to our app served at ``base``."""
+    return fake_wechat.control("POST", "push", json={"platform": platform,
+                                                     "url": f"{base}/wechat/callback/{platform}", **body})
+
+
+def decrypt_reply(config, body: str, platform: str = "work") -> str:
+    """Our encrypted passive reply, decrypted with wechatpy's crypto as WeChat would (the inner XML)."""
+    import re
+
+    if platform == "work":
+        from wechatpy.work.crypto import WeChatCrypto
+
+        crypto = WeChatCrypto(config["WECOM_TOKEN"], config["WECOM_AES_KEY"], config["WECOM_CORP_ID"])
+    else:
+        from wechatpy.crypto import WeChatCrypto
+
+        crypto = WeChatCrypto(config["MP_TOKEN"], config["MP_AES_KEY"], config["MP_APP_ID"])
+    signature = re.search(r"<MsgSignature><!\[CDATA\[(.*?)\]\]>", body).group(1)
+    timestamp = re.search(r"<TimeStamp>(\d+)</TimeStamp>", body).group(1)
+    nonce = re.search(r"<Nonce><!\[CDATA\[(.*?)\]\]>", body).group(1)
+    return crypto.decrypt_message(body, signature, timestamp, nonce)

@@ -10,13 +10,9 @@ from core.actor import Actor
 from core.db import db as _db
 from notify.models import Binding, BindingState, CallbackReceipt, Delivery, DeliveryStatus, Preference
 from notify.wechat import callback
+from tests.notify.fake_support import decrypt_reply, push
 
 SYSTEM = Actor.system("cli")
-
-
-def push(fake_wechat, base, platform="mp", **body):
-    return fake_wechat.control("POST", "push", json={"platform": platform,
-                                                     "url": f"{base}/wechat/callback/{platform}", **body})
 
 
 def _bind(app, username, platform, external_id, channels=None):
@@ -120,17 +116,7 @@ def test_handler_reply_is_encrypted_for_the_sender(live, fake_wechat):
     finally:
         callback.HANDLERS.pop(("work", "text"), None)
     assert result["status"] == 200 and "<Encrypt>" in result["body"]
-    from wechatpy.work.crypto import WeChatCrypto
-
-    cfg = app.config
-    crypto = WeChatCrypto(cfg["WECOM_TOKEN"], cfg["WECOM_AES_KEY"], cfg["WECOM_CORP_ID"])
-    import re
-
-    signature = re.search(r"<MsgSignature><!\[CDATA\[(.*?)\]\]>", result["body"]).group(1)
-    timestamp = re.search(r"<TimeStamp>(\d+)</TimeStamp>", result["body"]).group(1)
-    nonce = re.search(r"<Nonce><!\[CDATA\[(.*?)\]\]>", result["body"]).group(1)
-    plain = crypto.decrypt_message(result["body"], signature, timestamp, nonce)
-    assert "收到：待办" in plain
+    assert "收到：待办" in decrypt_reply(app.config, result["body"], "work")
 
 
 def test_oversized_body_refused(client):

@@ -9,28 +9,15 @@ import pytest
 from sqlalchemy import select
 
 from core.db import db as _db
-from tests.notify.test_callback import push
+from tests.notify.fake_support import decrypt_reply, push
 
 pytestmark = pytest.mark.usefixtures("live")
 
 
 def reply_of(app, result, platform="work") -> str:
     assert result["status"] == 200, result
-    body = result["body"]
-    assert "<Encrypt>" in body, body
-    cfg = app.config
-    if platform == "work":
-        from wechatpy.work.crypto import WeChatCrypto
-
-        crypto = WeChatCrypto(cfg["WECOM_TOKEN"], cfg["WECOM_AES_KEY"], cfg["WECOM_CORP_ID"])
-    else:
-        from wechatpy.crypto import WeChatCrypto
-
-        crypto = WeChatCrypto(cfg["MP_TOKEN"], cfg["MP_AES_KEY"], cfg["MP_APP_ID"])
-    signature = re.search(r"<MsgSignature><!\[CDATA\[(.*?)\]\]>", body).group(1)
-    timestamp = re.search(r"<TimeStamp>(\d+)</TimeStamp>", body).group(1)
-    nonce = re.search(r"<Nonce><!\[CDATA\[(.*?)\]\]>", body).group(1)
-    plain = crypto.decrypt_message(body, signature, timestamp, nonce)
+    assert "<Encrypt>" in result["body"], result["body"]
+    plain = decrypt_reply(app.config, result["body"], platform)
     return re.search(r"<Content><!\[CDATA\[(.*?)\]\]></Content>", plain, re.S).group(1)
 
 
