@@ -17,10 +17,14 @@ CASE_MODULES = (
 def init_app(app):
     import importlib
 
-    from center.cases import models  # noqa: F401 - register the case registry's tables
+    from center.cases import (
+        models,  # noqa: F401 - register the case registry's tables
+        permissions,
+    )
     from center.desk import views
     from core import hooks
 
+    permissions.init_app(app)
     app.register_blueprint(views.bp)
     from center.cases import views as case_views
 

@@ -28,8 +28,11 @@ class Actor:
     anonymous: bool = False
 
     @classmethod
-    def for_user(cls, user: User, *, ip=None, request_id=None, channel="web") -> Actor:
-        active = tuple(m for m in user.memberships if m.is_effective)
+    def for_user(cls, user: User, *, ip=None, request_id=None, channel="web", within: str | None = None) -> Actor:
+        """``within``: a unit path — only memberships placed inside that subtree act (a service token's scope,
+        center/api/auth.py): a narrowing of the user's own rights, never a widening."""
+        active = tuple(m for m in user.memberships if m.is_effective
+                       and (within is None or m.place_path.startswith(within)))
         unit_id = None
         if active:
             first = active[0]

@@ -37,12 +37,13 @@ def create_app(config: dict | None = None) -> Flask:
     app.session_interface = DatabaseSessionInterface()
 
     from core import home
-    from core.accounts import admin_views, token_views
+    from core.accounts import admin_views, request_views, token_views
     from core.accounts import views as account_views
     from core.audit import views as audit_views
     from core.org import views as org_views
 
-    for bp in (home.bp, account_views.bp, admin_views.bp, token_views.bp, org_views.bp, audit_views.bp):
+    for bp in (home.bp, account_views.bp, admin_views.bp, token_views.bp, token_views.own_bp, request_views.bp,
+               org_views.bp, audit_views.bp):
         app.register_blueprint(bp)
 
     from core import scheduler

@@ -90,7 +90,7 @@ def create_district(code, name, prefix):
 @click.option("--role", type=click.Choice(["system_admin", "security_admin", "auditor"]), default="system_admin")
 @click.password_option(help="初始密码（登录后须修改）")
 def create_admin(district_code, username, role, password):
-    """创建区县的系统管理员、安全管理员或审计员（生产环境唯一的初始账户来源）。"""
+    """创建并启用区县的系统管理员、安全管理员或审计员（生产环境唯一的初始账户来源，岗位由控制台直接启用并记入审计）。"""
     from core.accounts.models import Role
     from core.accounts.operations import create_user
     from core.errors import ValidationFailed
@@ -101,13 +101,38 @@ def create_admin(district_code, username, role, password):
         if district is None or district.kind != "district":
             raise click.ClickException("区县代码不存在")
         try:
+            # The console both proposes and activates: no security administrator exists yet to activate the
+            # first ones, and only someone at the server can run this.
             create_user(username=username, display_name=username, password=password, title=None,
-                        actor=Actor.system("cli"), memberships=[(Role(role), district)])
+                        actor=Actor.system("cli"), memberships=[(Role(role), district)], activate=True)
         except ValidationFailed as exc:
             db.session.rollback()
             raise click.ClickException("；".join(m for ms in exc.errors.values() for m in ms)) from exc
         db.session.commit()
-    click.echo(f"已创建 {username}")
+    click.echo(f"已创建并启用 {username}")
+
+
+@accounts_cli.command("break-glass")
+@click.option("--username", required=True, help="被锁在系统之外的管理员账户")
+@click.option("--action", "kind", required=True, type=click.Choice(["reset-password", "enable", "unlock"]),
+              help="reset-password 重置为临时密码；enable 重新启用；unlock 解除登录锁定")
+@click.option("--reason", required=True, help="理由（记入审计并通知全体管理员）")
+def break_glass(username, kind, reason):
+    """紧急恢复管理员账户（三权分立下无人可审批时的唯一途径）：须在服务器上执行，记入审计并通知全体管理员。"""
+    from core.accounts.break_glass import KINDS
+    from core.accounts.break_glass import break_glass as recover
+    from core.errors import ValidationFailed
+
+    with write_intent():
+        try:
+            req, plain, told = recover(username, kind=KINDS[kind], reason=reason, actor=Actor.system("cli"))
+        except ValidationFailed as exc:
+            db.session.rollback()
+            raise click.ClickException("；".join(m for ms in exc.errors.values() for m in ms)) from exc
+        db.session.commit()
+    click.echo(f"已对 {req.target.username} 执行紧急恢复「{req.kind_label}」，已通知 {told} 名管理员。")
+    if plain:
+        click.echo(f"临时密码（只显示这一次，首次登录须修改）：{plain}")
 
 
 def init_app(app):

@@ -42,6 +42,13 @@ class DefaultConfig:
     SESSION_COOKIE_SECURE = True
     #: How often (seconds) a request refreshes the session's last-seen time; spares SQLite a write per request.
     SESSION_TOUCH_SECONDS = 60
+    #: API tokens: the default and longest lifetime (days) of a token; it also ends with a password change.
+    API_TOKEN_DAYS = 90
+    #: Dual control between administrators: hours a request waits for the third administrator (and an
+    #: approved device binding for its requester) before it lapses.
+    ADMIN_REQUEST_TTL_HOURS = 48
+    #: WeChat binding: minutes a one-time proof code sent to the grid worker's own channel stays valid.
+    BINDING_PROOF_CODE_MINUTES = 10
     #: Argon2 time cost; tests lower it to keep the suite fast, the policy stays the same.
     ARGON2_TIME_COST = 3
     ARGON2_MEMORY_KIB = 65536
@@ -202,6 +209,10 @@ def validate(cfg: dict) -> None:
         for key in ("SECRET_KEY", "CRYPTO_KEYS", "BLIND_INDEX_KEY"):
             if not cfg.get(key):
                 raise ConfigError(f"MEDIATION_{key} must be set in production")
+    for key, low, high in (("API_TOKEN_DAYS", 1, 366), ("ADMIN_REQUEST_TTL_HOURS", 1, 24 * 14),
+                           ("BINDING_PROOF_CODE_MINUTES", 1, 60)):
+        if not low <= int(cfg[key]) <= high:
+            raise ConfigError(f"MEDIATION_{key} must be between {low} and {high}, got {cfg[key]!r}")
     cfg["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=12)
 
 

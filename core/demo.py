@@ -68,16 +68,20 @@ class _Names:
 
 
 def load_core(actor: Actor, context: dict) -> None:
-    from core.accounts.models import ROLE_LABELS, Membership
+    from core.accounts.memberships import console_membership, record_console_activations
+    from core.accounts.models import ROLE_LABELS
 
     names = _Names()
     logins: DemoLogins = context.setdefault("logins", DemoLogins())
     password_hash = hash_password(DEMO_PASSWORD)  # one hash for all demo users keeps loading fast
+    placed = []
 
     def user(username, role, place, title=None):
         u = User(username=username, display_name=names.next(), title=title, password_hash=password_hash)
-        u.memberships.append(Membership(role=role, unit=place if isinstance(place, OrgUnit) else None,
-                                        department=None if isinstance(place, OrgUnit) else place))
+        # Placed and activated by the console (the system actor), each activation audited below: the demo
+        # district starts with every role in force, as `flask accounts create-admin` starts an installation.
+        placed.append(console_membership(role, place))
+        u.memberships.append(placed[-1])
         db.session.add(u)
         place_name = place.name if isinstance(place, OrgUnit) else f"{place.unit.name}·{place.name}"
         logins.add(username, ROLE_LABELS[role], place_name)
@@ -109,6 +113,7 @@ def load_core(actor: Actor, context: dict) -> None:
     user("xinfang.liaison", Role.department_liaison, depts["区信访局"], "联络员")
     user("sifa.head", Role.department_head, depts["区司法局"], "局长")
     user("sifa.liaison", Role.department_liaison, depts["区司法局"], "联络员")
+    user("renshe.head", Role.department_head, depts["区人社局（劳动人事争议仲裁院）"], "局长")
     user("renshe.liaison", Role.department_liaison, depts["区人社局（劳动人事争议仲裁院）"], "联络员")
     user("zhujian.liaison", Role.department_liaison, depts["区住房和城乡建设委员会"], "联络员")
     user("minzheng.liaison", Role.department_liaison, depts["区民政局"], "联络员")
@@ -142,4 +147,5 @@ def load_core(actor: Actor, context: dict) -> None:
                 user(f"{v_short}.g{g_index}", Role.grid_worker, g, "专职网格员")
     context.update(townships=townships, villages=villages, grids=grids)
     db.session.flush()
+    record_console_activations(placed, actor=actor)
     record(actor, "demo.loaded", district, unit_id=district.id, changed=["org_units", "departments", "users"])

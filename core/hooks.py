@@ -86,3 +86,36 @@ user_links: list[tuple[str, str, str, str]] = []
 def register_user_link(permission: str, label: str, endpoint: str, arg: str) -> None:
     if endpoint not in {e for _, _, e, _ in user_links}:
         user_links.append((permission, label, endpoint, arg))
+
+#: Messages to a user on their existing channels (notify registers notify.outbox.enqueue): the kernel announces
+#: security events this way — a new request between administrators, a break-glass recovery — without importing
+#: notify. ``announcer(event, user, payload, key=...)``; with none registered (the kernel alone) nothing is sent.
+announcers: list[Callable] = []
+
+
+def register_announcer(announcer: Callable) -> None:
+    if announcer not in announcers:
+        announcers.append(announcer)
+
+
+def announce(event: str, user, payload: dict, *, key: str) -> None:
+    """Queue a security announcement for ``user`` in the caller's transaction (urgent: quiet hours do not hold
+    it back)."""
+    for announcer in announcers:
+        announcer(event, user, payload, key=key)
+
+#: API actions a service token may be scoped to (name → Chinese label), registered by the JSON API.
+api_scopes: dict[str, str] = {}
+
+
+def register_api_scope(name: str, label: str) -> None:
+    api_scopes[name] = label
+
+#: The page where an approved device binding is carried out for a user: (endpoint, name of the user-id argument);
+#: notify registers its binding-code page (core.accounts.dual_control, bind_device requests).
+device_binding_pages: list[tuple[str, str]] = []
+
+
+def register_device_binding_page(endpoint: str, arg: str) -> None:
+    if (endpoint, arg) not in device_binding_pages:
+        device_binding_pages.append((endpoint, arg))

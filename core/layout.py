@@ -12,6 +12,8 @@ ADMIN_LINKS = [
     ("org.manage", "部门", "org.departments"),
     ("user.view", "用户与岗位", "users.index"),
     ("security.policy", "安全策略", "users.security_policy"),
+    ("membership.activate", "待激活岗位", "users.pending_memberships"),
+    ("admin.request", "管理员操作审批", "admin_requests.index"),
     ("audit.read", "审计日志", "audit.index"),
 ]
 

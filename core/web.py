@@ -32,7 +32,10 @@ def current_actor(channel: str | None = None) -> Actor:
         if user is None:
             g.actor = Actor.visitor(ip=client_ip(), request_id=request_id(), channel=channel)
         else:
-            g.actor = Actor.for_user(user, ip=client_ip(), request_id=request_id(), channel=channel)
+            # A service token acts only with the account's memberships inside its unit subtree (set by the
+            # API's bearer check, center.api.auth).
+            g.actor = Actor.for_user(user, ip=client_ip(), request_id=request_id(), channel=channel,
+                                     within=g.get("actor_within"))
     return g.actor
 
 

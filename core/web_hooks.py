@@ -22,7 +22,8 @@ def _load_user(user_id: str):
         user = db.session.get(User, int(user_id))
     except (TypeError, ValueError):
         return None
-    return user if user is not None and user.is_active else None
+    # A service account never holds a session (it cannot sign in interactively); only active people do.
+    return user if user is not None and user.is_active and not user.is_service else None
 
 
 def init_app(app):

@@ -17,6 +17,8 @@ def init_app(app):
     app.register_blueprint(binding_views.bp)
     hooks.register_sign_in_entry(signin.silent_entry)
     hooks.register_user_link("grid.bind", "微信绑定码", "wechat_binding.issue", "worker_id")
+    hooks.register_device_binding_page("wechat_binding.issue", "worker_id")
+    hooks.register_announcer(_announce)
     from notify import preferences
 
     app.register_blueprint(preferences.bp)
@@ -32,6 +34,14 @@ def init_app(app):
 
     if app.config["MEDIATION_ENV"] in ("development", "test") and importlib.util.find_spec("notify.fake"):
         hooks.register_process("fake-wechat", ["notify", "fake-wechat"])
+
+
+def _announce(event, user, payload, *, key):
+    """The kernel's security announcements (core.hooks.announce) go out like any message, urgently: a break-glass
+    recovery or a request about one's account must not wait for the end of quiet hours."""
+    from notify.outbox import enqueue
+
+    enqueue(event, user, payload, key=key, priority="urgent")
 
 
 def _paused_channel_banner(actor):

@@ -93,11 +93,21 @@ def _code_hash(code: str) -> str:
 
 def may_issue_code(actor: Actor, user) -> bool:
     """An admin over the user, or a village cadre/head over a grid worker of their village — a user who is
-    only that: a binding code signs its redeemer in as the user, so a cadre must never get one for someone
-    who also holds any other post (a township clerk with a grid membership on the side, say)."""
+    only that: a code lets its holder bind a phone to the user once they prove who they are, and a cadre has
+    no business with someone who also holds any other post (a township clerk with a grid post on the side).
+    Never for a service account (it has no phone to bind); for an administrator's account only with an
+    approved dual-control request of the actor's (core.accounts.dual_control) — an administrator never binds
+    a device to another administrator alone (their own phone they may: the proof is their own password)."""
+    from core.accounts.dual_control import has_binding_approval
+    from core.accounts.memberships import is_administrator
     from core.accounts.models import Role
     from core.auth.permissions import can
 
+    if user.is_service:
+        return False
+    if is_administrator(user) and not actor.is_system:
+        # Their own phone: the code still needs their own password on it. Anyone else's: dual control.
+        return actor.user_id == user.id or has_binding_approval(actor, user)
     if can(actor, "user.manage", user):
         return True
     posts = [m for m in user.memberships if m.is_active]
@@ -120,6 +130,12 @@ def issue_binding_code(user, *, actor: Actor, ttl_hours: int) -> str:
         raise PermissionDenied(action="grid.bind")
     if not user.is_active:
         raise ValidationFailed({"user_id": ["该账号已停用，不能绑定微信"]})
+    from core.accounts.memberships import is_administrator
+
+    if is_administrator(user) and not actor.is_system and actor.user_id != user.id:
+        from core.accounts.dual_control import take_binding_approval
+
+        take_binding_approval(actor, user)  # one approval, one code
     now = utcnow()
     db.session.execute(update(BindingCode).where(BindingCode.user_id == user.id, BindingCode.used_at.is_(None))
                        .values(used_at=now, used_platform="void"))
@@ -131,28 +147,47 @@ def issue_binding_code(user, *, actor: Actor, ttl_hours: int) -> str:
     return code
 
 
-def redeem_binding_code(code: str, platform: Platform | str, external_id: str, *, actor: Actor):
-    """Bind the identity to the code's user and spend the code; None for an unknown, spent or expired code.
-    One conditional UPDATE spends it, so two phones racing with the same code cannot both bind."""
+def live_code(code: str, *, session=None):
+    """The unspent, unexpired binding code row for ``code`` that has not died of wrong proofs, or None."""
+    from core.db import utcnow
+    from notify.binding_proof import MAX_PROOF_FAILURES
+    from notify.models import BindingCode
+
+    sess = session or db.session
+    row = sess.scalar(select(BindingCode).where(BindingCode.code_hash == _code_hash(code)))
+    if row is None or row.used_at is not None or row.expires_at <= utcnow() or row.proof_failures >= MAX_PROOF_FAILURES:
+        return None
+    return row
+
+
+def redeem_binding_code(code: str, platform: Platform | str, external_id: str, *, actor: Actor, proven_user_id: int):
+    """Bind the identity to the code's user and spend the code — only once the person on the phone proved they
+    are that user (``proven_user_id``, notify.binding_proof); None for an unknown, spent, expired or dead code,
+    or a proof for someone else. One conditional UPDATE spends it, so two phones racing cannot both bind. The
+    user hears of the new binding on the channels they already had, before it joins them."""
     from sqlalchemy import update
 
     from core.accounts.models import User
     from core.db import utcnow
+    from notify.binding_proof import MAX_PROOF_FAILURES, announce_new_binding
     from notify.models import BindingCode
 
     now = utcnow()
     row = db.session.scalar(select(BindingCode).where(BindingCode.code_hash == _code_hash(code)))
-    if row is None:
+    if row is None or row.user_id != proven_user_id:
         return None
     spent = db.session.execute(update(BindingCode).where(
-        BindingCode.id == row.id, BindingCode.used_at.is_(None), BindingCode.expires_at > now)
+        BindingCode.id == row.id, BindingCode.used_at.is_(None), BindingCode.expires_at > now,
+        BindingCode.proof_failures < MAX_PROOF_FAILURES)
         .values(used_at=now, used_platform=str(Platform(platform).value)))
     if spent.rowcount != 1:
         return None
     user = db.session.get(User, row.user_id)
-    if user is None or not user.is_active:
+    if user is None or not user.is_active or user.is_service:
         return None
+    owner = Actor.for_user(user, ip=actor.ip, request_id=actor.request_id, channel=actor.channel)
+    announce_new_binding(user, Platform(platform), code_id=row.id)
     # The owner of the phone binds their own identity: the audit row names them, from the visitor's request.
-    bind(user, platform, external_id, actor=Actor.for_user(user, ip=actor.ip, request_id=actor.request_id,
-                                                           channel=actor.channel))
+    bind(user, platform, external_id, actor=owner)
+    record(owner, "wechat.bind", user, changed=["notify_bindings"])
     return user

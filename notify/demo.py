@@ -16,7 +16,7 @@ def load(actor, context: dict) -> None:
     users = list(db.session.scalars(select(User).order_by(User.id)))
     for user in users:
         bind(user, "wecom", user.username, actor=actor)
-    grid_workers = list(db.session.scalars(select(User).join(Membership).where(Membership.role == Role.grid_worker)
+    grid_workers = list(db.session.scalars(select(User).join(Membership, Membership.user_id == User.id).where(Membership.role == Role.grid_worker)
                                            .order_by(User.username).limit(6)))
     for worker in grid_workers:
         enqueue("demo.welcome", worker,

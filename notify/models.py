@@ -189,10 +189,13 @@ class CallbackReceipt(Base):
 
 
 class BindingCode(Base):
-    """A one-time code (and its QR) that binds the WeChat/WeCom identity opening it to ``user_id``.
+    """A one-time code (and its QR) that lets ``user_id`` bind the WeChat/WeCom identity opening it.
 
-    Issued by an admin or the village cadre for a grid worker. Only the SHA-256 of the code is stored; it is
-    spent on first use and expires (``BINDING_CODE_TTL_HOURS``), so a photographed QR is worth nothing later.
+    Issued by an admin or the village cadre for a grid worker. The code alone binds nothing: the person on the
+    phone must prove once that they are the user (their password, or a one-time code sent to a channel they
+    already have — notify.binding_proof). Only a keyed hash of the code is stored; it is spent on first use,
+    expires (``BINDING_CODE_TTL_HOURS``) and dies after ``MAX_PROOF_FAILURES`` wrong proofs, so a photographed
+    QR is worth nothing later.
     """
 
     __tablename__ = "notify_binding_codes"
@@ -205,6 +208,8 @@ class BindingCode(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     used_platform: Mapped[str | None] = mapped_column(String(8))
+    #: wrong passwords or one-time codes given with this binding code (counted on their own transaction)
+    proof_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     def __repr__(self) -> str:
         return f"<BindingCode {self.id} user {self.user_id} used={self.used_at is not None}>"

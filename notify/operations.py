@@ -111,7 +111,7 @@ def alert_admins(channel: Channel, until, reason: str) -> None:
     from notify.models import CHANNEL_LABELS
     from notify.outbox import enqueue
 
-    admins = db.session.scalars(select(User).join(Membership).where(
+    admins = db.session.scalars(select(User).join(Membership, Membership.user_id == User.id).where(
         Membership.role == Role.system_admin, Membership.is_active.is_(True), User.is_active.is_(True)).distinct())
     for admin in admins:
         enqueue("notify.channel_paused", admin,

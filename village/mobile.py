@@ -15,7 +15,7 @@ from flask import Blueprint, jsonify, redirect, render_template, request, url_fo
 
 from center.cases import models
 from center.cases.attachments import check_file, check_files
-from center.cases.operations import categories
+from center.cases.operations import RepeatCandidates, categories
 from center.cases.presenters import next_deadlines
 from center.cases.queries import get_case_by_number_or_404
 from core.auth.decorators import permission
@@ -135,6 +135,9 @@ def file():
                                form={"intake_key": uuid.uuid4().hex, "people_count": "1", "kind": "dispute"},
                                **_filing_context())
 
+    # The registry's repeat candidates, kept as plain rows before submit() rolls back.
+    shown: dict = {}
+
     def perform(args):
         errors: dict[str, list[str]] = {}
         try:
@@ -152,12 +155,17 @@ def file():
             raise ValidationFailed(errors)
         resident = {"name": args["name"], "id_type": args.get("id_type"), "id_number": args.get("id_number"),
                     "phone": args["phone"]}
-        case, _created = file_for_resident(
-            actor, grid=grid, kind=args["kind"], resident=resident, summary=args["summary"],
-            demands=args.get("demands"), category=args["category"], place=args.get("place"),
-            people_count=args["people_count"], consent=args["consent"], photos=photos,
-            consent_photo=consent_photo, intake_key=args["intake_key"])
+        try:
+            case, _created = file_for_resident(
+                actor, grid=grid, kind=args["kind"], resident=resident, summary=args["summary"],
+                demands=args.get("demands"), category=args["category"], place=args.get("place"),
+                people_count=args["people_count"], consent=args["consent"], photos=photos,
+                consent_photo=consent_photo, intake_key=args["intake_key"], repeat_of=args.get("repeat_of"))
+        except RepeatCandidates as exc:
+            shown["candidates"] = [(c.number, c.summary) for c in exc.candidates]
+            raise
         db.session.flush()
         return _done(url_for("mobile.case", number=case.number, filed=1))
 
-    return submit(schemas.AgentFilingArgs(), perform, "mobile/file.html", grid=grid, **_filing_context())
+    return submit(schemas.AgentFilingArgs(), perform, "mobile/file.html", context_fn=lambda: dict(shown), grid=grid,
+                  **_filing_context())

@@ -7,7 +7,7 @@ import logging
 
 from center.cases.attachments import Prepared, attach
 from center.cases.models import Case, CaseEvent, CaseKind
-from center.cases.operations import case_for_intake_key, register_case
+from center.cases.operations import RepeatCandidates, case_for_intake_key, register_case
 from center.cases.queries import can_see, hearers
 from core.accounts.models import Role, User
 from core.accounts.queries import users_holding
@@ -40,10 +40,11 @@ def _tell(users, case: Case, event: str, title: str, body: str, key: str) -> Non
 def file_for_resident(actor: Actor, *, grid: OrgUnit, kind: str, resident: dict, summary: str, demands: str | None,
                       category: str, place: str | None, people_count: int, consent: bool,
                       photos: list[Prepared] = (), consent_photo: Prepared | None = None,
-                      intake_key: str | None = None) -> tuple[Case, bool]:
+                      intake_key: str | None = None, repeat_of: str | None = None) -> tuple[Case, bool]:
     """网格员代办: file a resident's matter on channel grid_agent, from the worker's grid, with the resident's
     consent (委托) recorded. Returns (case, created): a repeated ``intake_key`` returns the earlier case and
-    changes nothing (a double or late submit from an offline-kept form)."""
+    changes nothing (a double or late submit from an offline-kept form). ``repeat_of`` answers the registry's
+    repeat question as at the desk (``register_case``: unanswered with candidates → ``RepeatCandidates``)."""
     if intake_key:
         xact_lock(f"intake:{intake_key}")  # the same lock register_case takes: a racing twin waits, then finds it
     earlier = case_for_intake_key(actor, intake_key)
@@ -63,7 +64,9 @@ def file_for_resident(actor: Actor, *, grid: OrgUnit, kind: str, resident: dict,
                              origin_unit=grid, parties=[{**resident, "role": "applicant", "kind": "person"}],
                              petition_class=petition_class, demands=demands, people_count=people_count,
                              risk_colour="blue" if kind == CaseKind.dispute.value else "yellow",
-                             intake_key=intake_key)
+                             intake_key=intake_key, repeat_of=repeat_of)
+    except RepeatCandidates:
+        raise  # its field is the phone form's own (repeat_of), and the page lists the candidates
     except ValidationFailed as exc:  # the registry names the party's fields parties.0.*: the form names them plainly
         raise ValidationFailed({key.removeprefix("parties.0."): value for key, value in exc.errors.items()}) from None
     consent_event = CaseEvent(case=case, actor_user_id=actor.user_id, at=utcnow(), action="agent_consent",

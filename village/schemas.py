@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from center.cases.identity import IdType
 from center.cases.models import Rating, VisitMethod
+from center.cases.schemas import REPEAT_PATTERN
 from core.schemas import BaseSchema, fields, length, number_range, one_of, regexp
 
 
@@ -21,6 +22,8 @@ class AgentFilingArgs(BaseSchema):
     consent = fields.Boolean(load_default=False)
     intake_key = fields.String(required=True, validate=[length(max=64),
                                                         regexp(r"^[A-Za-z0-9_-]+$", "登记标识格式无效，请刷新页面")])
+    #: the answer to the repeat candidates the registry found (an earlier case's number, or "none")
+    repeat_of = fields.String(validate=regexp(REPEAT_PATTERN, "请选择关联的重复事项或“不是重复件”"))
 
 
 class NoteArgs(BaseSchema):

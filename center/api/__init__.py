@@ -10,6 +10,7 @@ def init_app(app) -> None:
     from center.api import auth, views
 
     app.register_blueprint(views.bp)
+    auth.register_scopes()  # the API actions a service token may be scoped to (core.accounts.tokens)
     # Registered here, after Flask-WTF's own check (the API views are exempt from it) and before core.web_hooks'
     # hooks and the route guard (registered after the features), which then see the token's user.
     app.before_request(auth.authenticate)

@@ -20,6 +20,7 @@ from center.cases.models import (
     PetitionClass,
     RiskColour,
 )
+from center.cases.schemas import LEGAL_CHANNELS, REPEAT_PATTERN
 from core.schemas import BaseSchema, ValidationError, fields, length, number_range, one_of, regexp
 from core.timefmt import SHANGHAI
 
@@ -72,8 +73,10 @@ class PartyArgs(BaseSchema):
 class CaseArgs(BaseSchema):
     """Intake (center.cases.operations.register_case); field errors come back under these names."""
 
-    origin_unit_id = _id(required=True, metadata={"description": "来源单位（须在本人管辖范围内）"})
-    handling_unit_id = _id(load_default=None, metadata={"description": "办理单位；缺省按事项类型自动确定"})
+    origin_unit_id = _id(required=True, metadata={"description": "来源单位：本人可登记的单位（乡镇、区县工作人员不能"
+                                                                 "直接在网格登记）"})
+    handling_unit_id = _id(load_default=None, metadata={"description": "办理单位；缺省按事项类型自动确定。填写时须在本人"
+                                                                      "管辖范围内或为来源单位的上级单位"})
     accused_unit_id = _id(load_default=None, metadata={"description": "被检举控告单位（仅检举控告类）"})
     kind = fields.String(required=True, validate=one_of(_values(CaseKind)))
     petition_class = fields.String(load_default=None, validate=one_of(_values(PetitionClass)),
@@ -94,6 +97,10 @@ class CaseArgs(BaseSchema):
     intake_key = fields.String(load_default=None, validate=regexp(r"^[A-Za-z0-9_-]{8,64}$",
                                                                   "登记幂等键须为 8–64 位字母、数字、下划线或连字符"),
                                metadata={"description": "幂等键：同一键再次提交时返回已登记的事项"})
+    repeat_of = fields.String(load_default=None, validate=regexp(REPEAT_PATTERN, "repeat_of 须为所重复的事项编号或 none"),
+                              metadata={"description": "对可能重复件的答复：所重复的事项编号（关联为重复件），或 none"
+                                                       "（不是重复件）。不填而发现可能的重复件时返回 422，"
+                                                       "fields.repeat_of 列出其编号"})
 
 
 class CaseListArgs(BaseSchema):
@@ -111,6 +118,10 @@ class TransitionArgs(BaseSchema):
     action = fields.String(required=True, validate=one_of(sorted(ACTIONS)))
     note = fields.String(load_default=None, validate=length(max=TEXT_MAX))
     unit_id = _id(load_default=None, metadata={"description": "交办、上报的目标单位"})
+    legal_channel = fields.String(load_default=None, validate=one_of(sorted(LEGAL_CHANNELS)),
+                                  metadata={"description": "导入法定程序（guide_to_legal）必填：litigation 诉讼 / "
+                                                           "arbitration 仲裁 / reconsideration 行政复议"})
+    department_id = _id(load_default=None, metadata={"description": "转送（transfer）：有权处理的部门"})
     consent = fields.List(fields.String(validate=one_of(["applicant", "respondent"])), load_default=list,
                           validate=validate.Length(max=2, error="最多两项"),
                           metadata={"description": "访调对接：已记录同意的当事人"})

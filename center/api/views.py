@@ -26,21 +26,34 @@ from center.api.schemas import (
 from center.cases.lifecycle import transition
 from center.cases.models import Case
 from center.cases.numbering import NUMBER_RE
-from center.cases.operations import case_for_intake_key, register_case
+from center.cases.operations import file_case
 from center.cases.queries import cases_query, get_case_by_number_or_404
+from center.cases.units import load_department, load_units
 from core.auth.decorators import permission, public
 from core.db import db
 from core.error_pages import api_error
-from core.errors import DomainError, ValidationFailed
+from core.errors import DomainError
 from core.extensions import csrf
-from core.org.models import OrgUnit
 from core.web import commit, current_actor, load_form
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-#: CaseArgs fields passed to register_case as they are (the unit ids are resolved first).
+#: CaseArgs fields passed to file_case as they are (the unit ids are resolved first).
 INTAKE_FIELDS = ("kind", "petition_class", "category", "channel", "summary", "demands", "people_count",
-                 "risk_colour", "occurred_on", "xinfang_no", "hotline_ticket", "court_case_no", "intake_key")
+                 "risk_colour", "occurred_on", "xinfang_no", "hotline_ticket", "court_case_no", "intake_key",
+                 "repeat_of")
+UNIT_FIELDS = ("origin_unit_id", "handling_unit_id", "accused_unit_id")
+INTAKE_DESCRIPTION = (
+    "与网页登记表相同的规则（同一个登记操作）：\n"
+    "- 字段错误以 422 返回，fields 中的字段名与请求体一致（当事人为 parties.<序号>.<字段>）；没有登记权限返回 403。\n"
+    "- 来源单位须为本人可登记的单位：乡镇(街道)、区县的工作人员在村(社区)或以上单位登记，网格只能由所在村(社区)"
+    "或网格员登记；否则 422（origin_unit_id）。办理单位可不填（按事项类型自动确定）；填写时须在本人管辖范围内或为"
+    "来源单位的上级单位，且不能是网格、信访事项不能是村(社区)；否则 422（handling_unit_id）。\n"
+    "- 幂等键 intake_key：同一用户以同一键再次提交，返回已登记的事项（200，不重复登记）；该键已被其他用户的事项"
+    "使用时返回 422（intake_key）。\n"
+    "- 重复信访：同一当事人（证件号码相同，或姓名和电话相同且事项相近）近 12 个月内在本人管辖范围内有事项、且未填写"
+    " repeat_of 时，不登记，返回 422，fields.repeat_of 的提示中列出可能重复的事项编号；请核对后重新提交，"
+    "repeat_of 填所重复的事项编号（关联为重复件），或填 none（不是重复件）。")
 
 
 def _json_body() -> dict:
@@ -94,52 +107,22 @@ def list_cases():
                                   "offset": args["offset"]})
 
 
-def _unit(unit_id, field: str) -> OrgUnit:
-    unit = db.session.get(OrgUnit, unit_id)
-    if unit is None or not unit.is_active:
-        raise ValidationFailed({field: ["单位不存在或已停用"]})
-    return unit
-
-
-def _intake_units(args: dict, actor) -> dict:
-    """The units of an intake, each checked against the actor's jurisdiction (422 on its field)."""
-    from core.auth.permissions import can
-
-    origin = _unit(args["origin_unit_id"], "origin_unit_id")
-    if not can(actor, "case.intake", origin):
-        raise ValidationFailed({"origin_unit_id": ["来源单位不存在或不在您的管辖范围内"]})
-    units = {"origin_unit": origin}
-    if args["handling_unit_id"] is not None:
-        handling = _unit(args["handling_unit_id"], "handling_unit_id")
-        # The clerk may name a unit of their own jurisdiction, or one above the origin (where it goes anyway).
-        if not (can(actor, "case.intake", handling) or origin.is_within(handling)):
-            raise ValidationFailed({"handling_unit_id": ["办理单位不在您的管辖范围内"]})
-        units["handling_unit"] = handling
-    if args["accused_unit_id"] is not None:
-        accused = _unit(args["accused_unit_id"], "accused_unit_id")
-        if accused.ancestor_ids[0] != origin.ancestor_ids[0]:
-            raise ValidationFailed({"accused_unit_id": ["被检举控告单位须与来源单位同属一个区县"]})
-        units["accused_unit"] = accused
-    return units
-
-
 @bp.route("/cases", methods=["POST"])
 @permission("case.intake")
 @describe(summary="登记事项", body=CaseArgs,
           responses={201: (CaseSchema, "已登记"), 200: (CaseSchema, "同一幂等键已登记过：返回原事项")},
-          description="字段错误以 422 返回，fields 中的字段名与请求体一致（当事人为 parties.<序号>.<字段>）。")
+          description=INTAKE_DESCRIPTION)
 @csrf.exempt
 def create_case():
     actor = current_actor()
     args = load_form(CaseArgs(), _json_body())
-    # A replay of an earlier intake (same key, same user) answers that case: 200 instead of 201.
-    existing = case_for_intake_key(actor, args["intake_key"])
-    if existing is not None:
-        return _dump(CaseSchema, present.detail(existing), 200)
-    fields = {key: args[key] for key in INTAKE_FIELDS}
-    case = register_case(actor, parties=args["parties"], **fields, **_intake_units(args, actor))
+    given = load_units(**{key: args[key] for key in UNIT_FIELDS})
+    # Every rule (units, intake key, repeats) is file_case's, exactly as for the intake form.
+    case, created = file_case(actor, parties=args["parties"], origin_unit=given["origin_unit_id"],
+                              handling_unit=given["handling_unit_id"], accused_unit=given["accused_unit_id"],
+                              **{key: args[key] for key in INTAKE_FIELDS})
     commit()
-    return _dump(CaseSchema, present.detail(case), 201)
+    return _dump(CaseSchema, present.detail(case), 201 if created else 200)
 
 
 @bp.route("/cases/<number>")
@@ -154,15 +137,20 @@ def get_case(number: str):
 @permission("case.read")
 @describe(summary="流转事项（受理、交办、上报、办结……）", body=TransitionArgs,
           responses={200: (CaseSchema, "流转后的事项")}, errors=(401, 403, 404),
-          description="状态机不允许的操作返回 422（code 为 invalid_transition）；"
-                      "无权执行返回 403；管辖范围外返回 404。")
+          description="与网页相同的规则（同一个流转操作）：状态机不允许的操作返回 422（code 为 invalid_transition）；"
+                      "无权执行返回 403；管辖范围外返回 404。不予受理（not_accept）须在 note 中写明理由，"
+                      "导入法定程序（guide_to_legal）须填写 legal_channel，交办（hand_down）的 unit_id 须为"
+                      "办理单位的下级单位且可以办理本事项（网格不能办理，信访事项不能交办到村(社区)），"
+                      "否则 422，fields 中给出对应字段。")
 @csrf.exempt
 def transition_case(number: str):
     actor = current_actor()
     case = get_case_by_number_or_404(number, actor=actor)
     args = load_form(TransitionArgs(), _json_body())
-    unit = _unit(args["unit_id"], "unit_id") if args["unit_id"] is not None else None
-    transition(case, args["action"], actor=actor, note=args["note"], unit=unit, consent=frozenset(args["consent"]))
+    unit = load_units(unit_id=args["unit_id"])["unit_id"]
+    department = load_department(args["department_id"])
+    transition(case, args["action"], actor=actor, note=args["note"], unit=unit, consent=frozenset(args["consent"]),
+               department=department, legal_channel=args["legal_channel"])
     commit()
     return _dump(CaseSchema, present.detail(case))
 

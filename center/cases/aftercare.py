@@ -51,10 +51,9 @@ from center.cases.models import (
     VisitMethod,
 )
 from center.cases.queries import require_visible
-from core.accounts.models import Role
 from core.actor import Actor
 from core.audit.operations import record
-from core.auth.permissions import can, covers, granting, require
+from core.auth.permissions import can, require
 from core.calendar.days import SHANGHAI
 from core.db import db, utcnow
 from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
@@ -112,12 +111,6 @@ def latest_result_evaluation(case: Case) -> Evaluation | None:
     return rows[-1] if rows else None
 
 
-def grid_only(actor: Actor, case: Case) -> bool:
-    """Is the actor on this case only as a grid worker (no staff membership covering it)?"""
-    mine = [m for m in granting(actor, lifecycle.EVALUATE) if covers(m, case)]
-    return bool(mine) and all(m.role == Role.grid_worker for m in mine)
-
-
 def was_accepted(case: Case) -> bool:
     return any(e.action == "accept" for e in case.events)
 
@@ -133,10 +126,11 @@ def record_evaluation(case: Case, *, actor: Actor, stage: str, rating: str, sour
         require(actor, FOLLOW_UP, case)
         if visit is None or visit.case_id != case.id:
             errors["visit"] = ["回访评价须在记录回访时一并填写"]
-    else:
+    elif not can(actor, lifecycle.EVALUATE, case):
+        if can(actor, FOLLOW_UP, case):  # the origin's grid worker or cadre: on the visit, not by hand
+            raise PermissionDenied("请在记录回访时一并记录群众评价（来源地只在回访时记录评价）",
+                                   action=lifecycle.EVALUATE)
         require(actor, lifecycle.EVALUATE, case)
-        if grid_only(actor, case):
-            raise PermissionDenied("网格员请在回访时记录群众评价")
     note = clean_text(note, "note", "评价说明", errors)
     if errors:
         raise ValidationFailed(errors)
@@ -243,6 +237,11 @@ def platform_organ(case: Case, level: ReviewLevel) -> OrgUnit | None:
     """The unit one level up, when it is on the platform: the answering unit's parent for 复查, the 复查
     organ's parent for 复核. None: the organ one level up is outside the platform."""
     if level == ReviewLevel.review:
+        doc = approved_answer(case)
+        if doc is not None and doc.organ_department is not None:
+            # A department's answer is reviewed by the people's government of its own level (信访工作条例
+            # Art. 35), which the answer itself names: the unit the department is stationed at.
+            return doc.organ_department.unit
         return answering_unit(case).parent
     review = reviews_of(case).get(ReviewLevel.review)
     if review is None or review.organ_unit is None:
@@ -298,10 +297,12 @@ def can_request(case: Case, level: ReviewLevel) -> bool:
 def request_review(case: Case, *, actor: Actor, level: str, requested_on: date, organ_unit: OrgUnit | None = None,
                    external_organ: str | None = None, external_reference: str | None = None,
                    at: datetime | None = None) -> Review:
-    """Record the petitioner's request for 复查/复核 (case.triage over the case: the handling side, or the
+    """Record the petitioner's request for 复查/复核 (case.review_request: the handling organ, or the
     organ above, whose members cover it too) and start the decision deadline."""
+    from center.cases.permissions import REVIEW_REQUEST
+
     require_visible(actor, case)
-    require(actor, lifecycle.TRIAGE, case)
+    require(actor, REVIEW_REQUEST, case)
     errors: dict[str, list[str]] = {}
     level = _enum(ReviewLevel, level, "level", "请选择复查或复核", errors)
     if errors:
@@ -328,6 +329,10 @@ def request_review(case: Case, *, actor: Actor, level: str, requested_on: date, 
     expected = platform_organ(case, level)
     if (organ_unit is None) == (external_organ is None):
         errors["organ"] = [f"请选择{label}机关：本平台的上一级单位，或填写平台外机关名称（二者选一）"]
+    elif external_organ is not None and expected is not None:
+        # the organ one level up is on the platform: it decides there, never recorded as "outside" by the
+        # unit whose answer is contested (which would then record its own review)
+        errors["organ"] = [f"上一级{label}机关（{expected.name}）在本平台，请选择它，由其在平台上作出{label}意见"]
     elif organ_unit is not None and expected is None:
         errors["organ"] = [f"上一级{label}机关不在本平台，请填写平台外机关名称"]
     elif organ_unit is not None and organ_unit.id != expected.id:
@@ -353,8 +358,10 @@ def request_review(case: Case, *, actor: Actor, level: str, requested_on: date, 
 def may_decide(actor: Actor, review: Review) -> bool:
     """On the platform: a leader (case.approve) covering the organ unit. Outside it: the handling side
     (case.triage over the case) records the organ's decision."""
+    from center.cases.permissions import REVIEW_DECIDE
+
     if review.organ_unit is not None:
-        return can(actor, lifecycle.APPROVE, review.organ_unit)
+        return can(actor, REVIEW_DECIDE, review)
     return can(actor, lifecycle.TRIAGE, review.case)
 
 

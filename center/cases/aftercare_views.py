@@ -31,6 +31,7 @@ from center.cases.models import (
     Review,
     ReviewLevel,
 )
+from center.cases.permissions import REVIEW_REQUEST
 from center.cases.presenters import colour_of, today_shanghai
 from center.cases.queries import get_case_by_number_or_404
 from core.accounts.models import ROLE_LABELS
@@ -200,7 +201,7 @@ def approve_close(number: str, session_id: int):
 # --- evaluations and follow-up visits ----------------------------------------------------------------------
 
 @bp.route("/<number>/evaluations", methods=["POST"])
-@permission("case.intake")
+@permission("case.evaluate")
 def add_evaluation(number: str):
     actor = current_actor()
     case = get_case_by_number_or_404(number, actor=actor)
@@ -245,7 +246,7 @@ def reopen(number: str):
 # --- 复查 / 复核 -------------------------------------------------------------------------------------------
 
 @bp.route("/<number>/reviews", methods=["POST"])
-@permission("case.triage")
+@permission("case.review_request")
 def add_review(number: str):
     actor = current_actor()
     case = get_case_by_number_or_404(number, actor=actor)
@@ -334,8 +335,7 @@ def aftercare_panel(case: Case, actor) -> dict | None:
     done = len(aftercare.visits_this_round(case))
     may_visit = (case.status in aftercare.VISITABLE and done < required and can(actor, aftercare.FOLLOW_UP, case))
     return {"evaluations": evaluations, "visits": visits, "labels": LABELS, "stages": stages,
-            "can_evaluate": bool(stages) and can(actor, lifecycle.EVALUATE, case)
-            and not aftercare.grid_only(actor, case),
+            "can_evaluate": bool(stages) and can(actor, lifecycle.EVALUATE, case),
             "can_visit": may_visit, "required": required, "done": done, "due": aftercare.follow_ups_due(case),
             "latest": latest, "unsatisfied": unsatisfied,
             "can_reopen": unsatisfied and can(actor, lifecycle.TRIAGE, case),
@@ -375,7 +375,7 @@ def reviews_panel(case: Case, actor) -> dict | None:
                      "days_left": (deadline.due_on - today).days if deadline else None,
                      "can_decide": review.decision is None and aftercare.may_decide(actor, review)})
     return {"rows": rows, "labels": LABELS, "today": today,
-            "can_request": bool(options["levels"]) and can(actor, lifecycle.TRIAGE, case), **options}
+            "can_request": bool(options["levels"]) and can(actor, REVIEW_REQUEST, case), **options}
 
 
 def init_app(app) -> None:

@@ -19,12 +19,24 @@ from sqlalchemy import select
 from center.cases.models import Case, CaseDocument, CaseKind, DocumentKind, MediationSession, ServiceRecord
 from core.db import db
 
+#: Steps after which the case is in another organ's hands: what that organ did before closes nothing now.
+ORGAN_MOVES = frozenset({"escalate", "hand_down", "transfer", "return"})
+#: ... and with a reopen (重新办理), the steps that start a new round of handling.
+ROUND_STARTS = ORGAN_MOVES | {"reopen"}
+
+
+def organ_since(case: Case) -> datetime | None:
+    """When the current organ took the case (its latest move), or None if it has held it from intake."""
+    moves = [e.at for e in case.events if e.action in ORGAN_MOVES]
+    return max(moves) if moves else None
+
 
 def round_started_at(case: Case) -> datetime | None:
-    """When the current round of handling began: the latest reopen (重新办理), or None for the first round.
-    Approvals of an earlier round do not close a reopened case."""
-    reopened = [e.at for e in case.events if e.action == "reopen"]
-    return max(reopened) if reopened else None
+    """When the current organ's round of handling began: the latest reopen (重新办理) or move to another organ
+    (上报, 交办, 转送, 退回), or None for the first round. Approvals from before it do not close the case: an
+    escalated dispute is not closed on the township's mediation outcome by the district."""
+    starts = [e.at for e in case.events if e.action in ROUND_STARTS]
+    return max(starts) if starts else None
 
 
 def approved_answer(case: Case) -> CaseDocument | None:
@@ -34,6 +46,10 @@ def approved_answer(case: Case) -> CaseDocument | None:
     since = round_started_at(case)
     if since is not None:
         stmt = stmt.where(CaseDocument.approved_at > since)
+    # Only the current organ's answer counts: after a 转送 the department answers in its own name.
+    stmt = stmt.where(CaseDocument.organ_unit_id == case.handling_unit_id,
+                      CaseDocument.organ_department_id.is_(None) if case.handling_department_id is None
+                      else CaseDocument.organ_department_id == case.handling_department_id)
     return db.session.scalar(stmt.order_by(CaseDocument.approved_at.desc(), CaseDocument.id.desc()))
 
 

@@ -13,7 +13,7 @@ from center.cases.operations import register_case
 from core.accounts.models import User
 from core.actor import Actor
 from core.db import db
-from core.org.models import OrgUnit
+from core.org.models import Department, OrgUnit
 
 
 def _id_number(seq: int) -> str:
@@ -53,7 +53,7 @@ CASES = [
      "accusation"),
     ("d-new", "dispute", "qs01.g1", "青石村第1网格", "邻里因排水沟堵塞发生争执", "邻里纠纷", "grid_agent", 0, "blue", 2, [], None),
     ("d-mediate", "dispute", "qs02.cadre", "上坝村", "兄弟二人因赡养老人费用分担发生纠纷", "婚姻家庭", "visit", 9, "yellow", 3,
-     [("accept", "qs.staff", 9, None), ("mediate", "qs02.cadre", 7, None)], None),
+     [("accept", "qs02.head", 9, None), ("mediate", "qs02.cadre", 7, None)], None),
     ("d-down", "dispute", "qs.staff", "青石镇", "两户因宅基地界址发生争议", "土地/山林权属", "visit", 12, "yellow", 2,
      [("hand_down", "qs.staff", 11, "青石村")], None),
     ("d-up", "dispute", "qs01.cadre", "青石村", "二十余名务工人员讨要工程款", "劳资/欠薪", "visit", 5, "red", 23,
@@ -65,9 +65,16 @@ CASES = [
      "suggestion"),
     ("c-work", "dispute", "cg.staff", "文昌社区", "商铺噪音扰民", "邻里纠纷", "hotline", 16, "blue", 4,
      [("accept", "cg.staff", 15, None), ("mediate", "cg.staff", 14, None)], None),
+    # 转送 to the competent organ: 区人社局 accepts and answers in its own name, its head approving.
+    ("z-renshe", "petition", "center.li", "示范区", "反映某建筑公司拖欠四十余名农民工工资", "劳资/欠薪", "visit", 20,
+     "orange", 4, [("transfer", "center.li", 19, "区人社局（劳动人事争议仲裁院）"), ("accept", "renshe.liaison", 18, None),
+                   ("start", "renshe.liaison", 17, None)], "appeal"),
     ("z-district", "petition", "center.li", "示范区", "反映开发区企业破产职工安置问题（集体访）", "劳资/欠薪", "visit", 8, "red", 35,
      [("accept", "center.li", 7, None), ("start", "center.li", 6, None)], "appeal"),
 ]
+
+#: Cases the clerk routes at intake to a center other than the default (a complex dispute to the township center).
+HANDLED_AT = {"c-work": "城关街道"}
 
 NAMES = ["李桂兰", "王建国", "张秀英", "刘德胜", "陈淑珍", "杨国庆", "赵红军", "黄玉兰", "周春梅", "吴志强", "徐海燕", "孙德明",
          "胡建华", "朱丽华", "高文博", "林晓东", "何秀兰", "郭玉芳", "马建军"]
@@ -105,6 +112,7 @@ def load(_system_actor, context: dict) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     units = {u.name: u for u in db.session.scalars(select(OrgUnit))}
     users = {u.username: u for u in db.session.scalars(select(User))}
+    departments = {d.name: d for d in db.session.scalars(select(Department))}
 
     def actor(name: str) -> Actor:
         return Actor.for_user(users[name], channel="cli")
@@ -116,16 +124,30 @@ def load(_system_actor, context: dict) -> None:
         if kind == "dispute":
             parties.append(_person(i * 2 + 2, NAMES[(i + 7) % len(NAMES)], role="respondent"))
         extra = {"accused_unit": units["上坝村"]} if pclass == "accusation" else {}
+        if key in HANDLED_AT:
+            extra["handling_unit"] = units[HANDLED_AT[key]]
         case = register_case(actor(who), kind=kind, summary=summary, category=category, channel=channel,
                              origin_unit=units[origin], parties=parties, petition_class=pclass,
                              demands="请求依法依规处理并书面答复" if kind == "petition" else "请求调解",
                              people_count=people, risk_colour=colour, received_at=now - timedelta(days=days),
                              **extra)
-        for action, by, ago, unit_name in actions:
+        for action, by, ago, place in actions:
+            at = now - timedelta(days=ago, hours=-1)
             if action == "close":
                 _ready_to_close(case, users, at=now - timedelta(days=ago, hours=2))
-            transition(case, action, actor=actor(by), at=now - timedelta(days=ago, hours=-1),
-                       unit=units[unit_name] if unit_name else None, note="示范数据")
+            if action == "evaluate":
+                # 评价 follows its record: the petitioner's word on the result, taken by the clerk.
+                from center.cases.aftercare import record_evaluation
+
+                record_evaluation(case, actor=actor(by), stage="result", rating="satisfied", source="staff",
+                                  note="示范数据：信访人电话表示满意", at=at)
+                continue
+            kwargs = {"unit": units[place]} if place in units else {}
+            if action == "transfer":
+                kwargs = {"department": departments[place]}
+            if action == "guide_to_legal":
+                kwargs["legal_channel"] = "litigation"
+            transition(case, action, actor=actor(by), at=at, note="示范数据", **kwargs)
         cases[key] = case
     # A repeat: the same petitioner comes back about the unpaid compensation.
     first = cases["p-new"]
@@ -133,4 +155,19 @@ def load(_system_actor, context: dict) -> None:
                   channel="phone", origin_unit=units["青石镇"], parties=[_person(1, NAMES[0])],
                   petition_class="appeal", people_count=1, risk_colour="orange", repeat_of=first,
                   received_at=now - timedelta(hours=5))
+    _department_answer(cases["z-renshe"], users, now)
     context["cases"] = cases
+
+
+def _department_answer(case, users, now) -> None:
+    """区人社局's answer in its own name: drafted by its liaison, approved by its head (not the center)."""
+    from center.cases import documents
+    from center.cases.doc_templates import ANSWER_PLACEHOLDER
+
+    liaison = Actor.for_user(users["renshe.liaison"], channel="cli")
+    head = Actor.for_user(users["renshe.head"], channel="cli")
+    at = now - timedelta(days=3)
+    doc = documents.draft_document(case, "answer", actor=liaison, at=at)
+    documents.edit_document(doc, actor=liaison, title=doc.title, doc_no=doc.doc_no, body=doc.body.replace(
+        ANSWER_PLACEHOLDER, "经劳动保障监察立案调查，已责令该公司限期足额支付拖欠工资，逾期将依法申请强制执行。"))
+    documents.approve_document(doc, actor=head, at=at + timedelta(hours=2))

@@ -225,8 +225,8 @@ def _extension_context(case) -> dict:
     actor = current_actor()
     drafters = ops.extension_drafters(case)
     return {"case": case, "extension": ops.extension_of(case), "deadline": ops.open_answer_deadline(case),
-            "is_head": ops.is_organ_leader(actor, case.handling_unit),
-            "organ": ops.organ_name_for(case.handling_unit),
+            "is_head": ops.is_organ_leader(actor, *ops.organ_of(case)),
+            "organ": ops.organ_name_for(*ops.organ_of(case)),
             "drafter_options": [(u.id, f"{u.display_name}（{u.username}）") for u in drafters]}
 
 

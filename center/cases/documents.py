@@ -33,7 +33,7 @@ from center.cases.queries import require_visible
 from core.accounts.models import Membership, Role, User
 from core.actor import Actor
 from core.audit.operations import record
-from core.auth.permissions import covers, granting
+from core.auth.permissions import can
 from core.db import db, utcnow
 from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from core.org.models import Department, OrgUnit, UnitKind
@@ -90,36 +90,39 @@ def is_organ_leader(actor: Actor, unit: OrgUnit, department: Department | None =
     return role is not None and any(m.role == role and m.unit_id == unit.id for m in actor.memberships)
 
 
-def _handling_memberships(actor: Actor, case: Case) -> tuple[list[Membership], list[Membership]]:
-    """(unit memberships covering the handling unit, department memberships covering the case) with case.handle."""
-    units, depts = [], []
-    for m in granting(actor, HANDLE):
-        if m.unit is not None and case.handling_unit.is_within(m.unit):
-            units.append(m)
-        elif m.department_id is not None and covers(m, case):
-            depts.append(m)
-    return units, depts
+def organ_of(case: Case) -> tuple[OrgUnit, Department | None]:
+    """The handling organ in whose name the case is answered: the handling unit's center, or the department
+    the case was transferred to (center.cases.permissions)."""
+    return case.handling_unit, case.handling_department
 
 
 def may_draft(actor: Actor, case: Case) -> bool:
-    return actor.user_id is not None and any(_handling_memberships(actor, case))
+    """The handling organ's workers draft (a feedback-only department reports on its assignment instead)."""
+    return actor.user_id is not None and can(actor, HANDLE, case)
 
 
 def may_edit(actor: Actor, doc: CaseDocument) -> bool:
     return actor.user_id == doc.drafter_user_id and not doc.is_approved and not doc.superseded
 
 
+def of_current_organ(doc: CaseDocument) -> bool:
+    """A draft made before a 转送/交办 belongs to the former organ: the new organ answers in its own name."""
+    unit, department = organ_of(doc.case)
+    return doc.organ_unit_id == unit.id and doc.organ_department_id == (department.id if department else None)
+
+
 def may_approve(actor: Actor, doc: CaseDocument) -> bool:
     return (actor.user_id is not None and actor.user_id != doc.drafter_user_id and not doc.is_approved
-            and not doc.superseded and is_organ_leader(actor, doc.organ_unit, doc.organ_department))
+            and not doc.superseded and of_current_organ(doc)
+            and is_organ_leader(actor, doc.organ_unit, doc.organ_department))
 
 
 def may_serve(actor: Actor, doc: CaseDocument) -> bool:
-    return doc.is_approved and actor.user_id is not None and any(_handling_memberships(actor, doc.case))
+    return doc.is_approved and may_draft(actor, doc.case)
 
 
 def may_extend(actor: Actor, case: Case) -> bool:
-    return (actor.user_id is not None and is_organ_leader(actor, case.handling_unit)
+    return (actor.user_id is not None and is_organ_leader(actor, *organ_of(case))
             and extension_of(case) is None and open_answer_deadline(case) is not None)
 
 
@@ -201,8 +204,9 @@ def _new_document(case: Case, kind: DocumentKind, *, actor: Actor, drafter_user_
 def draft_document(case: Case, kind, *, actor: Actor, organ: OrgUnit | Department | None = None,
                    at: datetime | None = None) -> CaseDocument:
     """Draft ``kind`` (answer, not_accepted, extension) from its template with the case's facts. The drafter
-    works on the handling side (case.handle at or above the handling unit, or in an assigned department);
-    ``organ`` is the handling unit (default) or the drafter's assigned department for a department's answer."""
+    works for the handling organ (case.handle in the handling relation); the document is issued in the organ's
+    name: the handling unit's, or the department's the case was transferred to. ``organ``, if given, must be
+    that organ."""
     require_visible(actor, case)
     try:
         kind = DocumentKind(kind)
@@ -210,20 +214,11 @@ def draft_document(case: Case, kind, *, actor: Actor, organ: OrgUnit | Departmen
         raise ValidationFailed({"kind": ["请选择文书种类"]}) from None
     if kind not in DRAFTABLE:
         raise ValidationFailed({"kind": ["此类文书不在此处起草"]})
-    units, depts = _handling_memberships(actor, case) if actor.user_id is not None else ([], [])
-    if isinstance(organ, Department):
-        if not any(m.department_id == organ.id for m in depts):
-            raise PermissionDenied("只有该部门承办本事项的工作人员可以以部门名义起草文书", action=HANDLE)
-        unit, department = organ.unit, organ
-    elif organ is not None and organ.id != case.handling_unit_id:
-        raise ValidationFailed({"organ": ["答复机关应为本事项的办理单位"]})
-    elif units:
-        unit, department = case.handling_unit, None
-    elif depts and organ is None:
-        department = depts[0].department
-        unit = department.unit
-    else:
-        raise PermissionDenied("只有办理单位（或承办部门）的工作人员可以起草文书", action=HANDLE)
+    if not may_draft(actor, case):
+        raise PermissionDenied("只有办理机关（办理单位，或事项转送的部门）的工作人员可以起草文书", action=HANDLE)
+    unit, department = organ_of(case)
+    if organ is not None and organ not in (unit, department):
+        raise ValidationFailed({"organ": ["答复机关应为本事项的办理机关"]})
     _check_draftable(case, kind)
     at = at or utcnow()
     extra = {}
@@ -304,6 +299,9 @@ def approve_document(doc: CaseDocument, *, actor: Actor, at: datetime | None = N
         raise InvalidTransition("该文书已经审批，不能重复审批")
     if doc.superseded:
         raise InvalidTransition("该稿已被新稿替代，请审批最新稿")
+    if not of_current_organ(doc):
+        raise InvalidTransition(f"事项已由{organ_name_for(*organ_of(doc.case))}办理，此稿以原办理机关名义起草，"
+                                "请由现办理机关重新起草")
     problems = content_problems(doc)
     if problems:
         raise ValidationFailed({"body": problems}, message="；".join(problems))
@@ -324,10 +322,12 @@ def record_service(doc: CaseDocument, *, actor: Actor, method, served_on: date, 
     """送达 of an approved document: not in the future, not before its approval; mail needs its number."""
     case = doc.case
     require_visible(actor, case)
-    if actor.user_id is None or not any(_handling_memberships(actor, case)):
-        raise PermissionDenied("只有办理单位（或承办部门）的工作人员可以登记送达", action=HANDLE)
+    if not may_draft(actor, case):
+        raise PermissionDenied("只有办理机关（办理单位，或事项转送的部门）的工作人员可以登记送达", action=HANDLE)
     if not doc.is_approved:
         raise InvalidTransition("文书尚未审批，不能登记送达")
+    if not of_current_organ(doc):
+        raise InvalidTransition("此文书以原办理机关名义出具，事项已转由其他机关办理，不能再登记送达")
     at = at or utcnow()
     reference, recipient = (reference or "").strip() or None, (recipient or "").strip() or None
     errors: dict[str, list[str]] = {}
@@ -382,19 +382,14 @@ def open_answer_deadline(case: Case) -> Deadline | None:
 
 
 def extension_drafters(case: Case) -> list[User]:
-    """Who may draft the 延期告知书: users holding case.handle at the handling unit itself."""
-    handle_roles = [r for r in Role if HANDLE in _role_permissions(r)]
-    return list(db.session.scalars(
+    """Who may draft the 延期告知书: the handling organ's workers (case.handle in the handling relation)."""
+    place = (Membership.department_id == case.handling_department_id if case.handling_department_id is not None
+             else Membership.unit_id == case.handling_unit_id)
+    users = db.session.scalars(
         select(User).join(Membership, Membership.user_id == User.id)
-        .where(Membership.unit_id == case.handling_unit_id, Membership.role.in_(handle_roles),
-               Membership.is_active.is_(True), User.is_active.is_(True))
-        .order_by(User.username)).unique())
-
-
-def _role_permissions(role: Role) -> frozenset[str]:
-    from core.auth.permissions import ROLE_PERMISSIONS
-
-    return ROLE_PERMISSIONS.get(role, frozenset())
+        .where(place, Membership.is_active.is_(True), User.is_active.is_(True))
+        .order_by(User.username)).unique()
+    return [u for u in users if can(Actor.for_user(u), HANDLE, case)]
 
 
 def extend(case: Case, *, actor: Actor, days: int, reason: str, drafter: User | None = None,
@@ -406,8 +401,8 @@ def extend(case: Case, *, actor: Actor, days: int, reason: str, drafter: User | 
     from core.calendar import load_calendar
 
     require_visible(actor, case)
-    if actor.user_id is None or not is_organ_leader(actor, case.handling_unit):
-        raise PermissionDenied(f"只有办理单位（{organ_name_for(case.handling_unit)}）的负责人可以批准延期",
+    if actor.user_id is None or not is_organ_leader(actor, *organ_of(case)):
+        raise PermissionDenied(f"只有办理机关（{organ_name_for(*organ_of(case))}）的负责人可以批准延期",
                                action="case.approve")
     if extension_of(case) is not None:
         raise InvalidTransition("每件事项只能延期一次")
@@ -443,8 +438,9 @@ def extend(case: Case, *, actor: Actor, days: int, reason: str, drafter: User | 
     _event(case, actor, "extended", at, f"延期{days}日，办结期限由 {old:%Y-%m-%d} 延长至 {due.date:%Y-%m-%d}：{reason}",
            ["deadlines.due_on", "extension"])
     writer = actor.user_id if drafter is None else drafter.id
-    notice = _new_document(case, DocumentKind.extension, actor=actor, drafter_user_id=writer, unit=case.handling_unit,
-                           department=None, at=at, reason=reason, days=days, old_due_on=old, new_due_on=due.date)
+    unit, department = organ_of(case)
+    notice = _new_document(case, DocumentKind.extension, actor=actor, drafter_user_id=writer, unit=unit,
+                           department=department, at=at, reason=reason, days=days, old_due_on=old, new_due_on=due.date)
     if writer != actor.user_id:  # the head approving the extension signs its notice with it
         notice.approved_by_user_id, notice.approved_at = actor.user_id, at
         _event(case, actor, "document_approved", at, f"审批{notice.kind_label} {notice.doc_no}",

@@ -24,9 +24,8 @@ from flask import (
     request,
     url_for,
 )
-from sqlalchemy import or_, select, true
 
-from center.cases import lifecycle, registry, routing
+from center.cases import lifecycle, registry, routing, units
 from center.cases.models import (
     CHANNEL_LABELS,
     ID_TYPE_LABELS,
@@ -34,16 +33,8 @@ from center.cases.models import (
     PETITION_CLASS_LABELS,
     RISK_LABELS,
     STATUS_LABELS,
-    CaseKind,
 )
-from center.cases.operations import (
-    case_for_intake_key,
-    categories,
-    district_of,
-    find_repeat_candidates,
-    register_case,
-    reveal,
-)
+from center.cases.operations import RepeatCandidates, categories, file_case, reveal
 from center.cases.queries import get_case_by_number_or_404
 from center.cases.schemas import (
     LEGAL_CHANNELS,
@@ -57,11 +48,10 @@ from center.cases.similarity import similarity
 from core.accounts.models import Role, User
 from core.auth.decorators import permission
 from core.auth.permissions import can, granting
-from core.auth.scoping import subtree_clause
 from core.crypto import mask
 from core.db import db
-from core.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
-from core.org.models import OrgUnit, UnitKind
+from core.errors import InvalidTransition, NotFound, ValidationFailed
+from core.org.models import OrgUnit
 from core.web import commit, current_actor, form_data, load_form, submit
 
 bp = Blueprint("case_intake", __name__, url_prefix="/cases", template_folder="templates")
@@ -82,42 +72,17 @@ def init_app(app) -> None:
 
 # --- intake -------------------------------------------------------------------------------------------------
 
-def intake_units(actor) -> list[OrgUnit]:
-    """Units the actor may register a case at: the subtrees of their case.intake memberships; grids only
-    below a village or grid membership (a township or district clerk files at village level or above)."""
-    arms = []
-    for m in granting(actor, "case.intake"):
-        if m.unit is None:
-            continue
-        with_grids = m.unit.tier in ("village", "grid")
-        arms.append(subtree_clause(OrgUnit.path, m.unit.path)
-                    & (true() if with_grids else OrgUnit.kind != UnitKind.grid))
-    if not arms:
-        return []
-    return list(db.session.scalars(select(OrgUnit).where(or_(*arms), OrgUnit.is_active.is_(True))
-                                   .order_by(OrgUnit.code)))
+def _unit_options(rows: list[OrgUnit]) -> list[tuple[str, str]]:
+    top = min((u.depth for u in rows), default=0)
+    return [(str(u.id), "　" * (u.depth - top) + u.name) for u in rows]
 
 
-def _unit_options(units: list[OrgUnit]) -> list[tuple[str, str]]:
-    top = min((u.depth for u in units), default=0)
-    return [(str(u.id), "　" * (u.depth - top) + u.name) for u in units]
-
-
-def _accused_units(units: list[OrgUnit]) -> list[OrgUnit]:
-    """Units of the actor's districts an accusation may name (not grids)."""
-    roots = sorted({u.ancestor_ids[0] for u in units})
-    if not roots:
-        return []
-    paths = [db.session.get(OrgUnit, r).path for r in roots]
-    return list(db.session.scalars(select(OrgUnit).where(or_(*[subtree_clause(OrgUnit.path, p) for p in paths]),
-                                                         OrgUnit.kind != UnitKind.grid)
-                                   .order_by(OrgUnit.code)))
-
-
-def _intake_context(units: list[OrgUnit]) -> dict:
+def _intake_context(actor) -> dict:
+    """The form's options, from the same functions the operation decides with (center.cases.units)."""
     return {
-        "unit_options": _unit_options(units),
-        "accused_options": _unit_options(_accused_units(units)),
+        "unit_options": _unit_options(units.intake_units(actor)),
+        "handling_options": _unit_options(units.intake_handling_units(actor)),
+        "accused_options": _unit_options(units.accused_unit_options(actor)),
         "kind_options": [(k.value, v) for k, v in KIND_LABELS.items()],
         "class_options": [(k.value, v) for k, v in PETITION_CLASS_LABELS.items()],
         "category_options": [(c, c) for c in categories()],
@@ -139,8 +104,6 @@ def _form_errors(errors: dict, has_respondent: bool) -> dict:
             key = f"{prefixes.get(parts[1], 'applicant')}_{parts[2]}"
         elif key == "parties":
             key = "applicant_name"
-        elif key == "handling_unit_id":
-            key = "origin_unit_id"
         out.setdefault(key, []).extend(messages)
     return out
 
@@ -167,68 +130,46 @@ def _candidate_rows(cases, summary: str) -> list[dict]:
 def new():
     actor = current_actor()
     if request.method == "GET":
-        units = intake_units(actor)
-        ids = {str(u.id) for u in units}
-        own = next((str(m.unit_id) for m in granting(actor, "case.intake") if str(m.unit_id) in ids), "")
+        ids = {str(u.id) for u in units.intake_units(actor)}
+        own = next((str(m.unit_id) for m in granting(actor, units.INTAKE) if str(m.unit_id) in ids), "")
         chosen = request.args.get("unit", "")
         grid_worker = any(m.role == Role.grid_worker for m in actor.memberships)
         form = {"kind": "dispute", "channel": "grid_agent" if grid_worker else "visit", "risk_colour": "yellow",
                 "people_count": "1", "origin_unit_id": chosen if chosen in ids else own,
                 "intake_key": uuid.uuid4().hex, "applicant_kind": "person", "applicant_id_type": "resident_id",
                 "category": "其他" if "其他" in categories() else ""}
-        return render_template("cases/new.html", form=form, errors={}, **_intake_context(units))
+        return render_template("cases/new.html", form=form, errors={}, **_intake_context(actor))
+
+    # Filled when the operation finds repeat candidates: rows built before submit() rolls back.
+    shown: dict = {}
 
     def perform(args):
-        units = intake_units(actor)
-        by_id = {u.id: u for u in units}
-        origin = by_id.get(args["origin_unit_id"])
-        errors: dict[str, list[str]] = {}
-        if origin is None:
-            errors["origin_unit_id"] = ["请从列表中选择本辖区内的登记单位"]
-        accused = None
-        if args.get("accused_unit_id") is not None:
-            accused = {u.id: u for u in _accused_units(units)}.get(args["accused_unit_id"])
-            if accused is None:
-                errors["accused_unit_id"] = ["请从列表中选择被检举控告的单位"]
-        if errors:
-            raise ValidationFailed(errors)
+        # Every rule (units, intake key, repeats) is file_case's: the form only maps its field names.
         parties = parties_from(args)
-        has_respondent = len(parties) > 1
-        existing = case_for_intake_key(actor, args.get("intake_key"))
-        if existing is not None:
-            flash(f"该事项已登记（{existing.number}），未重复登记", "success")
-            return redirect(url_for("cases.detail", number=existing.number))
-        choice, repeat_of = args.get("repeat_of"), None
-        if choice is None:
-            try:
-                candidates = find_repeat_candidates(actor, parties, district=district_of(origin),
-                                                    summary=args["summary"])
-            except ValidationFailed:
-                candidates = []  # bad party data: register_case below names every problem at once
-            if candidates:
-                return render_template("cases/new.html", form=form_data(), errors={},
-                                       **{**_intake_context(units),
-                                          "candidates": _candidate_rows(candidates, args["summary"])})
-        elif choice != "none":
-            try:
-                repeat_of = get_case_by_number_or_404(choice, actor=actor)
-            except NotFound:
-                raise ValidationFailed({"repeat_of": ["所选的重复事项不存在或不在您的辖区内"]}) from None
         try:
-            case = register_case(
+            given = units.load_units(origin_unit_id=args["origin_unit_id"],
+                                     handling_unit_id=args.get("handling_unit_id"),
+                                     accused_unit_id=args.get("accused_unit_id"))
+            case, created = file_case(
                 actor, kind=args["kind"], summary=args["summary"], category=args["category"],
-                channel=args["channel"], origin_unit=origin, parties=parties,
-                petition_class=args.get("petition_class"), demands=args.get("demands"),
-                people_count=args["people_count"], risk_colour=args["risk_colour"], accused_unit=accused,
-                repeat_of=repeat_of, xinfang_no=args.get("xinfang_no"), hotline_ticket=args.get("hotline_ticket"),
-                court_case_no=args.get("court_case_no"), occurred_on=args.get("occurred_on"),
-                intake_key=args.get("intake_key"), note=f"重复件，关联 {repeat_of.number}" if repeat_of else None)
+                channel=args["channel"], origin_unit=given["origin_unit_id"], handling_unit=given["handling_unit_id"],
+                accused_unit=given["accused_unit_id"], parties=parties, petition_class=args.get("petition_class"),
+                demands=args.get("demands"), people_count=args["people_count"], risk_colour=args["risk_colour"],
+                repeat_of=args.get("repeat_of"), xinfang_no=args.get("xinfang_no"),
+                hotline_ticket=args.get("hotline_ticket"), court_case_no=args.get("court_case_no"),
+                occurred_on=args.get("occurred_on"), intake_key=args.get("intake_key"))
+        except RepeatCandidates as exc:
+            shown["candidates"] = _candidate_rows(exc.candidates, args["summary"])
+            raise
         except ValidationFailed as exc:
-            raise ValidationFailed(_form_errors(exc.errors, has_respondent)) from None
-        flash(f"已登记，事项编号 {case.number}", "success")
+            raise ValidationFailed(_form_errors(exc.errors, len(parties) > 1)) from None
+        if not created:
+            flash(f"该事项已登记（{case.number}），未重复登记", "success")
+        else:
+            flash(f"已登记，事项编号 {case.number}", "success")
         return redirect(url_for("cases.detail", number=case.number))
 
-    return submit(IntakeArgs(), perform, "cases/new.html", context_fn=lambda: _intake_context(intake_units(actor)))
+    return submit(IntakeArgs(), perform, "cases/new.html", context_fn=lambda: {**_intake_context(actor), **shown})
 
 
 # --- the case page: re-rendered with a refused form ---------------------------------------------------------
@@ -245,15 +186,6 @@ def _failed(panel: str) -> dict | None:
     return state if state and state["panel"] == panel else None
 
 
-def _as_unit(value) -> OrgUnit | None:
-    if value is None:
-        return None
-    unit = db.session.get(OrgUnit, value) if 0 < value < 2**31 else None
-    if unit is None:
-        raise ValidationFailed({"unit_id": ["请从列表中选择单位"]})
-    return unit
-
-
 def _as_user(value, field: str) -> User | None:
     if value is None:
         return None
@@ -264,17 +196,13 @@ def _as_user(value, field: str) -> User | None:
 
 
 def _transition_inputs(case, action: str, args: dict) -> dict:
-    note = args.get("remark")
-    kwargs: dict = {"note": note}
-    if action == "not_accept" and not note:
-        raise ValidationFailed({"remark": ["请填写不予受理的理由（将写入不予受理告知）"]})
-    if action == "guide_to_legal":
-        channel = args.get("legal_channel")
-        if not channel:
-            raise ValidationFailed({"legal_channel": ["请选择导入的法定途径：诉讼、仲裁或行政复议"]})
-        kwargs["note"] = f"导入{LEGAL_CHANNELS[channel]}程序" + (f"：{note}" if note else "")
+    """The form's fields as ``lifecycle.transition`` takes them. The rules on them (不予受理 needs a reason,
+    导入法定程序 a legal channel, which units may receive the case) are the transition's, as for the API."""
+    kwargs: dict = {"note": args.get("remark"), "legal_channel": args.get("legal_channel")}
     if action in ("hand_down", "escalate"):
-        kwargs["unit"] = _as_unit(args.get("unit_id"))
+        kwargs["unit"] = units.load_units(unit_id=args.get("unit_id"))["unit_id"]
+    if action == "transfer":
+        kwargs["department"] = units.load_department(args.get("department_id"))
     if action == "refer_mediation":
         kwargs["consent"] = frozenset(who for who in ("applicant", "respondent") if args.get(f"consent_{who}"))
     return kwargs
@@ -287,9 +215,7 @@ def transition(number: str, action: str):
     case = get_case_by_number_or_404(number, actor=actor)
     if action not in FORM_ACTIONS:
         raise NotFound()
-    spec = lifecycle.transition_for(case.kind, action)
-    if spec is not None and not can(actor, spec.permission, case):
-        raise PermissionDenied(action=spec.permission)
+    # No permission pre-check: transition's own require answers 403 (and records the denial) for every channel.
     try:
         args = load_form(TransitionArgs())
         lifecycle.transition(case, action, actor=actor, **_transition_inputs(case, action, args))
@@ -299,7 +225,7 @@ def transition(number: str, action: str):
                                                    for k, v in exc.errors.items()})
     except InvalidTransition as exc:
         return _refused(number, "triage", action, {"action": [exc.message]})
-    flash(f"已执行：{spec.label}", "success")
+    flash(f"已执行：{lifecycle.transition_for(case.kind, action).label}", "success")
     return redirect(url_for("cases.detail", number=number))
 
 
@@ -308,9 +234,7 @@ def transition(number: str, action: str):
 def owner(number: str):
     actor = current_actor()
     case = get_case_by_number_or_404(number, actor=actor)
-    if not can(actor, routing.TRIAGE, case):
-        raise PermissionDenied(action=routing.TRIAGE)
-    try:
+    try:  # assign_owner requires case.triage itself (403)
         args = load_form(OwnerArgs())
         routing.assign_owner(case, actor=actor, owner_leader=_as_user(args.get("owner_leader_id"), "owner_leader_id"),
                              assignee=_as_user(args.get("assignee_id"), "assignee_id"))
@@ -326,9 +250,7 @@ def owner(number: str):
 def regrade(number: str):
     actor = current_actor()
     case = get_case_by_number_or_404(number, actor=actor)
-    if not can(actor, routing.TRIAGE, case):
-        raise PermissionDenied(action=routing.TRIAGE)
-    try:
+    try:  # regrade requires case.triage itself (403)
         args = load_form(RegradeArgs())
         routing.regrade(case, args["new_colour"], actor=actor, reason=args["regrade_reason"])
         commit()
@@ -342,29 +264,29 @@ def regrade(number: str):
 # --- panels -------------------------------------------------------------------------------------------------
 
 def _hand_down_options(case) -> list[tuple[str, str]]:
-    handling = case.handling_unit
-    stmt = select(OrgUnit).where(subtree_clause(OrgUnit.path, handling.path), OrgUnit.id != handling.id,
-                                 OrgUnit.kind != UnitKind.grid, OrgUnit.is_active.is_(True))
-    if case.kind == CaseKind.petition:
-        stmt = stmt.where(OrgUnit.kind.not_in([UnitKind.village, UnitKind.community]))
-    return _unit_options(list(db.session.scalars(stmt.order_by(OrgUnit.code))))
+    return _unit_options(units.hand_down_targets(case))
 
 
 def _escalate_options(case) -> list[tuple[str, str]]:
-    ids = case.handling_unit.ancestor_ids[:-1]
-    units = [db.session.get(OrgUnit, i) for i in reversed(ids)]
-    return [(str(u.id), u.name) for u in units]
+    return [(str(u.id), u.name) for u in units.escalation_targets(case)]
+
+
+def _transfer_options(case) -> list[tuple[str, str]]:
+    return [(str(d.id), d.name) for d in lifecycle.transfer_departments(case)]
 
 
 def _action_form(case, t) -> dict:
     form = {"action": t.action, "label": t.label, "url": url_for("case_intake.transition", number=case.number,
                                                                 action=t.action),
-            "note_required": t.action == "not_accept", "danger": t.action in ("not_accept", "close")}
-    form["note_label"] = {"not_accept": "不予受理理由", "guide_to_legal": "说明"}.get(t.action, "说明（可不填）")
+            "note_required": t.action in ("not_accept", "return"), "danger": t.action in ("not_accept", "close")}
+    form["note_label"] = {"not_accept": "不予受理理由", "guide_to_legal": "说明",
+                          "return": "退回理由"}.get(t.action, "说明（可不填）")
     if t.action == "hand_down":
         form["units"] = _hand_down_options(case)
     elif t.action == "escalate":
         form["units"] = _escalate_options(case)
+    elif t.action == "transfer":
+        form["departments"] = _transfer_options(case)
     elif t.action == "guide_to_legal":
         form["legal"] = list(LEGAL_CHANNELS.items())
     elif t.action == "refer_mediation":
@@ -384,6 +306,9 @@ def triage_panel(case, actor) -> dict | None:
         return {"forms": forms, "failed": failed}
     forms = [_action_form(case, t) for t in lifecycle.allowed_actions(case)
              if t.action not in OWN_PAGES and can(actor, t.permission, case)]
+    # A step whose only choice cannot succeed is not offered (交办 with no unit below that may take it, 转送
+    # with no department to receive it, 上报 at the top).
+    forms = [f for f in forms if f.get("units", True) and f.get("departments", True)]
     return {"forms": forms, "failed": None} if forms else None
 
 
@@ -393,7 +318,7 @@ def _user_label(user: User) -> str:
 
 def owner_panel(case, actor) -> dict | None:
     failed = _failed("owner")
-    editable = case.status not in lifecycle.FINAL_STATUSES and can(actor, routing.TRIAGE, case)
+    editable = case.status not in lifecycle.FINAL_STATUSES and can(actor, routing.ASSIGN, case)
     ctx = {"owner": case.owner_leader, "assignee": case.assignee, "level": routing.describe_level(case),
            "required": routing.owner_required(case.risk_colour), "risk_label": RISK_LABELS[case.risk_colour],
            "mismatch": case.owner_leader is not None and not routing.qualifies_as_owner(case, case.owner_leader),

@@ -12,6 +12,9 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from sqlalchemy import select
+
+from center.cases import permissions
 from center.cases.models import Case, CaseEvent, CaseKind, CaseStatus, Deadline
 from core.actor import Actor
 from core.audit.operations import record
@@ -19,7 +22,10 @@ from core.auth.permissions import require
 from core.calendar.days import SHANGHAI
 from core.db import db, utcnow
 from core.errors import InvalidTransition, NotFound, ValidationFailed
-from core.org.models import OrgUnit, UnitKind
+from core.org.models import Department, OrgUnit
+
+#: Longest note on a transition (a reason, a remark).
+NOTE_MAX = 2000
 
 logger = logging.getLogger(__name__)
 
@@ -27,13 +33,10 @@ S = CaseStatus
 D, P = CaseKind.dispute, CaseKind.petition
 BOTH = frozenset({D, P})
 
-#: Who triages (accept, route, refuse) and who works a case on the handling side. Both are "case.triage"
-#: until core.auth.permissions grants a separate "case.handle" to village and department roles.
-TRIAGE = "case.triage"
-HANDLE = "case.handle"
-APPROVE = "case.approve"
-#: Recording the petitioner's evaluation: staff, or the grid worker of the case's grid on a follow-up visit.
-EVALUATE = "case.intake"
+#: Who triages (accept, route, refuse), works and approves on the handling side, and who records the
+#: petitioner's evaluation: each held in its relation to the case (center.cases.permissions).
+TRIAGE, HANDLE, APPROVE, EVALUATE = (permissions.TRIAGE, permissions.HANDLE, permissions.APPROVE,
+                                     permissions.EVALUATE)
 
 
 @dataclass(frozen=True)
@@ -44,16 +47,24 @@ class Transition:
     target: CaseStatus
     permission: str
     kinds: frozenset[CaseKind] = BOTH
+    #: Reached only through the operation that makes its record (评价 → an Evaluation row; 终结 → a 复核
+    #: decision): never offered as a free transition on the case page, and refused by ``transition`` without
+    #: the record, whatever the channel.
+    by_record: bool = False
 
 
-def _t(action, label, sources, target, permission, kinds=BOTH) -> Transition:
-    return Transition(action, label, frozenset(sources), target, permission, frozenset(kinds))
+def _t(action, label, sources, target, permission, kinds=BOTH, by_record=False) -> Transition:
+    return Transition(action, label, frozenset(sources), target, permission, frozenset(kinds), by_record)
 
 
 TRANSITIONS: tuple[Transition, ...] = (
     _t("accept", "受理", {S.registered, S.handed_down, S.escalated}, S.accepted, TRIAGE),
     _t("not_accept", "不予受理", {S.registered, S.handed_down, S.escalated}, S.not_accepted, TRIAGE),
     _t("hand_down", "交办", {S.registered, S.accepted, S.escalated}, S.handed_down, TRIAGE),
+    # 转送/交办 to the competent organ (信访工作条例 Art. 31–33): the department accepts, handles and answers in
+    # its own name; the handling unit keeps the scope. The department may send back what is not its remit.
+    _t("transfer", "转送部门办理", {S.registered, S.escalated, S.handed_down}, S.handed_down, TRIAGE),
+    _t("return", "退回（非本部门职责）", {S.handed_down}, S.registered, TRIAGE),
     # The handling side escalates (小事不出村、大事不出镇): a village that cannot resolve a dispute sends it up.
     _t("escalate", "上报", {S.registered, S.accepted, S.handed_down, S.in_progress, S.mediating, S.reopened},
        S.escalated, HANDLE),
@@ -65,13 +76,13 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t("answer", "答复", {S.in_progress, S.mediating}, S.answered, HANDLE, {P}),
     _t("answer", "出具调处结果", {S.in_progress, S.mediating}, S.answered, HANDLE, {D}),
     _t("close", "办结", {S.answered}, S.closed, APPROVE),
-    _t("evaluate", "评价", {S.closed}, S.evaluated, EVALUATE),
+    _t("evaluate", "评价", {S.closed}, S.evaluated, permissions.EVALUATED, by_record=True),
     _t("reopen", "重新办理", {S.closed, S.evaluated}, S.reopened, TRIAGE),
     # 诉访分离 (信访工作条例 Art. 28): guided into litigation, arbitration or reconsideration; ends the procedure.
     _t("guide_to_legal", "导入法定程序", {S.registered, S.accepted, S.in_progress}, S.guided_to_legal, TRIAGE,
        {P}),
     # 终结 after 复核: the same facts and reasons are not accepted again.
-    _t("terminate", "终结", {S.closed, S.evaluated}, S.terminated, APPROVE, {P}),
+    _t("terminate", "终结", {S.closed, S.evaluated}, S.terminated, APPROVE, {P}, by_record=True),
 )
 
 ACTIONS = frozenset(t.action for t in TRANSITIONS)
@@ -83,8 +94,22 @@ def transition_for(kind: CaseKind, action: str) -> Transition | None:
 
 
 def allowed_actions(case: Case) -> list[Transition]:
-    """Transitions the state machine allows from the case's status (permissions not considered)."""
-    return [t for t in TRANSITIONS if case.kind in t.kinds and case.status in t.sources]
+    """Free transitions the state machine allows from the case's status (permissions not considered): the
+    ones a form may offer. By-record transitions (评价, 终结) come from their own operations."""
+    return [t for t in TRANSITIONS if case.kind in t.kinds and case.status in t.sources and not t.by_record
+            and t.action not in _organ_refusal(case)]
+
+
+#: Steps that move the case between units: not for a department that is the handling organ (it answers the
+#: case in its own name or sends it back).
+UNIT_MOVES = frozenset({"hand_down", "escalate", "transfer"})
+
+
+def _organ_refusal(case: Case) -> dict[str, str]:
+    """Actions refused by who the organ is, with the reason."""
+    if case.handling_department_id is not None:
+        return {a: "事项已转送部门办理，由该部门答复或退回" for a in UNIT_MOVES}
+    return {"return": "事项未转送部门，无需退回"}
 
 
 # --- statutory clock ------------------------------------------------------------------------------------
@@ -122,6 +147,7 @@ MEETS = {
     (P, "accept"): ("transfer", "notice"),
     (P, "not_accept"): ("transfer", "notice"),
     (P, "hand_down"): ("transfer",),
+    (P, "transfer"): ("transfer",),
     (P, "guide_to_legal"): ("transfer", "notice", "answer"),
     (P, "answer"): ("answer",),
     (D, "answer"): ("dispute_resolve",),
@@ -183,33 +209,101 @@ def meet_deadlines(case: Case, action: str, at: datetime) -> list[Deadline]:
 
 # --- the transition -------------------------------------------------------------------------------------
 
-def _check_target_unit(case: Case, action: str, unit: OrgUnit | None, actor: Actor) -> OrgUnit | None:
+def _check_target_unit(case: Case, action: str, unit: OrgUnit | None) -> OrgUnit | None:
     current = case.handling_unit
     if unit is not None and case.accused_unit is not None and unit.is_within(case.accused_unit):
         raise ValidationFailed({"unit_id": ["检举控告事项不能交给被检举控告单位或其下级单位办理"]})
     if action == "hand_down":
         if unit is None:
             raise ValidationFailed({"unit_id": ["请选择交办的单位"]})
-        if unit.id == current.id or not unit.is_within(current):
-            raise ValidationFailed({"unit_id": ["只能交办给本单位的下级单位"]})
-        if case.kind == CaseKind.petition and unit.tier in ("village", "grid"):
-            raise ValidationFailed({"unit_id": ["信访事项不能交办到村(社区)：村(居)民委员会不是信访事项的受理、办理机关"]})
-        if unit.kind == UnitKind.grid:
-            raise ValidationFailed({"unit_id": ["网格不是办理单位，请交办到村(社区)"]})
-        require(actor, TRIAGE, unit)
+        from center.cases.units import hand_down_refusal
+
+        refusal = hand_down_refusal(case, unit)
+        if refusal:
+            raise ValidationFailed({"unit_id": [refusal]})
         return unit
     if action == "escalate":
         unit = unit or current.parent
         if unit is None:
             raise ValidationFailed({"unit_id": ["区县已是最高层级，无法再上报"]})
-        if case.accused_unit is not None and unit.is_within(case.accused_unit):
-            raise ValidationFailed({"unit_id": ["检举控告事项不能交给被检举控告单位办理"]})
-        if unit.id == current.id or not current.is_within(unit) or unit.kind == UnitKind.grid:
+        from center.cases.units import escalation_targets
+
+        if unit.id not in {u.id for u in escalation_targets(case)}:
             raise ValidationFailed({"unit_id": ["只能上报给本单位的上级单位"]})
         return unit
     if unit is not None:
         raise ValidationFailed({"unit_id": ["此操作不改变办理单位"]})
     return None
+
+
+def transfer_departments(case: Case) -> list[Department]:
+    """Departments a ``transfer`` may go to: active, at the handling unit's center, with someone to receive it."""
+    from center.departments.operations import department_users
+
+    if case.handling_department_id is not None:
+        return []
+    rows = db.session.scalars(select(Department).where(Department.unit_id == case.handling_unit_id,
+                                                       Department.is_active.is_(True)).order_by(Department.id))
+    return [d for d in rows if department_users(d)
+            and not (case.accused_unit is not None and d.unit.is_within(case.accused_unit))]
+
+
+def _check_department(case: Case, action: str, department: Department | None) -> Department | None:
+    """转送: to an active department stationed at the handling unit's own center (the competent organ of
+    that tier); a case of another tier is escalated or handed down first."""
+    if action != "transfer":
+        if department is not None:
+            raise ValidationFailed({"department_id": ["此操作不涉及部门"]})
+        return None
+    if department is None:
+        raise ValidationFailed({"department_id": ["请选择转送的部门（有权处理的机关）"]})
+    if department.unit_id != case.handling_unit_id or not department.is_active:
+        raise ValidationFailed({"department_id": [f"只能转送{case.handling_unit.name}矛调中心的在岗部门"]})
+    if case.accused_unit is not None and department.unit.is_within(case.accused_unit):
+        raise ValidationFailed({"department_id": ["检举控告事项不能转送被检举控告单位的部门"]})
+    from center.departments.operations import department_users
+
+    if not department_users(department):
+        raise ValidationFailed({"department_id": [f"{department.name}没有在岗的联络员或负责人，无法转送"]})
+    return department
+
+
+def _check_record(case: Case, action: str) -> None:
+    """评价 and 终结 are not free transitions: each follows its record, through every channel."""
+    if action == "evaluate":
+        from center.cases.aftercare import latest_result_evaluation
+
+        if latest_result_evaluation(case) is None:
+            raise InvalidTransition("评价须记录信访人（申请人）对办理结果的评价：请在“评价与回访”中登记")
+    elif action == "terminate":
+        from center.cases.models import Review, ReviewDecision, ReviewLevel
+
+        decided = db.session.scalar(select(Review).where(
+            Review.case_id == case.id, Review.level == ReviewLevel.re_review, Review.decision.is_not(None),
+            Review.decision != ReviewDecision.revoked))
+        if decided is None:
+            raise InvalidTransition("终结须在复核意见作出之后：本事项没有维持原处理意见的复核决定")
+
+
+def _compose_note(case: Case, action: str, note: str | None, legal_channel: str | None) -> str | None:
+    """Rules of the note itself: 不予受理 states its reason (it goes into the 不予受理告知); 导入法定程序 names
+    the legal channel (诉访分离, 信访工作条例 Art. 28)."""
+    from center.cases.schemas import LEGAL_CHANNELS
+
+    note = (note or "").strip() or None
+    if note is not None and len(note) > NOTE_MAX:
+        raise ValidationFailed({"note": [f"说明不能超过 {NOTE_MAX} 个字"]})
+    if action == "not_accept" and note is None:
+        raise ValidationFailed({"note": ["请填写不予受理的理由（将写入不予受理告知）"]})
+    if action == "return" and note is None:
+        raise ValidationFailed({"note": ["请填写退回的理由（为何不属本部门职责）"]})
+    if action == "guide_to_legal":
+        if legal_channel not in LEGAL_CHANNELS:
+            raise ValidationFailed({"legal_channel": ["请选择导入的法定途径：诉讼、仲裁或行政复议"]})
+        return f"导入{LEGAL_CHANNELS[legal_channel]}程序" + (f"：{note}" if note else "")
+    if legal_channel is not None:
+        raise ValidationFailed({"legal_channel": ["只有导入法定程序时填写法定途径"]})
+    return note
 
 
 def _check_consent(case: Case, consent: frozenset[str]) -> None:
@@ -223,11 +317,14 @@ def _check_consent(case: Case, consent: frozenset[str]) -> None:
 
 
 def transition(case: Case, action: str, *, actor: Actor, note: str | None = None, unit: OrgUnit | None = None,
-               at: datetime | None = None, consent: frozenset[str] | set[str] = frozenset()) -> CaseEvent:
+               at: datetime | None = None, consent: frozenset[str] | set[str] = frozenset(),
+               department: Department | None = None, legal_channel: str | None = None) -> CaseEvent:
     """Perform ``action`` on ``case``; ``unit`` is the target of hand_down (required) and escalate (default:
     the parent of the handling unit). ``at`` pins the time (tests, back-dated paper intake). ``consent``
-    names the parties whose consent to 访调对接 was recorded ("applicant", "respondent"). ``close`` is
-    refused while ``center.cases.closing.missing_for_close`` names something missing."""
+    names the parties whose consent to 访调对接 was recorded ("applicant", "respondent"); ``department`` is
+    the competent organ a ``transfer`` goes to; ``legal_channel`` the route of ``guide_to_legal``. ``close``
+    is refused while ``center.cases.closing.missing_for_close`` names something missing; ``evaluate`` and
+    ``terminate`` without their record."""
     from center.cases.queries import can_see
 
     if not can_see(actor, case):
@@ -238,7 +335,14 @@ def transition(case: Case, action: str, *, actor: Actor, note: str | None = None
     require(actor, spec.permission, case)
     if case.status not in spec.sources:
         raise InvalidTransition(f"事项当前状态为“{case.status_label}”，不能执行“{spec.label}”")
-    target_unit = _check_target_unit(case, action, unit, actor)
+    refusal = _organ_refusal(case).get(action)
+    if refusal:
+        raise InvalidTransition(refusal)
+    if spec.by_record:
+        _check_record(case, action)
+    target_unit = _check_target_unit(case, action, unit)
+    target_department = _check_department(case, action, department)
+    note = _compose_note(case, action, note, legal_channel)
     if action == "refer_mediation":
         _check_consent(case, consent)
     if action == "close":
@@ -254,6 +358,11 @@ def transition(case: Case, action: str, *, actor: Actor, note: str | None = None
     if target_unit is not None:
         case.handling_unit = target_unit
         changed.append("handling_unit_id")
+    if action in ("transfer", "return"):
+        case.handling_department = target_department
+        changed.append("handling_department_id")
+        if target_department is not None:
+            note = f"转送{target_department.name}" + (f"：{note}" if note else "")
     meet_deadlines(case, action, at)
     started = start_deadlines(case, action, at)
     if started:
@@ -269,5 +378,20 @@ def transition(case: Case, action: str, *, actor: Actor, note: str | None = None
 
     for listener in transition_listeners:
         listener(case, event, actor)
+    if target_department is not None:
+        _notify_organ(case, target_department, event)
     logger.info("case %s %s by %s", case.number, action, actor)
     return event
+
+
+def _notify_organ(case: Case, department: Department, event: CaseEvent) -> None:
+    """The department that becomes the handling organ hears of it (its liaisons and head)."""
+    from center.cases.queries import hearers
+    from center.departments.operations import department_users
+    from notify.outbox import enqueue
+
+    for user in hearers(case, department_users(department)):
+        enqueue("case.transferred", user,
+                {"title": f"转送办理：{case.number}", "body": case.summary[:60], "url": f"/cases/{case.number}",
+                 "number": case.number},
+                key=f"case-transfer-{case.id}-{event.id}-{user.id}")

@@ -14,7 +14,7 @@ import logging
 from datetime import datetime, timedelta
 
 from center.cases import lifecycle
-from center.cases.closing import round_started_at  # noqa: F401 - re-exported
+from center.cases.closing import organ_since
 from center.cases.models import (
     MEDIATION_OUTCOME_LABELS,
     MEDIATION_TYPE_LABELS,
@@ -158,7 +158,11 @@ def leader_role(case: Case) -> Role | None:
 
 
 def leader_membership(actor: Actor, case: Case) -> Membership | None:
-    """The actor's membership as leader of the case's handling unit (exactly at that unit), if any."""
+    """The actor's membership as leader of the handling organ (exactly at that unit; the department's head when
+    a department is the organ), if any."""
+    if case.handling_department_id is not None:
+        return next((m for m in actor.memberships if m.department_id == case.handling_department_id
+                     and m.role == Role.department_head), None)
     role = leader_role(case)
     return next((m for m in actor.memberships if m.unit_id == case.handling_unit_id and m.role == role), None)
 
@@ -180,6 +184,9 @@ def approve_outcome(session: MediationSession, *, actor: Actor, at: datetime | N
         raise InvalidTransition("该次调解尚未记录结果，不能审核")
     if session.approved_at is not None:
         raise InvalidTransition("该次调解的结果已经审核")
+    since = organ_since(case)
+    if since is not None and session.held_at < since:
+        raise InvalidTransition("该次调解由原办理单位进行，现办理机关须自行组织调解并审核结果")
     if sessions_of(case)[-1].id != session.id:
         raise InvalidTransition("此后又进行了调解，请审核最近一次调解的结果")
     if case.status not in APPROVABLE:

@@ -1,4 +1,6 @@
-"""Case registry writes: intake (register_case) and repeat detection. Operations never commit."""
+"""Case registry writes: intake (``file_case`` / ``register_case``, every intake rule in one place) and repeat
+detection. Which units take part (where one files, who may handle) is ``center.cases.units``. Operations never
+commit."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import or_, select
 
-from center.cases import identity
+from center.cases import identity, units
 from center.cases.lifecycle import shanghai_date, start_deadlines
 from center.cases.models import (
     DEFAULT_CATEGORIES,
@@ -24,15 +26,16 @@ from center.cases.models import (
     PetitionClass,
     RiskColour,
 )
-from center.cases.numbering import next_number
-from center.cases.queries import cases_query
+from center.cases.numbering import NUMBER_RE, next_number
+from center.cases.queries import can_see, cases_query
+from center.cases.units import default_handling_unit
 from core.actor import Actor
 from core.audit.operations import record
-from core.auth.permissions import require
+from core.auth.permissions import has_permission
 from core.crypto import provider
 from core.db import db, utcnow, xact_lock
-from core.errors import ValidationFailed
-from core.org.models import OrgUnit, UnitKind
+from core.errors import PermissionDenied, ValidationFailed
+from core.org.models import OrgUnit
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +45,8 @@ REPEAT_WINDOW = timedelta(days=365)
 REPEAT_SCAN, REPEAT_SHOWN = 100, 20
 NAME_MAX = 100
 INTAKE_KEY_MAX = 64
+#: The clerk's answer "this is not a repeat" to the repeat candidates (center.cases.schemas.REPEAT_PATTERN).
+NOT_A_REPEAT = "none"
 CASE_FIELDS = ("number", "kind", "petition_class", "category", "channel", "summary", "demands", "people_count",
                "risk_colour", "status", "origin_unit_id", "handling_unit_id", "accused_unit_id", "repeat_of_case_id",
                "xinfang_no", "hotline_ticket", "court_case_no", "occurred_on", "parties")
@@ -137,13 +142,32 @@ def district_of(unit: OrgUnit) -> OrgUnit:
     return db.session.get(OrgUnit, unit.ancestor_ids[0])
 
 
-def default_handling_unit(kind: CaseKind, origin: OrgUnit) -> OrgUnit:
-    """Where a case is handled unless the clerk routes it: a grid's case goes to its village, and a petition
-    to the nearest township or district (a village committee cannot accept a petition)."""
-    unit = origin
-    while unit.kind == UnitKind.grid or (kind == CaseKind.petition and unit.tier == "village"):
-        unit = unit.parent
-    return unit
+class RepeatCandidates(ValidationFailed):
+    """The intake names a person with earlier cases (same document, or same name and phone about a similar
+    matter) and nobody said whether it repeats one: nothing is saved. The channel shows ``candidates`` and
+    sends the clerk's answer back as ``repeat_of`` — an earlier case's number, or "none"."""
+
+    def __init__(self, candidates: list[Case]):
+        numbers = "、".join(c.number for c in candidates)
+        super().__init__({"repeat_of": [f"发现可能的重复件：{numbers}。请选择关联的重复事项，或确认“不是重复件”"]})
+        self.candidates = candidates
+
+
+def _repeat_link(actor: Actor, repeat_of: Case | str | None, district: OrgUnit) -> tuple[Case | None, str | None]:
+    """(the earlier case to link, or None; an error on ``repeat_of``, or None) for the clerk's answer."""
+    if repeat_of is None or repeat_of == NOT_A_REPEAT:
+        return None, None
+    if isinstance(repeat_of, str):
+        # The same scoped read as the case page: a number outside the clerk's sight is "not found", never a hint.
+        found = db.session.scalar(cases_query(actor).where(Case.number == repeat_of)) if NUMBER_RE.fullmatch(
+            repeat_of) else None
+    else:
+        found = repeat_of if can_see(actor, repeat_of) else None
+    if found is None:
+        return None, "所选的重复事项不存在或不在您的辖区内"
+    if found.number.split("-")[0] != district.case_prefix:
+        return None, "重复事项须关联本区县的事项"
+    return found, None
 
 
 def _check_case_fields(kind, petition_class, category, channel, summary, people_count, risk_colour,
@@ -169,27 +193,41 @@ def _check_case_fields(kind, petition_class, category, channel, summary, people_
     return errors
 
 
-def register_case(actor: Actor, *, kind: CaseKind | str, summary: str, category: str, channel: CaseChannel | str,
-                  origin_unit: OrgUnit, handling_unit: OrgUnit | None = None, parties: Iterable = (),
-                  petition_class: PetitionClass | str | None = None, demands: str | None = None,
-                  people_count: int = 1, risk_colour: RiskColour | str = RiskColour.yellow,
-                  accused_unit: OrgUnit | None = None, repeat_of: Case | None = None,
-                  xinfang_no: str | None = None, hotline_ticket: str | None = None,
-                  court_case_no: str | None = None, received_at: datetime | None = None,
-                  note: str | None = None, occurred_on: date | None = None,
-                  intake_key: str | None = None) -> Case:
+def register_case(actor: Actor, **fields) -> Case:
+    """``file_case`` for callers that do not need to know whether the case was new (see there)."""
+    return file_case(actor, **fields)[0]
+
+
+def file_case(actor: Actor, *, kind: CaseKind | str, summary: str, category: str, channel: CaseChannel | str,
+              origin_unit: OrgUnit, handling_unit: OrgUnit | None = None, parties: Iterable = (),
+              petition_class: PetitionClass | str | None = None, demands: str | None = None,
+              people_count: int = 1, risk_colour: RiskColour | str = RiskColour.yellow,
+              accused_unit: OrgUnit | None = None, repeat_of: Case | str | None = None,
+              xinfang_no: str | None = None, hotline_ticket: str | None = None,
+              court_case_no: str | None = None, received_at: datetime | None = None,
+              note: str | None = None, occurred_on: date | None = None,
+              intake_key: str | None = None) -> tuple[Case, bool]:
     """Register a case: its number, parties (personal data encrypted), first CaseEvent, the statutory
-    deadlines that start at registration and the audit row. ``received_at`` pins the time of receipt;
-    ``occurred_on`` is when the matter happened (never in the future). ``intake_key`` makes the intake
-    idempotent: a second call with the key of a case the same user filed returns that case unchanged."""
-    require(actor, "case.intake", origin_unit)
+    deadlines that start at registration and the audit row. Returns (case, created).
+
+    Every rule of intake is here, so the form, the API, the phone pages and scripts get the same decision:
+    - no intake right at all → 403; a unit the actor may not file at (``units.origin_refusal``) or route to
+      (``units.intake_handling_refusal``) → a field error on ``origin_unit_id`` / ``handling_unit_id``;
+    - ``intake_key`` makes the intake idempotent: a second call with the key of a case the same user filed
+      returns (that case, False) unchanged; the key of another user's case is refused (``intake_key``);
+    - repeats (重复信访): ``repeat_of`` is the clerk's answer — an earlier case (or its number) to link, or
+      ``"none"``; unanswered (None) while ``find_repeat_candidates`` finds earlier cases of the same person,
+      nothing is saved and ``RepeatCandidates`` (422 on ``repeat_of``) names them for the clerk to answer.
+    ``received_at`` pins the time of receipt; ``occurred_on`` is when the matter happened (never in the future)."""
+    if not has_permission(actor, units.INTAKE):
+        raise PermissionDenied(action=units.INTAKE)
     if intake_key and isinstance(intake_key, str) and len(intake_key) <= INTAKE_KEY_MAX:
         # Two submits of one offline-kept form racing: the second waits for the first and then finds its case
         # (PostgreSQL: a transaction lock on the key; SQLite: writes are serialised by BEGIN IMMEDIATE).
         xact_lock(f"intake:{intake_key}")
     existing = case_for_intake_key(actor, intake_key)
     if existing is not None:
-        return existing
+        return existing, False
     try:
         kind = CaseKind(kind)
     except ValueError:
@@ -200,6 +238,13 @@ def register_case(actor: Actor, *, kind: CaseKind | str, summary: str, category:
         raise ValidationFailed({"petition_class": ["信访类别不正确"]}) from None
     errors = _check_case_fields(kind, petition_class, category, channel, summary, people_count, risk_colour,
                                 accused_unit)
+    refusal = units.origin_refusal(actor, origin_unit)
+    if refusal:
+        errors["origin_unit_id"] = [refusal]
+    if accused_unit is not None and "accused_unit_id" not in errors:
+        refusal = units.accused_refusal(origin_unit, accused_unit)
+        if refusal:
+            errors["accused_unit_id"] = [refusal]
     cleaned: list[PartyInput] = []
     for index, raw in enumerate(parties):
         try:
@@ -217,33 +262,32 @@ def register_case(actor: Actor, *, kind: CaseKind | str, summary: str, category:
         errors["occurred_on"] = ["发生日期不能晚于今天"]
     elif occurred_on is not None and occurred_on.year < 1900:
         errors["occurred_on"] = ["发生日期不能早于 1900 年"]
-    explicit = handling_unit is not None
-    handling_unit = handling_unit or default_handling_unit(kind, origin_unit)
-    if accused_unit is not None and handling_unit.is_within(accused_unit):
-        # 检举控告 is never handled by the unit it accuses (its users could not even open it): by default it
-        # goes to the nearest unit above the accused one; a clerk's explicit choice inside it is refused.
-        if explicit:
-            errors["handling_unit_id"] = ["检举控告事项不能由被检举控告单位或其下级单位办理"]
-        elif accused_unit.parent is not None:
-            handling_unit = accused_unit.parent
+    if handling_unit is not None:
+        refusal = units.intake_handling_refusal(actor, kind, origin_unit, handling_unit, accused_unit)
+        if refusal:
+            errors["handling_unit_id"] = [refusal]
+    else:
+        handling_unit = default_handling_unit(kind, origin_unit, accused_unit)
     district = district_of(origin_unit)
-    if handling_unit.ancestor_ids[0] != district.id:
-        errors["handling_unit_id"] = ["办理单位须与来源单位同属一个区县"]
-    elif handling_unit.kind == UnitKind.grid:
-        errors["handling_unit_id"] = ["网格不是办理单位，请选择村(社区)或以上单位"]
-    elif kind == CaseKind.petition and handling_unit.tier == "village":
-        errors["handling_unit_id"] = ["信访事项不能由村(社区)办理：村(居)民委员会不是信访事项的受理、办理机关"]
-    if repeat_of is not None and repeat_of.number.split("-")[0] != district.case_prefix:
-        errors["repeat_of_case_id"] = ["重复事项须关联本区县的事项"]
+    earlier, refusal = _repeat_link(actor, repeat_of, district)
+    if refusal:
+        errors["repeat_of"] = [refusal]
     if errors:
         raise ValidationFailed(errors)
+    if repeat_of is None:
+        # Asked only once everything else is right: the clerk answers about a case that can then be saved.
+        candidates = find_repeat_candidates(actor, cleaned, district=district, summary=summary)
+        if candidates:
+            raise RepeatCandidates(candidates)
+    if earlier is not None and note is None:
+        note = f"重复件，关联 {earlier.number}"
 
     case = Case(number=next_number(district, shanghai_date(received_at).year), kind=kind,
                 petition_class=petition_class, category=category, channel=CaseChannel(channel),
                 summary=summary.strip(), demands=(demands or "").strip() or None, people_count=people_count,
                 risk_colour=RiskColour(risk_colour), status=CaseStatus.registered, received_at=received_at,
                 origin_unit=origin_unit, handling_unit=handling_unit, accused_unit=accused_unit,
-                filed_by_user_id=actor.user_id, repeat_of=repeat_of, xinfang_no=xinfang_no,
+                filed_by_user_id=actor.user_id, repeat_of=earlier, xinfang_no=xinfang_no,
                 hotline_ticket=hotline_ticket, court_case_no=court_case_no, occurred_on=occurred_on,
                 intake_key=intake_key or None)
     case.parties = [_party_row(p) for p in cleaned]
@@ -256,7 +300,7 @@ def register_case(actor: Actor, *, kind: CaseKind | str, summary: str, category:
     db.session.flush()
     record(actor, "case.registered", case, unit_id=case.handling_unit_id, changed=changed)
     logger.info("case %s registered by %s", case.number, actor)
-    return case
+    return case, True
 
 
 def case_for_intake_key(actor: Actor, intake_key: str | None) -> Case | None:

@@ -65,7 +65,7 @@ def cases_query(actor: Actor, action: str = READ):
         assigned = select(CaseAssignment.case_id).where(
             CaseAssignment.department_id.in_(departments),
             CaseAssignment.status.in_([s.value for s in LIVE_ASSIGNMENT]))
-        visible = or_(visible, Case.id.in_(assigned))
+        visible = or_(visible, Case.id.in_(assigned), Case.handling_department_id.in_(departments))
     shown = accusation_shown(actor)
     return stmt.where(visible if shown is None else visible & or_(shown, mine))
 

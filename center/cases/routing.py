@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 TRIAGE = "case.triage"
 HANDLE = "case.handle"
+ASSIGN = "case.assign"
 REASON_MAX = 500
 
 #: DOMAIN.md §2: 红 → district leader or township party secretary, 橙 → township leader, 黄 → head of the
@@ -126,6 +127,8 @@ def assignee_candidates(case: Case) -> list[User]:
     from sqlalchemy import or_, select
 
     departments = {a.department_id for a in case.assignments if a.is_live}
+    if case.handling_department_id is not None:
+        departments.add(case.handling_department_id)
     place = Membership.unit_id == case.handling_unit_id
     if departments:
         place = or_(place, Membership.department_id.in_(sorted(departments)))
@@ -148,7 +151,7 @@ def _notify(case: Case, user: User, what: str, event: CaseEvent) -> None:
 def assign_owner(case: Case, *, actor: Actor, owner_leader: User | None = None,
                  assignee: User | None = None) -> CaseEvent:
     """Set the owner leader (包案领导) and/or the handling person (承办人); ``None`` leaves one unchanged."""
-    require(actor, TRIAGE, case)
+    require(actor, ASSIGN, case)
     errors: dict[str, list[str]] = {}
     if owner_leader is None and assignee is None:
         errors["owner_leader_id"] = ["请选择包案领导或承办人"]
@@ -189,7 +192,7 @@ def assign_owner(case: Case, *, actor: Actor, owner_leader: User | None = None,
 def regrade(case: Case, colour: RiskColour | str, *, actor: Actor, reason: str) -> CaseEvent:
     """Change the risk colour (升级/降级), recorded with from → to and the reason. An owner leader who does not
     hold the new colour's level is released (the case page then asks for a new one)."""
-    require(actor, TRIAGE, case)
+    require(actor, ASSIGN, case)
     errors: dict[str, list[str]] = {}
     try:
         colour = RiskColour(colour)

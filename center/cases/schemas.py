@@ -30,6 +30,8 @@ class IntakeArgs(BaseSchema.from_dict({**_party_fields("applicant", True),
     category = fields.String(required=True, validate=length(max=32))
     channel = fields.String(required=True, validate=one_of([c.value for c in CaseChannel]))
     origin_unit_id = fields.Integer(required=True)
+    #: optional: the operation routes by kind when absent (center.cases.units.default_handling_unit)
+    handling_unit_id = fields.Integer()
     accused_unit_id = fields.Integer()
     summary = fields.String(required=True, validate=length(max=2000))
     demands = fields.String(validate=length(max=2000))
@@ -47,6 +49,8 @@ class TransitionArgs(BaseSchema):
     #: the transition's note (不予受理理由, 说明 …): not "note", which the notes panel's form uses on the same page
     remark = fields.String(validate=length(max=2000))
     unit_id = fields.Integer()
+    #: 转送: the competent department
+    department_id = fields.Integer()
     legal_channel = fields.String(validate=one_of(list(LEGAL_CHANNELS)))
     consent_applicant = fields.Boolean()
     consent_respondent = fields.Boolean()

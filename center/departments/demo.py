@@ -25,7 +25,7 @@ DISPATCHES = [
     ("d-up", "区总工会", "qs.staff", 2, "参与欠薪协商，维护务工人员权益", 20),
     ("d-up", "区住房和城乡建设委员会", "qs.staff", 2, "核实工程项目总包方与工程款支付情况", None),
     ("c-new", "区住房和城乡建设委员会", "cg.staff", 50, "就老旧小区加装电梯政策答疑并参与协调", None),
-    ("d-mediate", "区司法局", "qs.staff", 150, "指导村调委会开展赡养纠纷调解", None),
+    ("d-mediate", "区司法局", "qs02.head", 150, "指导村调委会开展赡养纠纷调解", None),
     ("p-over", "区信访局", "qs.staff", 240, "督促相关部门核查污水排放问题并反馈", None),
 ]
 #: (case key, department, user, hours ago): later steps

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from center.cases import permissions
 from center.cases.models import (
     LIVE_ASSIGNMENT,
     AssignmentStatus,
@@ -41,8 +42,7 @@ from core.timefmt import localtime
 logger = logging.getLogger(__name__)
 
 S = AssignmentStatus
-TRIAGE = "case.triage"
-HANDLE = "case.handle"
+TRIAGE, HANDLE, ASSIGNMENT_WORK = permissions.TRIAGE, permissions.HANDLE, permissions.ASSIGNMENT_WORK
 #: The case is answered, closed or out of the procedure: no department joins it any more.
 DISPATCH_BLOCKED = frozenset({CaseStatus.answered, CaseStatus.closed, CaseStatus.evaluated,
                               CaseStatus.not_accepted, CaseStatus.guided_to_legal, CaseStatus.terminated})
@@ -66,17 +66,22 @@ def is_department_user(actor: Actor, department_id: int) -> bool:
 
 
 def may_triage(actor: Actor, case: Case) -> bool:
-    """The handling side routes a case: triage over its handling unit."""
-    return can(actor, TRIAGE, case.handling_unit)
+    """The handling organ routes a case: dispatches, summons, withdraws (center.cases.permissions)."""
+    return can(actor, TRIAGE, case)
+
+
+def may_work(actor: Actor, a: CaseAssignment) -> bool:
+    """The assigned department itself works its assignment: feedback only, no decision on the case."""
+    return can(actor, ASSIGNMENT_WORK, a)
 
 
 def _require_department_user(actor: Actor, a: CaseAssignment) -> None:
-    if not is_department_user(actor, a.department_id):
-        raise PermissionDenied(f"只有{a.department.name}的联络员或负责人可以执行此操作", action=HANDLE)
+    if not may_work(actor, a):
+        raise PermissionDenied(f"只有{a.department.name}的联络员或负责人可以执行此操作", action=ASSIGNMENT_WORK)
 
 
 def _require_triage(actor: Actor, case: Case) -> None:
-    require(actor, TRIAGE, case.handling_unit)
+    require(actor, TRIAGE, case)
 
 
 def _expect(a: CaseAssignment, allowed: set[AssignmentStatus], what: str) -> None:
@@ -164,6 +169,8 @@ def dispatch(case: Case, department: Department | None, *, actor: Actor, task: s
     if department is None or not department.is_active \
             or department.unit_id not in case.handling_unit.ancestor_ids:
         errors["department_id"] = ["只能派给办理单位所在中心或其上级中心进驻的部门"]
+    elif department.id == case.handling_department_id:
+        errors["department_id"] = [f"{department.name}已是本事项的办理机关，无需派单给自己"]
     elif department.kind == DepartmentKind.on_call:
         if arrive_by is None:
             errors["arrive_by"] = ["召集随驻部门须填写要求到达时间"]
@@ -224,7 +231,7 @@ def record_arrival(a: CaseAssignment, *, actor: Actor, at: datetime | None = Non
     """The on-call department arrived (summoned or acknowledged → active). Recorded by the department or by the
     handling side; ``at`` may be given for an arrival recorded afterwards. A late arrival stays late."""
     require_visible(actor, a.case)
-    if not (is_department_user(actor, a.department_id) or may_triage(actor, a.case)):
+    if not (may_work(actor, a) or may_triage(actor, a.case)):
         raise PermissionDenied("只有该部门或事项办理单位的工作人员可以登记到达", action=HANDLE)
     _expect(a, {S.summoned, S.acknowledged}, "登记到达")
     now = utcnow()

@@ -7,8 +7,8 @@ from center.cases.models import AssignmentStatus, Case
 from center.departments.operations import (
     DISPATCH_BLOCKED,
     allowed_departments,
-    is_department_user,
     may_triage,
+    may_work,
 )
 from center.departments.presenters import arrival_view
 from core.actor import Actor
@@ -21,7 +21,7 @@ STEP_LABELS = {"acknowledge": "响应召集", "arrive": "登记到达", "take": 
 
 def step_actions(a, actor: Actor, *, triage: bool) -> list[str]:
     """The steps this actor may take on this assignment now (buttons; the operations check again)."""
-    own = not actor.is_system and is_department_user(actor, a.department_id)
+    own = not actor.is_system and may_work(actor, a)
     steps = []
     if a.status == S.summoned and own:
         steps.append("acknowledge")

@@ -77,3 +77,17 @@ def desk_queues(actor: Actor, departments: list[Department], now: datetime | Non
         queues[a.department_id]["done"].append(_row(a, now))
     return {"queues": queues, "now": now, "live_cases": [a.case for a in live],
             "visible_ids": {a.case_id for a in live}}
+
+
+def organ_cases(actor: Actor, departments: list[Department]) -> list[Case]:
+    """Cases transferred to these departments as the handling organ (转送/交办), still open: the department
+    accepts, handles and answers them in its own name."""
+    from center.cases.lifecycle import FINAL_STATUSES
+
+    ids = sorted({d.id for d in departments})
+    if not ids:
+        return []
+    stmt = (cases_query(actor).where(Case.handling_department_id.in_(ids),
+                                     Case.status.not_in([s.value for s in FINAL_STATUSES]))
+            .order_by(Case.received_at, Case.id).limit(QUEUE_LIMIT))
+    return list(db.session.scalars(stmt))

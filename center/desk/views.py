@@ -35,8 +35,9 @@ def department():
     departments = [m.department for m in granting(actor, "desk.department") if m.department is not None]
     departments = list({d.id: d for d in departments}.values())  # a head and liaison of one department: once
     from center.cases.presenters import next_deadlines
-    from center.departments.queries import desk_queues
+    from center.departments.queries import desk_queues, organ_cases
 
     queues = desk_queues(actor, departments)
-    return render_template("center/department.html", departments=departments,
-                           deadlines=next_deadlines(queues.pop("live_cases")), **queues)
+    organ = organ_cases(actor, departments)
+    return render_template("center/department.html", departments=departments, organ=organ,
+                           deadlines=next_deadlines(queues.pop("live_cases") + organ), **queues)

@@ -1,13 +1,25 @@
-"""Administration of users, memberships and the security policy (三权分立: see core/auth/permissions)."""
+"""Administration of users, memberships and the security policy (三权分立: see core/auth/permissions).
+
+The system administrator creates accounts and proposes memberships; the security administrator activates or
+refuses them on the pending page (core.accounts.memberships). Acts on another administrator's account go
+through a request instead (core.accounts.request_views)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from core.accounts import operations, queries
-from core.accounts.models import DEPARTMENT_ROLES, ROLE_LABELS, Role
+from core.accounts import memberships, operations, queries
+from core.accounts.models import (
+    ACCOUNT_KIND_LABELS,
+    ADMIN_ROLES,
+    DEPARTMENT_ROLES,
+    ROLE_LABELS,
+    AccountKind,
+    Role,
+)
 from core.accounts.policy import FIELDS, current_policy
 from core.accounts.schemas import (
+    DecisionNoteArgs,
     MembershipArgs,
     PolicyArgs,
     ResetPasswordArgs,
@@ -26,6 +38,10 @@ bp = Blueprint("users", __name__, url_prefix="/admin")
 
 USER_PAGE = 100
 ROLE_OPTIONS = [(r.value, ROLE_LABELS[r]) for r in Role]
+#: What the web may place: the three administrator posts are set on the console only (memberships.py).
+PLACEABLE_ROLE_OPTIONS = [(r.value, ROLE_LABELS[r]) for r in Role if r not in ADMIN_ROLES]
+KIND_OPTIONS = [(k.value, ACCOUNT_KIND_LABELS[k]) for k in AccountKind]
+PENDING = "core/users/pending.html"
 
 
 def _place(args, actor):
@@ -51,7 +67,8 @@ def _place(args, actor):
 def _form_context(actor):
     departments = org_queries.list_departments(actor, action="user.manage")
     return {
-        "role_options": ROLE_OPTIONS,
+        "role_options": PLACEABLE_ROLE_OPTIONS,
+        "kind_options": KIND_OPTIONS,
         "units": org_queries.list_units(actor, action="user.manage", limit=5000),
         "dept_options": [(d.id, f"{d.unit.name} · {d.name}（{d.kind_label}）") for d in departments],
     }
@@ -81,9 +98,10 @@ def new():
     def perform(args):
         place = _place(args, actor)
         user = operations.create_user(username=args["username"], display_name=args["display_name"],
-                                      title=args.get("title"), password=args["password"], actor=actor,
-                                      memberships=[(Role(args["role"]), place)])
-        flash(f"已创建用户 {user.username}，首次登录须修改密码", "success")
+                                      title=args.get("title"), password=args.get("password"), actor=actor,
+                                      memberships=[(Role(args["role"]), place)], kind=args["kind"])
+        then = "首次登录须修改密码；" if not user.is_service else ""
+        flash(f"已创建用户 {user.username}，{then}岗位待安全管理员激活后生效", "success")
         return redirect(url_for("users.detail", user_id=user.id))
 
     return submit(UserCreateArgs(), perform, "core/users/new.html", context_fn=lambda: _form_context(actor))
@@ -93,7 +111,12 @@ def _detail(user, *, errors=None, form=None, status=200):
     actor = current_actor()
     return render_template("core/users/detail.html", user=user, errors=errors or {},
                            form=form or {"display_name": user.display_name, "title": user.title or ""},
-                           **_form_context(actor)), status
+                           **_form_context(actor), **_detail_context(user)), status
+
+
+def _detail_context(user) -> dict:
+    # An administrator's account is acted on through a request and the third administrator's approval.
+    return {"admin_target": memberships.is_administrator(user)}
 
 
 @bp.route("/users/<int:user_id>")
@@ -111,7 +134,8 @@ def _user_post(user_id, schema, action):
         flash(message, "success")
         return redirect(url_for("users.detail", user_id=user.id))
 
-    return submit(schema, perform, "core/users/detail.html", user=user, context_fn=lambda: _form_context(actor))
+    return submit(schema, perform, "core/users/detail.html", user=user,
+                  context_fn=lambda: {**_form_context(actor), **_detail_context(user)})
 
 
 @bp.route("/users/<int:user_id>/edit", methods=["POST"])
@@ -159,7 +183,7 @@ def reset_password(user_id: int):
 def add_membership(user_id: int):
     def action(user, args, actor):
         operations.add_membership(user, role=Role(args["role"]), place=_place(args, actor), actor=actor)
-        return "已添加岗位"
+        return "已提议该岗位，待安全管理员激活后生效"
 
     return _user_post(user_id, MembershipArgs(), action)
 
@@ -176,7 +200,39 @@ def end_membership(membership_id: int):
         return redirect(url_for("users.detail", user_id=m.user_id))
 
     return submit(EmptyArgs(), perform, "core/users/detail.html", user=m.user,
-                  context_fn=lambda: _form_context(actor))
+                  context_fn=lambda: {**_form_context(actor), **_detail_context(m.user)})
+
+
+@bp.route("/memberships/pending")
+@permission("membership.activate")
+def pending_memberships():
+    return render_template(PENDING, pending=queries.pending_memberships(current_actor()), errors={}, form={})
+
+
+def _decision(membership_id: int, schema, action, message: str):
+    actor = current_actor()
+    m = queries.get_membership_or_404(membership_id, actor=actor, action="membership.activate")
+
+    def perform(args):
+        action(m, args, actor)
+        flash(message.format(user=m.user.username, role=m.role_label), "success")
+        return redirect(url_for("users.pending_memberships"))
+
+    return submit(schema, perform, PENDING, context_fn=lambda: {"pending": queries.pending_memberships(actor)})
+
+
+@bp.route("/memberships/<int:membership_id>/activate", methods=["POST"])
+@permission("membership.activate")
+def activate_membership(membership_id: int):
+    return _decision(membership_id, EmptyArgs(), lambda m, args, actor: memberships.activate_membership(
+        m, actor=actor), "已激活 {user} 的岗位「{role}」")
+
+
+@bp.route("/memberships/<int:membership_id>/refuse", methods=["POST"])
+@permission("membership.activate")
+def refuse_membership(membership_id: int):
+    return _decision(membership_id, DecisionNoteArgs(), lambda m, args, actor: memberships.refuse_membership(
+        m, actor=actor, note=args["note"]), "已拒绝 {user} 的岗位「{role}」")
 
 
 @bp.route("/security", methods=["GET", "POST"])

@@ -6,6 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, TimestampMixin, UTCDateTime, utcnow
@@ -45,6 +46,36 @@ ROLE_LABELS = {
 
 #: Roles held at a department rather than at a unit.
 DEPARTMENT_ROLES = frozenset({Role.department_head, Role.department_liaison})
+#: The three administrators of 三权分立 (GB/T 22239-2019 §8.1.4.2 d): the system administrator creates and places
+#: accounts, the security administrator grants rights, the auditor reads the audit log. One account never holds
+#: two of them, and none of them acts alone on the account of another (core.accounts.dual_control).
+ADMIN_ROLES = frozenset({Role.system_admin, Role.security_admin, Role.auditor})
+
+
+class AccountKind(StrEnum):
+    #: a person who signs in with a password (and WeChat once bound)
+    person = "person"
+    #: another system calling the API with a scoped token; it never signs in interactively
+    service = "service"
+
+
+ACCOUNT_KIND_LABELS = {AccountKind.person: "人员账户", AccountKind.service: "接口服务账户"}
+
+#: Stored instead of a password hash for service accounts: not an argon2 hash, so no password ever matches it.
+NO_PASSWORD = "!service-account-no-password"
+
+
+class MembershipStatus(StrEnum):
+    #: placed by the system administrator, waiting for the security administrator: grants nothing
+    proposed = "proposed"
+    active = "active"
+    #: the security administrator declined it
+    refused = "refused"
+    ended = "ended"
+
+
+MEMBERSHIP_STATUS_LABELS = {MembershipStatus.proposed: "待激活", MembershipStatus.active: "有效",
+                            MembershipStatus.refused: "已拒绝", MembershipStatus.ended: "已撤销"}
 
 
 class User(TimestampMixin, Base):
@@ -60,9 +91,20 @@ class User(TimestampMixin, Base):
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     title: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[AccountKind] = mapped_column(enum_column(AccountKind, "account_kind"), default=AccountKind.person,
+                                              server_default=AccountKind.person.value)
 
     memberships: Mapped[list[Membership]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", order_by="Membership.id")
+        back_populates="user", cascade="all, delete-orphan", order_by="Membership.id",
+        foreign_keys="Membership.user_id")
+
+    @property
+    def is_service(self) -> bool:
+        return self.kind == AccountKind.service
+
+    @property
+    def kind_label(self) -> str:
+        return ACCOUNT_KIND_LABELS[self.kind]
 
     # flask-login protocol, written out so models need not import flask_login.
     @property
@@ -86,7 +128,11 @@ class User(TimestampMixin, Base):
 
 
 class Membership(TimestampMixin, Base):
-    """A role held at exactly one place: an org unit, or a department."""
+    """A role held at exactly one place: an org unit, or a department.
+
+    Proposed by the system administrator, activated (or refused) by the security administrator
+    (core.accounts.memberships): until then it grants nothing. ``is_active`` reads the status, so the queries
+    of every feature that ask for active memberships see activated ones only."""
 
     __tablename__ = "memberships"
     __audited__ = True
@@ -99,17 +145,55 @@ class Membership(TimestampMixin, Base):
     role: Mapped[Role] = mapped_column(enum_column(Role, "membership_role"))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
-    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[MembershipStatus] = mapped_column(
+        enum_column(MembershipStatus, "membership_status"), default=MembershipStatus.proposed,
+        server_default=MembershipStatus.proposed.value, index=True)
+    #: who placed the user here (None: the server console)
+    proposed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: who activated or refused it (None while proposed, or when the console activated it)
+    decided_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decision_note: Mapped[str | None] = mapped_column(String(200))
 
-    user: Mapped[User] = relationship(back_populates="memberships")
+    user: Mapped[User] = relationship(back_populates="memberships", foreign_keys=[user_id])
     unit: Mapped[OrgUnit | None] = relationship()
     department: Mapped[Department | None] = relationship()
+    proposed_by: Mapped[User | None] = relationship(foreign_keys=[proposed_by_user_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_user_id])
+
+    @hybrid_property
+    def is_active(self) -> bool:
+        """Activated and not ended (a proposed or refused membership is not active)."""
+        return self.status == MembershipStatus.active
+
+    @is_active.inplace.setter
+    def _is_active_setter(self, value: bool) -> None:
+        # Ending is always allowed; activating goes through core.accounts.memberships.activate_membership,
+        # which checks who activates and records it.
+        if value:
+            raise AttributeError("a membership is activated by core.accounts.memberships.activate_membership")
+        self.status = MembershipStatus.ended
+
+    @is_active.inplace.expression
+    @classmethod
+    def _is_active_expression(cls):
+        return cls.status == MembershipStatus.active
 
     @property
     def is_effective(self) -> bool:
         place_active = (self.unit.is_active if self.unit is not None
                         else self.department is not None and self.department.is_active)
-        return self.is_active and place_active
+        return self.status == MembershipStatus.active and place_active
+
+    @property
+    def status_label(self) -> str:
+        return MEMBERSHIP_STATUS_LABELS[self.status or MembershipStatus.proposed]
+
+    @property
+    def place_path(self) -> str:
+        """The materialized path of the unit the membership sits at (a department sits at its unit)."""
+        unit = self.unit if self.unit is not None else (self.department.unit if self.department else None)
+        return unit.path if unit is not None else ""
 
     @property
     def role_label(self) -> str:
@@ -174,9 +258,10 @@ class SecurityPolicy(Base):
 
 
 class ApiToken(Base):
-    """A bearer token for the JSON API, issued per user by an admin. Like sessions, only the SHA-256 of the
-    token is stored; ``prefix`` (its first characters) lets the admin tell tokens apart. Revoked, never
-    deleted, so the audit trail keeps its referent."""
+    """A bearer token for the JSON API (core.accounts.tokens). Personal tokens are issued by their owner; a service
+    account's token is issued by the security administrator with a scope (API actions and a unit subtree). Like
+    sessions, only the SHA-256 of the token is stored; ``prefix`` (its first characters) tells tokens apart.
+    Revoked, never deleted, so the audit trail keeps its referent."""
 
     __tablename__ = "api_tokens"
 
@@ -189,9 +274,90 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: revoked by hand ("revoked"), or ended with the owner's password change or disabling
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: service tokens only: the API actions it may call (names registered in core.hooks.api_scopes) …
+    scope_actions: Mapped[list | None] = mapped_column(JSON)
+    #: … and the unit subtree whose memberships of the account it acts with
+    scope_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_user_id])
+    scope_unit: Mapped[OrgUnit | None] = relationship()
 
     def __repr__(self) -> str:
         return f"<ApiToken {self.id} user {self.user_id} {self.prefix}…>"
+
+
+class AdminActKind(StrEnum):
+    reset_password = "reset_password"
+    disable = "disable"
+    enable = "enable"
+    end_membership = "end_membership"
+    bind_device = "bind_device"
+    #: break-glass only (the console): clearing a lockout is no credential, so the web needs no request for it
+    unlock = "unlock"
+
+
+ADMIN_ACT_LABELS = {AdminActKind.reset_password: "重置密码", AdminActKind.disable: "停用账户",
+                    AdminActKind.enable: "启用账户", AdminActKind.end_membership: "撤销岗位",
+                    AdminActKind.bind_device: "绑定微信", AdminActKind.unlock: "解除登录锁定"}
+
+
+class AdminRequestStatus(StrEnum):
+    pending = "pending"
+    #: approved, waiting for the requester to carry it out (bind_device: the requester issues the code)
+    approved = "approved"
+    executed = "executed"
+    rejected = "rejected"
+    cancelled = "cancelled"
+
+
+ADMIN_REQUEST_STATUS_LABELS = {AdminRequestStatus.pending: "待批准", AdminRequestStatus.approved: "已批准待执行",
+                               AdminRequestStatus.executed: "已执行", AdminRequestStatus.rejected: "已驳回",
+                               AdminRequestStatus.cancelled: "已撤回"}
+
+
+class AdminRequest(TimestampMixin, Base):
+    """An act on an administrator's account that no administrator may take alone (dual control): requested by
+    one administrator, approved by the third (never the requester, never the target), then carried out. The
+    server console's break-glass recovery is recorded here too (``channel`` "cli", no requester)."""
+
+    __tablename__ = "admin_requests"
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[AdminActKind] = mapped_column(enum_column(AdminActKind, "admin_act_kind"))
+    status: Mapped[AdminRequestStatus] = mapped_column(enum_column(AdminRequestStatus, "admin_request_status"),
+                                                       default=AdminRequestStatus.pending, index=True)
+    target_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    #: end_membership: the membership to end
+    membership_id: Mapped[int | None] = mapped_column(ForeignKey("memberships.id"))
+    requested_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: the requester's administrator role when asking: the approver must hold the third one
+    requester_role: Mapped[Role | None] = mapped_column(enum_column(Role, "admin_request_requester_role"))
+    reason: Mapped[str] = mapped_column(String(200))
+    #: reset_password: the argon2 hash of the new password the requester chose, until carried out (then cleared)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    decided_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decision_note: Mapped[str | None] = mapped_column(String(200))
+    executed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    channel: Mapped[str] = mapped_column(String(8), default="web")
+
+    target: Mapped[User] = relationship(foreign_keys=[target_user_id])
+    requested_by: Mapped[User | None] = relationship(foreign_keys=[requested_by_user_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_user_id])
+    membership: Mapped[Membership | None] = relationship()
+
+    @property
+    def kind_label(self) -> str:
+        return ADMIN_ACT_LABELS[self.kind]
+
+    @property
+    def status_label(self) -> str:
+        return ADMIN_REQUEST_STATUS_LABELS[self.status]
+
+    def __repr__(self) -> str:
+        return f"<AdminRequest {self.id} {self.kind} {self.status} target {self.target_user_id}>"

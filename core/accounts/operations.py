@@ -9,7 +9,15 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from core.accounts.models import DEPARTMENT_ROLES, LoginThrottle, Membership, Role, SecurityPolicy, User
+from core.accounts.models import (
+    NO_PASSWORD,
+    AccountKind,
+    LoginThrottle,
+    Membership,
+    Role,
+    SecurityPolicy,
+    User,
+)
 from core.accounts.passwords import burn_hash, hash_password, policy_errors, verify_password
 from core.accounts.policy import FIELDS, current_policy, invalidate_cache
 from core.accounts.sessions import end_user_sessions_stmt
@@ -18,6 +26,8 @@ from core.audit.operations import changed_fields, record, record_security_event
 from core.auth.permissions import require
 from core.db import db, own_transaction, utcnow
 from core.errors import DomainError, ValidationFailed
+
+SERVICE_NO_PASSWORD = "接口服务账户没有登录密码，只能使用安全管理员签发的接口令牌"
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +64,11 @@ def authenticate(username: str, password: str, *, actor: Actor) -> User:
         ok = False
     else:
         ok = verify_password(user.password_hash, password)
+    if user is not None and user.kind == AccountKind.service:
+        # A service account never signs in interactively, whatever hash its row holds; it is refused like a
+        # wrong password, so the answer tells a guesser nothing about the account.
+        record_security_event(actor, "login.service_account", result="denied", actor_name=key)
+        ok = False
     if not ok or not user.is_active:
         now_locked = _register_failure(key, policy)
         record_security_event(actor, "login.failed", result="failed", actor_name=key)
@@ -96,6 +111,8 @@ def record_login(user: User, *, actor: Actor) -> None:
 
 
 def password_expired(user: User) -> bool:
+    if user.kind == AccountKind.service:
+        return False  # no password to rotate: its tokens expire instead
     policy = current_policy()
     if user.must_change_password:
         return True
@@ -118,24 +135,51 @@ def change_password(user: User, *, current: str, new: str, actor: Actor) -> None
     if current == new:
         raise ValidationFailed({"new_password": ["新密码不能与当前密码相同"]})
     check_password_policy(new, user.username)
+    if user.kind == AccountKind.service:
+        raise ValidationFailed({"current_password": [SERVICE_NO_PASSWORD]})
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
     user.must_change_password = False
     db.session.execute(end_user_sessions_stmt(user.id))  # every other device is signed out
-    record(actor, "user.password_changed", user, changed=["password_hash"])
+    ended = _end_tokens(user, "password_changed")
+    record(actor, "user.password_changed", user, changed=["password_hash", *ended])
 
 
-def create_user(*, username: str, display_name: str, password: str, title: str | None, actor: Actor,
-                memberships: list[tuple[Role, object]] = (), must_change: bool = True) -> User:
+def _end_tokens(user: User, reason: str) -> list[str]:
+    """A changed password or a disabled account ends the user's API tokens; the names of what changed."""
+    from core.accounts.tokens import end_user_tokens
+
+    return ["api_tokens"] if end_user_tokens(user, reason=reason) else []
+
+
+def create_user(*, username: str, display_name: str, password: str | None, title: str | None, actor: Actor,
+                memberships: list[tuple[Role, object]] = (), must_change: bool = True,
+                kind: AccountKind | str = AccountKind.person, activate: bool = False) -> User:
+    """A new account with its memberships *proposed* (the security administrator activates them). Only the
+    server console may ``activate`` them at once (``flask accounts create-admin``)."""
+    from core.accounts.memberships import place_by_console, propose_membership
+
     key = _normal(username)
+    kind = AccountKind(kind)
     if db.session.scalar(select(User.id).where(User.username == key)) is not None:
         raise ValidationFailed({"username": ["该用户名已被使用"]})
-    check_password_policy(password, key, field="password")
-    user = User(username=key, display_name=display_name, title=title, password_hash=hash_password(password),
-                must_change_password=must_change)
+    if kind == AccountKind.service:
+        if password:
+            raise ValidationFailed({"password": ["接口服务账户不设登录密码，请留空"]})
+        password_hash, must_change = NO_PASSWORD, False
+    else:
+        if not password:
+            raise ValidationFailed({"password": ["请填写初始密码"]})
+        check_password_policy(password, key, field="password")
+        password_hash = hash_password(password)
+    user = User(username=key, display_name=display_name, title=title, password_hash=password_hash,
+                must_change_password=must_change, kind=kind)
     db.session.add(user)
     for role, place in memberships:
-        add_membership(user, role=role, place=place, actor=actor, _new_user=True)
+        if activate:
+            place_by_console(user, role=role, place=place, actor=actor)
+        else:
+            propose_membership(user, role=role, place=place, actor=actor, _new_user=True)
     if not actor.is_system and not user.memberships:
         raise ValidationFailed({"role": ["请为用户指定至少一个岗位"]})
     db.session.flush()
@@ -155,60 +199,61 @@ def update_user(user: User, *, actor: Actor, **fields) -> User:
 
 
 def set_user_active(user: User, active: bool, *, actor: Actor) -> None:
+    """The system administrator disables or enables an account — not an administrator's alone (dual control)."""
+    from core.accounts.dual_control import guard_admin_target
+
     require(actor, "user.manage", user)
     if actor.user_id == user.id and not active:
         raise ValidationFailed({"is_active": ["不能停用自己的账户"]})
+    guard_admin_target(user, actor=actor, what="停用或启用管理员账户")
+    apply_active(user, active, actor=actor)
+
+
+def apply_active(user: User, active: bool, *, actor: Actor) -> None:
+    """Carry out enabling/disabling once authorised (here, by dual control, or on the console)."""
     user.is_active = active
+    ended: list[str] = []
     if not active:
         db.session.execute(end_user_sessions_stmt(user.id))
-    record(actor, "user.enabled" if active else "user.disabled", user, changed=["is_active"])
+        ended = _end_tokens(user, "disabled")
+    record(actor, "user.enabled" if active else "user.disabled", user, changed=["is_active", *ended])
 
 
 def reset_password(user: User, *, new_password: str, actor: Actor) -> None:
+    """The system administrator resets a user's password — not an administrator's alone (dual control)."""
+    from core.accounts.dual_control import guard_admin_target
+
     require(actor, "user.manage", user)
+    guard_admin_target(user, actor=actor, what="重置管理员的密码")
+    if user.kind == AccountKind.service:
+        raise ValidationFailed({"kind": [SERVICE_NO_PASSWORD]})
     check_password_policy(new_password, user.username, field="password")
-    user.password_hash = hash_password(new_password)
+    apply_password_hash(user, hash_password(new_password), actor=actor)
+
+
+def apply_password_hash(user: User, password_hash: str, *, actor: Actor) -> None:
+    """Carry out a reset once authorised: the user must choose a new password at the next sign-in; every
+    session and API token of theirs ends."""
+    user.password_hash = password_hash
     user.password_changed_at = utcnow()
     user.must_change_password = True
     db.session.execute(end_user_sessions_stmt(user.id))
-    record(actor, "user.password_reset", user, changed=["password_hash", "must_change_password"])
+    ended = _end_tokens(user, "password_changed")
+    record(actor, "user.password_reset", user, changed=["password_hash", "must_change_password", *ended])
 
 
 def add_membership(user: User, *, role: Role, place, actor: Actor, _new_user: bool = False) -> Membership:
-    """``place`` is an OrgUnit, or a Department for department roles."""
-    from core.org.models import Department, OrgUnit
+    """Propose a membership (``place`` is an OrgUnit, or a Department for department roles); the security
+    administrator activates it (core.accounts.memberships)."""
+    from core.accounts.memberships import propose_membership
 
-    role = Role(role)
-    require(actor, "user.manage", place)
-    if role in DEPARTMENT_ROLES and not isinstance(place, Department):
-        raise ValidationFailed({"department_id": ["部门岗位须选择所属部门"]})
-    if role not in DEPARTMENT_ROLES and not isinstance(place, OrgUnit):
-        raise ValidationFailed({"unit_id": ["请选择所属单位"]})
-    if role == Role.grid_worker and place.tier != "grid":
-        raise ValidationFailed({"unit_id": ["网格员须分配到网格"]})
-    if role in (Role.village_head, Role.village_cadre) and place.tier != "village":
-        raise ValidationFailed({"unit_id": ["村(社区)岗位须分配到村或社区"]})
-    if role in (Role.township_leader, Role.township_staff) and place.tier != "township":
-        raise ValidationFailed({"unit_id": ["乡镇岗位须分配到乡镇/街道"]})
-    if role in (Role.district_leader, Role.system_admin, Role.security_admin, Role.auditor) \
-            and place.tier != "district":
-        raise ValidationFailed({"unit_id": ["该岗位须分配到区/县"]})
-    if role == Role.center_staff and place.tier not in ("district", "township"):
-        raise ValidationFailed({"unit_id": ["中心受理员须分配到区或乡镇中心"]})
-    m = Membership(role=role, unit=place if isinstance(place, OrgUnit) else None,
-                   department=place if isinstance(place, Department) else None)
-    user.memberships.append(m)
-    db.session.flush()
-    if not _new_user:
-        record(actor, "membership.added", m, changed=["role", "unit_id", "department_id"])
-    return m
+    return propose_membership(user, role=role, place=place, actor=actor, _new_user=_new_user)
 
 
 def end_membership(m: Membership, *, actor: Actor) -> None:
-    require(actor, "user.manage", m.unit or m.department)
-    m.is_active = False
-    db.session.execute(end_user_sessions_stmt(m.user_id))  # permissions changed: sign in again
-    record(actor, "membership.ended", m, changed=["is_active"])
+    from core.accounts.memberships import end_membership as _end_membership
+
+    _end_membership(m, actor=actor)
 
 
 def unlock(username: str, *, actor: Actor) -> None:

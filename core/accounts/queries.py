@@ -60,11 +60,11 @@ def get_user_or_404(user_id, *, actor: Actor, action: str = "user.view") -> User
     return user
 
 
-def get_membership_or_404(membership_id, *, actor: Actor) -> Membership:
+def get_membership_or_404(membership_id, *, actor: Actor, action: str = "user.view") -> Membership:
     m = db.session.get(Membership, as_id(membership_id))
     if m is None:
         raise NotFound()
-    get_user_or_404(m.user_id, actor=actor)  # the user must be visible to the actor
+    get_user_or_404(m.user_id, actor=actor, action=action)  # the user must be in the actor's reach
     return m
 
 
@@ -88,3 +88,19 @@ def users_holding(roles, *, unit_ids=(), department_id: int | None = None) -> li
     stmt = stmt.where(Membership.role.in_([str(r) for r in roles]), Membership.is_active.is_(True),
                       User.is_active.is_(True)).order_by(User.id)
     return list(db.session.scalars(stmt).unique())
+
+
+def pending_memberships(actor: Actor, *, limit: int = 300) -> list[Membership]:
+    """Proposed memberships at places inside the actor's jurisdiction for membership.activate, oldest first
+    (the security administrator's queue)."""
+    from core.accounts.models import MembershipStatus
+
+    action = "membership.activate"
+    at_unit = (select(Membership.id).join(OrgUnit, Membership.unit_id == OrgUnit.id)
+               .where(unit_filter(actor, action, OrgUnit.path)))
+    at_department = (select(Membership.id).join(Department, Membership.department_id == Department.id)
+                     .join(OrgUnit, Department.unit_id == OrgUnit.id).where(unit_filter(actor, action, OrgUnit.path)))
+    stmt = (select(Membership).where(Membership.status == MembershipStatus.proposed,
+                                     or_(Membership.id.in_(at_unit), Membership.id.in_(at_department)))
+            .order_by(Membership.created_at, Membership.id).limit(limit))
+    return list(db.session.scalars(stmt))

@@ -19,7 +19,13 @@ ACTION_LABELS = {
     "login.lockout": "登录锁定", "login.unlocked": "解除锁定", "permission.denied": "越权访问被拒绝",
     "user.created": "新建用户", "user.updated": "修改用户", "user.enabled": "启用用户", "user.disabled": "停用用户",
     "user.password_changed": "修改密码", "user.password_reset": "重置密码", "user.sessions_revoked": "强制下线",
-    "membership.added": "添加岗位", "membership.ended": "撤销岗位", "security.policy_updated": "修改安全策略",
+    "membership.added": "添加岗位", "membership.ended": "撤销岗位", "membership.proposed": "提议岗位",
+    "membership.activated": "激活岗位", "membership.refused": "拒绝激活岗位",
+    "admin_request.created": "申请管理员账户操作", "admin_request.approved": "批准管理员账户操作",
+    "admin_request.rejected": "驳回管理员账户操作", "admin_request.cancelled": "撤回管理员账户操作申请",
+    "admin_request.executed": "执行管理员账户操作", "accounts.break_glass": "控制台紧急恢复管理员账户",
+    "login.service_account": "接口服务账户尝试登录", "api.scope_refused": "接口令牌超出范围被拒绝",
+    "wechat.bind_proof": "微信绑定身份验证失败", "wechat.bind_proof_code_sent": "发送微信绑定验证码", "security.policy_updated": "修改安全策略",
     "org.unit_created": "新建单位", "org.unit_updated": "修改单位", "org.unit_enabled": "启用单位",
     "org.unit_disabled": "停用单位", "org.department_created": "新建部门", "org.department_updated": "修改部门",
     "org.department_enabled": "启用部门", "org.department_disabled": "停用部门", "org.imported": "导入组织机构",
@@ -43,7 +49,8 @@ OBJECT_LABELS = {"users": "用户", "org_units": "单位", "departments": "部�
                  "action": "操作", "security_policies": "安全策略", "deliveries": "消息投递",
                  "notifications": "消息", "notify_bindings": "消息绑定", "notify_channel_states": "消息通道", "cases": "事项", "case_deadlines": "办理期限",
                  "case_assignments": "部门派单", "case_supervisions": "督办", "case_attachments": "附件",
-                 "api_tokens": "接口令牌", "notify_binding_codes": "微信绑定码"}
+                 "api_tokens": "接口令牌", "notify_binding_codes": "微信绑定码",
+                 "admin_requests": "管理员操作申请"}
 
 RESULTS = {"ok": "成功", "denied": "拒绝", "failed": "失败", "locked": "锁定"}
 

@@ -19,9 +19,11 @@ from notify.models import Binding, BindingState
 bp = Blueprint("wechat_binding", __name__, url_prefix="/wechat/binding-codes")
 
 
-def _user_or_404(user_id) -> User:
+def _user_or_404(user_id, *, just_issued: bool = False) -> User:
     user = db.session.get(User, as_id(user_id))
-    if user is None or not may_issue_code(current_actor(), user):
+    # A code this session has just issued is shown once even where issuing another is no longer allowed (an
+    # administrator's dual-control approval is spent by the issue).
+    if user is None or not (just_issued or may_issue_code(current_actor(), user)):
         raise NotFound()  # outside the issuer's reach: as if it did not exist
     return user
 
@@ -47,7 +49,9 @@ def issue(worker_id: int):
 
     from notify.bindings import issue_binding_code
 
-    user = _user_or_404(worker_id)
+    slot = session.get("binding_code")
+    user = _user_or_404(worker_id, just_issued=request.method == "GET" and isinstance(slot, dict)
+                        and slot.get("worker") == as_id(worker_id))
     if request.method == "POST":
         load_form(EmptyArgs())
         code = issue_binding_code(user, actor=current_actor(),

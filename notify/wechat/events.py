@@ -22,7 +22,8 @@ def user_for(platform: str, external_id: str):
     from core.accounts.models import User
 
     user = db.session.get(User, binding.user_id)
-    return user if user is not None and user.is_active else None
+    # A service account never signs in interactively, WeChat included.
+    return user if user is not None and user.is_active and not user.is_service else None
 
 
 def handle_event(platform: str, message: dict[str, str]) -> str | None:

@@ -4,15 +4,19 @@
   (``core.hooks.sign_in_entries``) and comes back signed in as the user the identity is bound to — unless this
   device signed out (the ``mdt_signed_out`` cookie core sets on logout): then the password page, until someone
   signs in there explicitly. Unbound identities, outside WeCom users and snapshot (virtual) users get nothing.
-- ``/wechat/bind/<code>`` opened inside WeChat binds the identity to the code's user, spends the code, and
-  signs in (binding is an explicit act of the owner of the phone).
+- ``/wechat/bind/<code>`` opened inside WeChat first asks the holder of the phone to prove they are the code's
+  user (their password, or a one-time code sent to a channel they already have: notify.binding_proof); only
+  then does it start the web authorisation, and the callback binds the identity, spends the code, announces
+  the binding on the user's other channels and signs in. A code alone — issued by a cadre or an administrator —
+  never turns into a session: the callback refuses a binding without the proof kept in this phone's session.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import login_user
 
 from core.accounts.views import SIGNED_OUT_COOKIE
@@ -20,7 +24,10 @@ from core.actor import Actor
 from core.audit.operations import record, record_security_event
 from core.auth.decorators import public
 from core.db import db, write_intent
-from core.web import commit, current_actor, safe_next
+from core.errors import ValidationFailed
+from core.schemas import BaseSchema, EmptyArgs, fields, length, regexp
+from core.web import commit, current_actor, form_data, load_form, request_id, safe_next
+from notify import binding_proof
 from notify.bindings import normalise_code, redeem_binding_code
 from notify.models import Platform
 from notify.wechat import oauth
@@ -30,6 +37,16 @@ logger = logging.getLogger(__name__)
 bp = Blueprint("wechat_signin", __name__, url_prefix="/wechat")
 
 PLATFORMS = {"work": Platform.wecom, "mp": Platform.mp}
+#: Session keys: the proof given on this phone for a binding code, and a one-time code sent for it.
+PROOF_KEY = "wx_bind_proof"
+OTP_KEY = "wx_bind_otp"
+PROOF_PAGE = "notify/wechat_bind_proof.html"
+UNPROVEN = "请先在绑定页面输入您的登录密码或验证码，证明是您本人，再完成绑定。"
+
+
+class BindProofArgs(BaseSchema):
+    password = fields.String(load_default=None, validate=length(max=256))
+    otp = fields.String(load_default=None, validate=regexp(r"^\d{6}$", "验证码为 6 位数字"))
 
 
 def silent_entry(req, next_path: str) -> str | None:
@@ -55,16 +72,103 @@ def start():
                                         url_for("wechat_signin.callback", _external=True), state))
 
 
+def _visitor() -> Actor:
+    # Never current_actor(): loading a signed-in user would begin the request's transaction, and the proof's
+    # failure counters are written on a transaction of their own (SQLite has one writer).
+    return Actor.visitor(ip=request.remote_addr, request_id=request_id(), channel="wechat")
+
+
+def _proof_page(code: str, *, errors=None, form=None, status: int = 200):
+    owner = binding_proof.code_owner(code)
+    if owner is None:
+        return _refuse(binding_proof.CODE_DEAD)
+    from notify.bindings import usable_channels
+
+    channels = [c for c, _b in usable_channels(owner.user_id)]
+    response = current_app.make_response((render_template(
+        PROOF_PAGE, code=code, owner=owner, channels=channels, errors=errors or {}, form=form or {},
+        otp_sent=(session.get(OTP_KEY) or {}).get("code_id") == owner.code_id), status))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.route("/bind/<code>")
 @public
 def bind(code: str):
-    platform = oauth.platform_of(request.headers.get("User-Agent"))
     code = normalise_code(code)
-    if platform is None:
+    if oauth.platform_of(request.headers.get("User-Agent")) is None:
         return render_template("notify/wechat_bind_outside.html", code=code), 200
+    return _proof_page(code)
+
+
+@bp.route("/bind/<code>", methods=["POST"])
+@public
+def prove(code: str):
+    """The holder of the phone proves they are the code's user; then the web authorisation starts."""
+    code = normalise_code(code)
+    db.session.rollback()  # release the request's transaction: failures are counted on their own (see _visitor)
+    try:
+        args = load_form(BindProofArgs())
+        owner = binding_proof.prove(code, actor=_visitor(), password=args.get("password"), otp=args.get("otp"),
+                                    otp_state=session.get(OTP_KEY))
+    except ValidationFailed as exc:
+        db.session.rollback()
+        if "code" in exc.errors:
+            return _refuse(binding_proof.CODE_DEAD)
+        typed = {k: v for k, v in form_data().items() if k != "password"}
+        return _proof_page(code, errors=exc.errors, form=typed, status=422)
+    session.pop(OTP_KEY, None)
+    session[PROOF_KEY] = {"code_id": owner.code_id, "user": owner.user_id, "code": code, "at": int(time.time())}
+    # A page of our own, not a redirect: the CSP's form-action 'self' covers every redirect of a form's
+    # navigation, so WeChat's authorisation must start from a fresh navigation (a refresh or the link).
+    response = current_app.make_response((render_template(
+        "notify/wechat_bind_continue.html", url=url_for("wechat_signin.authorize", code=code)), 200))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/bind/<code>/authorize")
+@public
+def authorize(code: str):
+    """After the proof: start WeChat's web authorisation for this phone (the callback checks the proof)."""
+    code = normalise_code(code)
+    proof = session.get(PROOF_KEY) or {}
+    platform = oauth.platform_of(request.headers.get("User-Agent"))
+    if proof.get("code") != code or platform is None:
+        # no proof in this browser's session, or outside WeChat: back to the page that asks for it
+        return redirect(url_for("wechat_signin.bind", code=code))
     state = oauth.begin(session, platform, next_url=url_for("home.index"), bind_code=code)
     return redirect(oauth.authorize_url(current_app.config, platform,
                                         url_for("wechat_signin.callback", _external=True), state))
+
+
+@bp.route("/bind/<code>/otp", methods=["POST"])
+@public
+def send_otp(code: str):
+    """Send a one-time code to the code's user on a channel they already have."""
+    code = normalise_code(code)
+    try:
+        load_form(EmptyArgs())
+        state, names = binding_proof.send_proof_code(code, actor=_visitor(), minutes=int(
+            current_app.config["BINDING_PROOF_CODE_MINUTES"]))
+    except ValidationFailed as exc:
+        db.session.rollback()
+        if "code" in exc.errors:
+            return _refuse(binding_proof.CODE_DEAD)
+        return _proof_page(code, errors=exc.errors, status=422)
+    commit()
+    session[OTP_KEY] = state
+    flash(f"验证码已发送到您的{'、'.join(names)}，请查收后填写", "success")
+    return redirect(url_for("wechat_signin.bind", code=code))
+
+
+def _proof_for(code: str) -> dict | None:
+    """The proof kept in this phone's session for ``code``, if fresh; spent either way."""
+    proof = session.pop(PROOF_KEY, None)
+    max_age = int(current_app.config["BINDING_PROOF_CODE_MINUTES"]) * 60
+    if not isinstance(proof, dict) or proof.get("code") != code or time.time() - int(proof.get("at", 0)) > max_age:
+        return None
+    return proof
 
 
 @bp.route("/oauth/callback")
@@ -94,16 +198,22 @@ def _complete(pending: dict, identity: oauth.Identity):
     actor = Actor.visitor(ip=request.remote_addr, request_id=current_actor().request_id, channel="wechat")
     platform = PLATFORMS[identity.platform]
     if pending.get("bind"):
-        user = redeem_binding_code(pending["bind"], platform, identity.external_id, actor=actor)
+        proof = _proof_for(pending["bind"])
+        if proof is None:
+            db.session.rollback()
+            record_security_event(actor, "wechat.bind", result="unproven")
+            return _refuse(UNPROVEN)
+        user = redeem_binding_code(pending["bind"], platform, identity.external_id, actor=actor,
+                                   proven_user_id=proof["user"])
         if user is None:
             commit()  # a code found but its user disabled was still spent
             record_security_event(actor, "wechat.bind", result="code_refused")
-            return _refuse("绑定码无效、已使用或已过期，请联系村（社区）干部重新生成。")
+            return _refuse(binding_proof.CODE_DEAD)
     else:
         from notify.wechat.events import user_for
 
         user = user_for(identity.platform, identity.external_id)
-        if user is None or request.cookies.get(SIGNED_OUT_COOKIE):
+        if user is None or user.is_service or request.cookies.get(SIGNED_OUT_COOKIE):
             record_security_event(actor, "wechat.signin", result="unbound_identity")
             return _refuse("此微信身份尚未绑定账号。请使用账号密码登录，或请村（社区）干部为您生成绑定码。")
     if not any(m.is_effective for m in user.memberships):

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from tests.browser.conftest import assert_clean, assert_fits, login_via_form, screenshot
-from tests.conftest import make_app
+from tests.conftest import DEMO_PASSWORD, make_app
 
 pytestmark = pytest.mark.browser
 
@@ -75,6 +75,10 @@ def _bind_phone(open_page, worker: str, openid: str):
     code = _issue_code(open_page, worker)
     phone = open_page("phone")
     phone.goto(f"/wechat/bind/{code}")
+    # A code issued by the cadre is not a session by itself: the grid worker proves it is her, once.
+    assert "请先证明是您本人" in phone.locator("main").inner_text()
+    phone.fill("#f-password", DEMO_PASSWORD)
+    phone.click("button:has-text('验证并绑定')")
     _authorize_as(phone, openid)
     phone.wait_for_load_state()
     assert urlsplit(phone.url).path != "/login"

@@ -47,7 +47,8 @@ def test_it_cannot_be_handed_down_into_the_accused_unit(db, demo):
 
 
 def test_grid_workers_of_the_accused_village_hear_nothing(db, demo):
-    case = _accusation(demo, accused="上坝村", origin="上坝村第1网格")
+    # Filed at the grid by a village post (a district clerk files at village level or above: center.cases.units).
+    case = _accusation(demo, accused="上坝村", origin="上坝村第1网格", by="qs02.cadre")
     lifecycle.transition(case, "not_accept", actor=demo.actor("qs.staff"), note="不属于受理范围")
     assert _told(db, case, ["qs02.g1"], demo) == []
 

@@ -43,6 +43,7 @@ def evaluations(db, case):
 
 def test_acceptance_evaluation_after_acceptance_only_and_without_a_status_change(db, demo):
     case = mediating(demo, by="qs01.g1", origin="青石村第1网格")
+    # the village handles this dispute: its cadre records the evaluation (the township above only sees it)
     ev = aftercare.record_evaluation(case, actor=demo.actor("qs01.cadre"), stage="acceptance", rating="basically",
                                      source="staff", note="受理及时")
     assert (ev.stage, ev.rating, ev.source, case.status) == ("acceptance", "basically", "staff", CaseStatus.mediating)
@@ -51,19 +52,19 @@ def test_acceptance_evaluation_after_acceptance_only_and_without_a_status_change
                         channel="visit", origin_unit=demo.unit("青石村"),
                         parties=[{"role": "applicant", "kind": "person", "name": "张三"}])
     with pytest.raises(InvalidTransition, match="尚未受理"):
-        aftercare.record_evaluation(new, actor=demo.actor("qs.staff"), stage="acceptance", rating="satisfied",
+        aftercare.record_evaluation(new, actor=demo.actor("qs01.cadre"), stage="acceptance", rating="satisfied",
                                     source="staff")
     with pytest.raises(InvalidTransition, match="办结后"):
-        aftercare.record_evaluation(case, actor=demo.actor("qs.staff"), stage="result", rating="satisfied",
+        aftercare.record_evaluation(case, actor=demo.actor("qs01.cadre"), stage="result", rating="satisfied",
                                     source="staff")
 
 
 def test_the_first_result_evaluation_moves_the_case_to_evaluated(db, demo):
     case = closed_dispute(demo)
-    aftercare.record_evaluation(case, actor=demo.actor("qs.staff"), stage="result", rating="satisfied",
+    aftercare.record_evaluation(case, actor=demo.actor("qs01.cadre"), stage="result", rating="satisfied",
                                 source="petitioner")
     assert case.status == CaseStatus.evaluated and actions(case)[-1] == "evaluate"
-    aftercare.record_evaluation(case, actor=demo.actor("qs.staff"), stage="result", rating="basically",
+    aftercare.record_evaluation(case, actor=demo.actor("qs01.cadre"), stage="result", rating="basically",
                                 source="staff")
     assert case.status == CaseStatus.evaluated and actions(case)[-1] == "evaluation"
     assert [e.rating for e in evaluations(db, case)] == ["satisfied", "basically"]
@@ -78,7 +79,7 @@ def test_bad_evaluations_are_refused_in_chinese(db, demo, changes, field):
     case = closed_dispute(demo)
     args = {"stage": "result", "rating": "satisfied", "source": "staff", **changes}
     with pytest.raises(ValidationFailed) as exc:
-        aftercare.record_evaluation(case, actor=demo.actor("qs.staff"), **args)
+        aftercare.record_evaluation(case, actor=demo.actor("qs01.cadre"), **args)
     assert field in exc.value.errors
     assert evaluations(db, case) == [] and case.status == CaseStatus.closed
 

@@ -24,9 +24,10 @@ def _valid_id() -> str:
 
 
 def _token(demo, username: str, **kw) -> str:
+    """A personal token, issued by its owner (nobody issues one in another person's name)."""
     from core.accounts.tokens import issue_token
 
-    _row, plain = issue_token(demo.user(username), label="测试对接", actor=demo.actor("admin"), **kw)
+    _row, plain = issue_token(demo.user(username), label="测试对接", actor=demo.actor(username), **kw)
     demo.db.session.commit()
     return plain
 
@@ -454,9 +455,9 @@ def test_unknown_paths_and_methods_answer_in_the_envelope(app, db, demo):
 def test_a_user_who_must_change_the_password_gets_a_json_403_not_a_redirect(app, db, demo):
     from core.accounts.operations import reset_password
 
-    plain = _token(demo, "qs.staff")
     reset_password(demo.user("qs.staff"), new_password="Neues#Passwort2026", actor=demo.actor("admin"))
     db.session.commit()
+    plain = _token(demo, "qs.staff")  # the reset ended earlier tokens; one issued since meets the forced change
     response = app.test_client().get("/api/v1/cases", headers=_bearer(plain))
     assert "Location" not in response.headers
     _assert_error(response, 403, "password_change_required")

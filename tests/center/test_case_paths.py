@@ -23,7 +23,8 @@ def _petition(demo):
     return register_case(
         demo.actor("qs.staff"), kind="petition", petition_class="appeal", summary="反映征地补偿款未足额发放",
         demands="补发剩余补偿款；公开补偿标准", category="征地拆迁", channel="visit", origin_unit=demo.unit("青石村"),
-        parties=[{"role": "applicant", "kind": "person", "name": "李桂兰", "phone": "13901010001"}])
+        parties=[{"role": "applicant", "kind": "person", "name": "李桂兰", "phone": "13901010001"}],
+        repeat_of="none")  # the demo district has her earlier petition: this one is a new matter
 
 
 def test_a_petition_from_intake_to_termination_is_one_record(db, demo):

@@ -307,7 +307,7 @@ def test_dispatch_is_limited_to_the_handling_side_and_its_centers(db, demo, sign
         operations.dispatch(village_case, demo.department("区司法局"), actor=demo.actor("qs01.head"), task="x")
     # a closed or refused case takes no more departments
     refused = make_case(demo, start=False)
-    transition(refused, "not_accept", actor=demo.actor("qs.staff"))
+    transition(refused, "not_accept", actor=demo.actor("qs.staff"), note="不属于信访受理范围")
     db.session.commit()
     response = dispatch_http(staff, refused, demo.department("区司法局"))
     assert response.status_code == 422 and "不能再派单" in response.get_data(as_text=True)

@@ -13,20 +13,16 @@ from center.cases import documents
 from center.cases.doc_templates import ANSWER_PLACEHOLDER, split_demands
 from center.cases.lifecycle import transition
 from center.cases.models import (
-    AssignmentStatus,
-    CaseAssignment,
     CaseDocument,
     CaseEvent,
     CaseStatus,
     DocumentKind,
     ServiceRecord,
 )
-from core.actor import Actor
 from core.audit.models import AuditEntry
-from core.audit.operations import record
 from core.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from tests.conftest import csrf_from
-from tests.specs.documents import ANSWERS, T0, actor, answered_draft, unit, working_petition
+from tests.specs.documents import ANSWERS, DEMANDS, T0, actor, answered_draft, unit, working_petition
 
 APPEAL = "如不服本处理意见，可自收到本处理意见之日起30日内向示范区人民政府申请复查。"
 
@@ -232,19 +228,28 @@ def test_review_window_rolls_past_national_day(db, demo):
 
 
 def test_a_departments_answer_is_approved_by_its_head(db, demo):
-    case = working_petition(db)
+    """转送 to the competent organ: 区信访局 accepts and answers in its own name; the district's leader (the
+    handling unit keeps the scope) may not approve it, the department's head does."""
+    from center.cases.lifecycle import transition
+    from center.cases.operations import register_case
+
     dept = demo.department("区信访局")
-    row = CaseAssignment(case_id=case.id, department_id=dept.id, status=AssignmentStatus.active, task="联合调处")
-    db.session.add(row)
-    db.session.flush()
-    record(Actor.system("cli"), "case.dispatch", row, unit_id=case.handling_unit_id, changed=["department_id"])
-    db.session.refresh(case)
+    case = register_case(actor(db, "center.li"), kind="petition", summary="反映征收补偿款未足额发放", category="征地拆迁",
+                         channel="visit", origin_unit=unit(db, "示范区"), petition_class="appeal", demands=DEMANDS,
+                         parties=[{"role": "applicant", "kind": "person", "name": "王建国"}], received_at=T0)
+    transition(case, "transfer", actor=actor(db, "center.li"), department=dept, at=T0 + timedelta(hours=2))
+    assert case.handling_department == dept and not [d for d in case.deadlines if d.rule == "transfer"
+                                                     and d.met_at is None]
+    with pytest.raises(PermissionDenied):
+        transition(case, "accept", actor=actor(db, "center.li"), at=T0 + timedelta(days=1))
+    transition(case, "accept", actor=actor(db, "xinfang.liaison"), at=T0 + timedelta(days=1))
+    transition(case, "start", actor=actor(db, "xinfang.liaison"), at=T0 + timedelta(days=1, hours=1))
     doc = answered_draft(db, case, username="xinfang.liaison")
     assert (doc.organ_department, doc.organ_name) == (dept, "区信访局")
     assert APPEAL in doc.body  # one level up from a district department: the district government
-    with pytest.raises(PermissionDenied) as township:
-        documents.approve_document(doc, actor=actor(db, "qs.leader"))
-    assert "区信访局的部门负责人" in township.value.message
+    with pytest.raises(PermissionDenied) as district:
+        documents.approve_document(doc, actor=actor(db, "leader.wang"))
+    assert "区信访局的部门负责人" in district.value.message
     documents.approve_document(doc, actor=actor(db, "xinfang.head"), at=T0 + timedelta(days=11))
     assert doc.is_approved
 

@@ -184,7 +184,7 @@ def test_a_repeat_is_shown_before_saving_and_linked_on_request(db, demo, signed_
     data = petition(demo, summary="征地补偿款至今没有发够", intake_key="k-repeat-1")
     shown = post(client, token, data)
     text = shown.get_data(as_text=True)
-    assert shown.status_code == 200 and count(db) == before  # not saved yet
+    assert shown.status_code == 422 and count(db) == before  # not saved yet: the clerk must answer
     assert first.number in text and "征收补偿款未足额发放" in text and f"关联为重复件: {first.number}" in text
     listed = text[text.index("发现可能的重复件"):text.index("</section>", text.index("发现可能的重复件"))]
     assert "不是重复件" in listed and "王*" in listed and "138****5678" in listed
@@ -211,7 +211,7 @@ def test_same_name_and_phone_about_another_matter_is_no_repeat(db, demo, signed_
     assert post(client, token, other).status_code == 302  # saved at once: no candidate
     _, token = open_form(client)
     same = petition(demo, summary="征地补偿款至今没有发够", applicant_id_number="")
-    assert post(client, token, same).status_code == 200  # same person, similar matter: shown
+    assert post(client, token, same).status_code == 422  # same person, similar matter: shown, not saved
 
 
 def test_same_document_number_is_a_candidate_whatever_the_matter(db, demo, signed_in):
@@ -219,7 +219,7 @@ def test_same_document_number_is_a_candidate_whatever_the_matter(db, demo, signe
     client = signed_in("qs.staff")
     _, token = open_form(client)
     response = post(client, token, petition(demo, summary="儿子在学校被同学打伤", applicant_phone=""))
-    assert response.status_code == 200 and first.number in response.get_data(as_text=True)
+    assert response.status_code == 422 and first.number in response.get_data(as_text=True)
 
 
 def test_a_repeat_link_outside_jurisdiction_is_refused(db, demo, signed_in):

@@ -35,7 +35,7 @@ def _assert_valid(doc, path, method, response):
 def _token(demo, username):
     from core.accounts.tokens import issue_token
 
-    _row, plain = issue_token(demo.user(username), label="文档测试", actor=demo.actor("admin"))
+    _row, plain = issue_token(demo.user(username), label="文档测试", actor=demo.actor(username))
     demo.db.session.commit()
     return {"Authorization": f"Bearer {plain}"}
 
@@ -97,6 +97,20 @@ def test_load_schemas_are_converted_with_their_rules(app, db):
     assert listing["status"]["schema"]["type"] == "string"  # no null in a query string
     number = doc["paths"]["/api/v1/cases/{number}"]["get"]["parameters"][0]
     assert number["in"] == "path" and number["required"] is True
+
+
+def test_the_intake_rules_shared_with_the_form_are_documented(app, db):
+    """The API obeys the form's intake and transition rules (one operation); the document says how to answer."""
+    doc = _document(app)
+    props = doc["components"]["schemas"]["CaseArgs"]["properties"]
+    assert props["repeat_of"]["pattern"] == "^(none|[A-Z]{1,8}-[0-9]{4}-[0-9]{6})$"
+    assert "none" in props["repeat_of"]["description"] and "null" in props["repeat_of"]["type"]
+    intake = doc["paths"]["/api/v1/cases"]["post"]["description"]
+    for words in ("repeat_of", "none", "intake_key", "origin_unit_id", "handling_unit_id", "网格", "403"):
+        assert words in intake, words
+    transition = doc["components"]["schemas"]["TransitionArgs"]["properties"]
+    assert transition["legal_channel"]["enum"] == ["arbitration", "litigation", "reconsideration", None]
+    assert "guide_to_legal" in transition["legal_channel"]["description"]
 
 
 def test_the_converter_on_a_small_schema():

@@ -133,7 +133,7 @@ def test_met_deadlines_are_never_supervised(db, demo):
 def test_cases_in_a_final_status_are_not_supervised(db, demo):
     case = _petition(demo)
     transfer = _deadline(case)
-    transition(case, "guide_to_legal", actor=demo.actor("qs.staff"), at=RECEIVED + timedelta(days=1))
+    transition(case, "guide_to_legal", actor=demo.actor("qs.staff"), legal_channel="litigation", at=RECEIVED + timedelta(days=1))
     transfer.met_at = None  # even a deadline left open on an ended case
     scan(SYSTEM, today=LEVEL3_DAY)
     assert _rows(db, transfer) == []

@@ -352,6 +352,8 @@ def open_form(app, demo, endpoint):
         token = csrf_from(client.get("/login").get_data(as_text=True))
     else:
         client, token = signed_in_client(app, spec.user)
+    if spec.environ:
+        client.environ_base.update(spec.environ)  # every later request of the test carries it
     params = spec.params(demo)
     with app.test_request_context():
         action = url_for(endpoint, **params)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from core.accounts.models import Membership, Role, User
+from core.accounts.models import Membership, MembershipStatus, Role, User
 from core.actor import Actor
 from core.auth.scoping import unit_filter
 from core.org.models import Department, OrgUnit
@@ -49,8 +49,10 @@ def make_user(db, username: str, role: Role, place) -> User:
     from core.audit.operations import record
 
     user = User(username=username, display_name=f"测试{username}", password_hash=hash_password(DEMO_PASSWORD))
+    # Placed active directly (as the console would): these tests are about jurisdiction, not activation.
     user.memberships.append(Membership(role=role, unit=place if isinstance(place, OrgUnit) else None,
-                                       department=place if isinstance(place, Department) else None))
+                                       department=place if isinstance(place, Department) else None,
+                                       status=MembershipStatus.active))
     db.session.add(user)
     db.session.flush()
     record(Actor.system("cli"), "test.user_placed", user, changed=["memberships"])

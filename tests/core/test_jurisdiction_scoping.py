@@ -138,7 +138,8 @@ def test_inactive_membership_and_inactive_unit_grant_nothing(demo, db):
     ("qs01.head", "org.view", ("unit", B), False),
     ("qs01.head", "org.view", ("unit", f"{B}第1网格"), False),
     ("qs01.head", "org.view", ("unit", "青石镇"), False),  # jurisdiction runs down the tree, not up
-    ("qs01.head", "case.approve", ("unit", A), True),
+    # case decisions are registered with relations to a case: a bare unit gives none (seeing is not deciding)
+    ("qs01.head", "case.approve", ("unit", A), False),
     ("qs01.cadre", "case.approve", ("unit", A), False),
     ("qs01.head", "org.manage", ("unit", A), False),
     ("qs.leader", "org.view", ("unit", B), True),

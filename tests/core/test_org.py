@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from core.accounts.models import Membership, Role, User
+from core.accounts.models import Membership, MembershipStatus, Role, User
 from core.actor import Actor
 from core.audit.models import AuditEntry
 from core.errors import PermissionDenied, ValidationFailed
@@ -51,7 +51,7 @@ def make_user(db, username: str, role: Role, place) -> User:
     from core.audit.operations import record
 
     user = User(username=username, display_name=f"测试{username}", password_hash=hash_password(DEMO_PASSWORD))
-    user.memberships.append(Membership(role=role, unit=place))
+    user.memberships.append(Membership(role=role, unit=place, status=MembershipStatus.active))
     db.session.add(user)
     db.session.flush()
     record(Actor.system("cli"), "test.user_placed", user, changed=["memberships"])

@@ -14,7 +14,7 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
-from core.accounts.models import Membership, Role, User
+from core.accounts.models import Membership, MembershipStatus, Role, User
 from core.actor import Actor
 from core.audit.models import AuditEntry
 from core.errors import ValidationFailed
@@ -108,7 +108,7 @@ def township_admin(db, demo) -> Actor:
     with pytest.raises(ValidationFailed):
         add_membership(user, role=Role.system_admin, place=demo.unit(QS), actor=Actor.system("cli"))
     user.memberships.clear()
-    user.memberships.append(Membership(role=Role.system_admin, unit=demo.unit(QS)))
+    user.memberships.append(Membership(role=Role.system_admin, unit=demo.unit(QS), status=MembershipStatus.active))
     db.session.flush()
     record(Actor.system("cli"), "test.user_placed", user, changed=["memberships"])
     db.session.commit()

@@ -110,11 +110,11 @@ class Jurisdiction:
 
         m = self.membership
         if m is None:
-            stmt = select(User.id).join(Membership).where(Membership.unit_id.is_not(None))
+            stmt = select(User.id).join(Membership, Membership.user_id == User.id).where(Membership.unit_id.is_not(None))
         elif m.unit_id is not None:
-            stmt = select(User.id).join(Membership).where(Membership.unit_id == m.unit_id)
+            stmt = select(User.id).join(Membership, Membership.user_id == User.id).where(Membership.unit_id == m.unit_id)
         else:
-            stmt = select(User.id).join(Membership).where(Membership.department_id == m.department_id)
+            stmt = select(User.id).join(Membership, Membership.user_id == User.id).where(Membership.department_id == m.department_id)
         others = [i for i in self.db.session.scalars(stmt.order_by(User.id)) if i != self.user.id]
         if m is None:
             return others[0]  # sees nothing: a real demo user anyway
@@ -249,9 +249,10 @@ def test_every_route_is_public_or_has_a_permission(app, db):
     missing = unguarded_routes(app)
     assert not missing, "routes registered neither @public nor @permission(...): " + ", ".join(missing)
     from core.auth.permissions import DESK_BY_TIER, ROLE_PERMISSIONS, SELF
+    from core.auth.registry import registered_actions
 
     known = {SELF} | {p for perms in ROLE_PERMISSIONS.values() for p in perms} | {
-        desk for desk, _roles in DESK_BY_TIER.values()}
+        desk for desk, _roles in DESK_BY_TIER.values()} | set(registered_actions())
     unknown = sorted(f"{rule.rule} ({rule.endpoint}): {action}" for rule, action in guarded_rules(app)
                      if action not in known)
     assert not unknown, "routes require a permission no role can ever hold: " + ", ".join(unknown)

@@ -69,8 +69,8 @@ def test_wal_foreign_keys_and_busy_timeout(shared_url):
             conn.rollback()
             # Foreign keys are enforced, not only declared.
             with pytest.raises(IntegrityError), conn.begin():
-                conn.execute(text("INSERT INTO memberships (user_id, role, unit_id, is_active, created_at, "
-                                  "updated_at) VALUES (999999, 'grid_worker', 999999, 1, "
+                conn.execute(text("INSERT INTO memberships (user_id, role, unit_id, status, created_at, "
+                                  "updated_at) VALUES (999999, 'grid_worker', 999999, 'active', "
                                   "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
     finally:
         _dispose(application)

@@ -21,3 +21,5 @@ class FormSpec:
     schema: str | None = "core.schemas.EmptyArgs"
     #: an upload form (its bad input is tested with broken files below)
     upload: bool = False
+    #: WSGI environ the client sends with every request (e.g. the WeChat browser's User-Agent)
+    environ: dict | None = None

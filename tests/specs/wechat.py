@@ -23,8 +23,30 @@ def _grid_worker_in(j) -> int:
     return j.db.session.scalar(stmt.limit(1))
 
 
+WECOM_UA = "Mozilla/5.0 (Linux; Android 10) AppleWebKit/537.36 Mobile Safari/537.36 wxwork/4.1.22 MicroMessenger/7.0.1"
+
+
+def _code(demo) -> str:
+    """A live binding code for qs01.g1 (issued once per test by the console)."""
+    if getattr(demo, "_binding_code", None) is None:
+        from core.actor import Actor
+        from notify.bindings import issue_binding_code
+
+        demo._binding_code = issue_binding_code(demo.user("qs01.g1"), actor=Actor.system("cli"), ttl_hours=24)
+        demo.db.session.commit()
+    return demo._binding_code
+
+
 FORM_SPECS = {
     "wechat_binding.issue": FormSpec("qs01.cadre", _g1, lambda demo: f"/wechat/binding-codes/{demo.user('qs01.g1').id}"),
+    # The phone's proof of who it belongs to, inside WeCom (anonymous: the phone is not signed in yet).
+    "wechat_signin.prove": FormSpec(None, lambda demo: {"code": _code(demo)}, lambda demo: f"/wechat/bind/{_code(demo)}",
+                                    schema="notify.wechat.signin.BindProofArgs",
+                                    valid=lambda demo: {"password": "Shifan#2026"},
+                                    environ={"HTTP_USER_AGENT": WECOM_UA}),
+    "wechat_signin.send_otp": FormSpec(None, lambda demo: {"code": _code(demo)},
+                                       lambda demo: f"/wechat/bind/{_code(demo)}",
+                                       environ={"HTTP_USER_AGENT": WECOM_UA}),
 }
 
 URL_PARAMS = {

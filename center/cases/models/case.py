@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from center.cases.identity import ID_TYPE_LABELS, IdType  # noqa: F401 - re-exported for callers
 from core.db import Base, CString, TimestampMixin, UTCDateTime, utcnow
 from core.enums import enum_column
-from core.org.models import OrgUnit
+from core.org.models import Department, OrgUnit
 
 if TYPE_CHECKING:
     from center.cases.models.handling import CaseAssignment
@@ -136,6 +136,9 @@ class Case(TimestampMixin, Base):
 
     origin_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
     handling_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
+    #: The department that is the handling organ (信访工作条例 Art. 31–33: 转送/交办 to the competent organ), or
+    #: None when the handling unit's center is the organ. The handling unit keeps giving the case its scope.
+    handling_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
     assignee_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     owner_leader_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     accused_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
@@ -151,6 +154,7 @@ class Case(TimestampMixin, Base):
 
     origin_unit: Mapped[OrgUnit] = relationship(foreign_keys=[origin_unit_id])
     handling_unit: Mapped[OrgUnit] = relationship(foreign_keys=[handling_unit_id])
+    handling_department: Mapped[Department | None] = relationship(foreign_keys=[handling_department_id])
     accused_unit: Mapped[OrgUnit | None] = relationship(foreign_keys=[accused_unit_id])
     repeat_of: Mapped[Case | None] = relationship(remote_side="Case.id")
     parties: Mapped[list[Party]] = relationship(back_populates="case", order_by="Party.id")
@@ -182,6 +186,8 @@ class Case(TimestampMixin, Base):
         """Units and department ids whose memberships cover this case (core.auth.permissions.covers)."""
         units = [self.origin_unit, self.handling_unit]
         departments = {a.department_id for a in self.assignments if a.is_live}
+        if self.handling_department_id is not None:
+            departments.add(self.handling_department_id)
         return [u for u in units if u is not None], departments
 
     def __repr__(self) -> str:
