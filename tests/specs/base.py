@@ -23,3 +23,6 @@ class FormSpec:
     upload: bool = False
     #: WSGI environ the client sends with every request (e.g. the WeChat browser's User-Agent)
     environ: dict | None = None
+    #: what a valid submission answers: a redirect, or 200 for a page that must start a fresh navigation
+    #: (the WeChat binding proof: CSP form-action would block a redirect to WeChat's host)
+    success_status: int = 302

@@ -43,7 +43,7 @@ FORM_SPECS = {
     "wechat_signin.prove": FormSpec(None, lambda demo: {"code": _code(demo)}, lambda demo: f"/wechat/bind/{_code(demo)}",
                                     schema="notify.wechat.signin.BindProofArgs",
                                     valid=lambda demo: {"password": "Shifan#2026"},
-                                    environ={"HTTP_USER_AGENT": WECOM_UA}),
+                                    environ={"HTTP_USER_AGENT": WECOM_UA}, success_status=200),
     "wechat_signin.send_otp": FormSpec(None, lambda demo: {"code": _code(demo)},
                                        lambda demo: f"/wechat/bind/{_code(demo)}",
                                        environ={"HTTP_USER_AGENT": WECOM_UA}),
