@@ -85,9 +85,14 @@ def _proof_page(code: str, *, errors=None, form=None, status: int = 200):
     from notify.bindings import usable_channels
 
     channels = [c for c, _b in usable_channels(owner.user_id)]
-    response = current_app.make_response((render_template(
+    return _uncached(render_template(
         PROOF_PAGE, code=code, owner=owner, channels=channels, errors=errors or {}, form=form or {},
-        otp_sent=(session.get(OTP_KEY) or {}).get("code_id") == owner.code_id), status))
+        otp_sent=(session.get(OTP_KEY) or {}).get("code_id") == owner.code_id), status)
+
+
+def _uncached(body: str, status: int = 200):
+    """Binding pages are never cached: they carry a one-time code's state."""
+    response = current_app.make_response((body, status))
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -121,10 +126,8 @@ def prove(code: str):
     session[PROOF_KEY] = {"code_id": owner.code_id, "user": owner.user_id, "code": code, "at": int(time.time())}
     # A page of our own, not a redirect: the CSP's form-action 'self' covers every redirect of a form's
     # navigation, so WeChat's authorisation must start from a fresh navigation (a refresh or the link).
-    response = current_app.make_response((render_template(
-        "notify/wechat_bind_continue.html", url=url_for("wechat_signin.authorize", code=code)), 200))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return _uncached(render_template("notify/wechat_bind_continue.html",
+                                     url=url_for("wechat_signin.authorize", code=code)))
 
 
 @bp.route("/bind/<code>/authorize")
