@@ -106,7 +106,9 @@ def main() -> None:
             probes = [("summary word, township", actor, "补偿款"), ("party name, township", actor, "王建"),
                       ("literal 100%, township", actor, "100%"), ("summary word, district", district_actor, "补偿款"),
                       ("no match, district", district_actor, "不存在的内容"),
-                      ("number prefix, district", district_actor, "SF-2025-0001")]
+                      ("number prefix, district", district_actor, "SF-2025-0001"),
+                      ("short number, district", district_actor, "000123"),
+                      ("phone (blind index), district", district_actor, "13900001111")]
             for label, who, q in probes:
                 filters = Filters({"q": q})
                 ms, page = timed(lambda who=who, filters=filters: search_cases(who, filters), args.repeat)

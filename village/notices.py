@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from center.cases.aftercare import visits_required
 from center.cases.desk import DONE
-from center.cases.models import Case, CaseStatus, Deadline, FollowUpVisit
+from center.cases.models import Case, CaseStatus, Deadline, DeadlineKind, FollowUpVisit
 from center.cases.presenters import colour_of, today_shanghai
 from center.cases.queries import may_hear_of
 from core.accounts.models import Role, User
@@ -69,7 +69,7 @@ def morning_reminders(actor: Actor, *, today: date | None = None) -> dict[str, i
                   f"grid:follow_up:{case.id}:{today}:{worker.id}")
             sent["follow_up"] += 1
     rows = db.session.execute(grid_cases.add_columns(Deadline).join(Deadline, Deadline.case_id == Case.id)
-                              .where(Deadline.met_at.is_(None), Case.status.not_in([s.value for s in DONE]),
+                              .where(Deadline.met_at.is_(None), Deadline.kind == DeadlineKind.duty, Case.status.not_in([s.value for s in DONE]),
                                      Deadline.due_on >= today))
     for case, deadline in rows:
         if colour_of(deadline, today) != "yellow":

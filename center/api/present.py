@@ -49,13 +49,18 @@ def _party(p) -> dict:
 
 
 def detail(case: Case) -> dict:
+    from center.cases import clock
+
     today = today_shanghai()
     deadlines = []
     for d in sorted(case.deadlines, key=lambda d: (d.due_on, d.id)):
         deadlines.append({"rule": d.rule, "label": RULE_LABELS.get(d.rule, d.rule), "started_on": d.started_on,
                           "due_on": d.due_on, "days_left": (d.due_on - today).days,
                           "colour": "green" if d.met_at else colour_of(d, today), "provisional": d.provisional,
-                          "met_at": d.met_at, "supervision_level": d.supervision_level})
+                          "met_at": d.met_at, "supervision_level": d.supervision_level, "kind": str(d.kind),
+                          "responsible": (d.responsible_department.name if d.responsible_department is not None
+                                          else d.responsible_unit.name if d.responsible_unit is not None else None),
+                          "ended_by": d.ended_by, "late": clock.is_late(d, today)})
     out = summary(case, next_deadlines([case], today).get(case.id))
     out.update({"channel": case.channel.value, "demands": case.demands, "people_count": case.people_count,
                 "is_collective": case.is_collective, "occurred_on": case.occurred_on,

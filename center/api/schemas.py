@@ -158,6 +158,11 @@ class DeadlineSchema(NextDeadlineSchema):
     started_on = fields.Date()
     met_at = ShanghaiDateTime(allow_none=True)
     supervision_level = fields.Integer(metadata={"description": "已发出的督办级别（0–3）"})
+    kind = fields.String(validate=validate.OneOf(["duty", "window"]),
+                         metadata={"description": "duty 办理期限（督办、计超期）；window 信访人申请期限（不督办、不计超期）"})
+    responsible = fields.String(allow_none=True, metadata={"description": "责任单位或部门（申请期限为空）"})
+    ended_by = fields.String(allow_none=True, metadata={"description": "结束该期限的行为，如 notice_issued、moved"})
+    late = fields.Boolean(metadata={"description": "该期限是否计为责任单位超期"})
 
 
 class CaseSummarySchema(Schema):

@@ -249,6 +249,10 @@ def platform_organ(case: Case, level: ReviewLevel) -> OrgUnit | None:
     return review.organ_unit.parent
 
 
+#: The petitioner's window row of each level (center.cases.clock).
+WINDOW_RULE = {ReviewLevel.review: "review_window", ReviewLevel.re_review: "re_review_window"}
+
+
 def review_window(case: Case, level: ReviewLevel) -> tuple[date, date] | None:
     """(from, last day) in which the petitioner may ask for 复查 (from the service of the answer) or 复核
     (from the 复查 decision): 30 calendar days from the day after, rolled to a working day. None: not open."""
@@ -265,6 +269,11 @@ def review_window(case: Case, level: ReviewLevel) -> tuple[date, date] | None:
         start = review.decided_on if review is not None and review.decision != ReviewDecision.revoked else None
     if start is None:
         return None
+    # The window row (center.cases.clock) carries the recomputed end once the holiday table is published.
+    rule = WINDOW_RULE[level]
+    row = next((d for d in reversed(case.deadlines) if d.rule == rule and d.started_on == start), None)
+    if row is not None:
+        return start, row.due_on
     return start, load_calendar().add_calendar_days(start, REVIEW_WINDOW_DAYS).date
 
 
@@ -344,7 +353,14 @@ def request_review(case: Case, *, actor: Actor, level: str, requested_on: date, 
                     recorded_by_user_id=actor.user_id)
     db.session.add(review)
     action = REQUESTED[level]
-    lifecycle.start_deadlines(case, action, _on(requested_on))
+    from center.cases import clock
+    from center.cases.models import DeadlineKind
+
+    clock.meet(case, [WINDOW_RULE[level]], _on(requested_on), "requested", kind=DeadlineKind.window)
+    for row in lifecycle.start_deadlines(case, action, _on(requested_on)):
+        # The decision is the review organ's duty (outside the platform: nobody's here to be charged).
+        row.responsible_unit_id = organ_unit.id if organ_unit is not None else None
+        row.responsible_department_id = None
     changed = ["level", "requested_on", "organ_unit_id" if organ_unit else "external_organ", "deadlines"]
     organ = organ_unit.name if organ_unit is not None else external_organ
     db.session.add(CaseEvent(case=case, actor_user_id=actor.user_id, at=at or utcnow(), action=action,
@@ -413,6 +429,12 @@ def decide_review(review: Review, *, actor: Actor, decided_on: date, decision: s
                              changed_fields=changed))
     db.session.flush()
     record(actor, f"case.{DECIDED[review.level]}", review, unit_id=case.handling_unit_id, changed=changed)
+    if review.level == ReviewLevel.review and decision != ReviewDecision.revoked:
+        from center.cases import clock
+        from center.cases.models import DeadlineKind
+
+        # The petitioner's 复核 window runs from the 复查 decision (its service is the decision day here).
+        clock.start(case, ["re_review_window"], _on(decided_on), started_on=decided_on, kind=DeadlineKind.window)
     system = Actor.system(actor.channel)
     if decision == ReviewDecision.revoked:
         lifecycle.transition(case, "reopen", actor=system, at=at,

@@ -80,6 +80,22 @@ NAMES = ["李桂兰", "王建国", "张秀英", "刘德胜", "陈淑珍", "杨�
          "胡建华", "朱丽华", "高文博", "林晓东", "何秀兰", "郭玉芳", "马建军"]
 
 
+#: Accepted petitions whose 受理告知书 has not gone out: their 受理告知 deadline shows on the desks.
+LATE_NOTICE = {"p-work"}
+#: Who signs a 受理告知书 for the organ the drafter works for.
+NOTICE_SIGNER = {"qs.staff": "qs.leader", "center.li": "leader.wang", "renshe.liaison": "renshe.head"}
+
+
+def _acceptance_notice(case, users, drafter: str, *, at) -> None:
+    """The 受理告知书, drafted by whoever accepted and signed by the organ's leader: it meets 受理告知."""
+    from center.cases import documents
+
+    writer = Actor.for_user(users[drafter], channel="cli")
+    doc = documents.draft_document(case, "acceptance", actor=writer, at=at)
+    documents.approve_document(doc, actor=Actor.for_user(users[NOTICE_SIGNER[drafter]], channel="cli"),
+                               at=at + timedelta(hours=1))
+
+
 def _ready_to_close(case, users, *, at) -> None:
     """What closing requires (center.cases.closing): an approved, served answer for a petition; an approved
     mediation outcome for a dispute. The answer is built through center.cases.documents (drafted by the
@@ -133,7 +149,9 @@ def load(_system_actor, context: dict) -> None:
                              **extra)
         for action, by, ago, place in actions:
             at = now - timedelta(days=ago, hours=-1)
-            if action == "close":
+            # 答复 is the approved answer (its issue date meets the answer deadline); a dispute closes on its
+            # mediation outcome.
+            if (action == "answer" and kind == "petition") or (action == "close" and kind == "dispute"):
                 _ready_to_close(case, users, at=now - timedelta(days=ago, hours=2))
             if action == "evaluate":
                 # 评价 follows its record: the petitioner's word on the result, taken by the clerk.
@@ -148,6 +166,8 @@ def load(_system_actor, context: dict) -> None:
             if action == "guide_to_legal":
                 kwargs["legal_channel"] = "litigation"
             transition(case, action, actor=actor(by), at=at, note="示范数据", **kwargs)
+            if action == "accept" and kind == "petition" and key not in LATE_NOTICE:
+                _acceptance_notice(case, users, by, at=at + timedelta(hours=3))
         cases[key] = case
     # A repeat: the same petitioner comes back about the unpaid compensation.
     first = cases["p-new"]

@@ -16,7 +16,7 @@ from sqlalchemy import case as sql_case
 from sqlalchemy.orm import aliased
 
 from center.cases.lifecycle import FINAL_STATUSES
-from center.cases.models import Case, CaseStatus, Deadline
+from center.cases.models import Case, CaseStatus, Deadline, DeadlineKind
 from center.cases.presenters import eighty_percent_used, next_deadlines, today_shanghai
 from center.cases.queries import cases_query
 from core.actor import Actor
@@ -64,14 +64,16 @@ def _open():
 
 def overdue_clause(today: date):
     """An open deadline past its due day (then the next open deadline is past it too)."""
-    return exists().where(Deadline.case_id == Case.id, Deadline.met_at.is_(None), Deadline.due_on < today)
+    return exists().where(Deadline.case_id == Case.id, Deadline.met_at.is_(None), Deadline.due_on < today,
+                         Deadline.kind == DeadlineKind.duty)
 
 
 def due_soon_clause(today: date):
     """The next open deadline is not past and at least 80 % of its period is used (presenters.colour_of):
     5·(today − start) ≥ 4·(due − start)  ⇔  4·due + start ≤ 5·today, for a period of at least a day."""
     nxt = aliased(Deadline)
-    earliest = (select(Deadline.id).where(Deadline.case_id == Case.id, Deadline.met_at.is_(None))
+    earliest = (select(Deadline.id).where(Deadline.case_id == Case.id, Deadline.met_at.is_(None),
+                                           Deadline.kind == DeadlineKind.duty)
                 .order_by(Deadline.due_on, Deadline.id).limit(1).correlate(Case).scalar_subquery())
     return exists().where(
         nxt.id == earliest, nxt.due_on >= today, nxt.due_on > nxt.started_on,

@@ -1,6 +1,11 @@
 """The shared case list (/cases/: filters, search, paging), its .xlsx export (masked, audited) and the audited
 reveal of a party's personal data.
 
+Search is POST → redirect → GET too: the filter form posts to /cases/search, the search text is kept
+server-side under a random id (center.cases.search.save_search) and the list, its pager, queue tabs and export
+carry only ``s=<id>`` beside the filters that say nothing about a person. No ID number, phone or name typed
+into the search box reaches a URL, and so no access log, browser history or Referer header.
+
 Reveal is POST → redirect → GET: the POST checks the permission and writes the audit row in its own request
 transaction, and leaves a one-time grant (party id and time, never a value) in the server-side session; the
 GET consumes the grant and renders the plain values once. A reload or a copied URL finds no grant and shows
@@ -26,12 +31,22 @@ from center.cases.export import (
 from center.cases.operations import categories, reveal
 from center.cases.presenters import next_deadlines, today_shanghai
 from center.cases.queries import get_case_by_number_or_404
-from center.cases.search import Filters, filtered_query, parse_filters, search_cases, unit_options
+from center.cases.search import (
+    Filters,
+    SearchArgs,
+    SearchExpired,
+    filtered_query,
+    parse_filters,
+    save_search,
+    search_cases,
+    search_form_values,
+    unit_options,
+)
 from core.auth.decorators import permission
 from core.auth.permissions import can, require
 from core.db import db
 from core.errors import ValidationFailed
-from core.web import commit, current_actor
+from core.web import commit, current_actor, submit
 
 bp = Blueprint("case_list", __name__, url_prefix="/cases", template_folder="templates")
 
@@ -47,16 +62,31 @@ def _page_context(actor) -> dict:
             "queue_labels": QUEUE_LABELS}
 
 
+def _refused_list(actor, errors: dict):
+    # A search text that came in the URL is not echoed back into the page.
+    typed = {k: request.args.get(k, "") for k in request.args if k not in ("q", "s")}
+    return render_template("cases/list.html", errors=errors, form=typed, page=None, filters=Filters(),
+                           counts=None, **_page_context(actor)), 422
+
+
+def _expired(args):
+    flash("搜索已过期（保留 12 小时），请重新输入搜索内容", "warning")
+    return redirect(url_for("case_list.index", **{k: v for k, v in args.items() if k not in ("s", "q", "page")}))
+
+
 @bp.route("/")
 @permission("case.read")
 def index():
     actor = current_actor()
-    typed = {k: request.args.get(k, "") for k in request.args}
     try:
         filters = parse_filters(actor, request.args)
+    except SearchExpired:
+        return _expired(request.args)
     except ValidationFailed as exc:
-        return render_template("cases/list.html", errors=exc.errors, form=typed, page=None, filters=Filters(),
-                               counts=None, **_page_context(actor)), 422
+        return _refused_list(actor, exc.errors)
+    typed = {k: request.args.get(k, "") for k in request.args if k != "s"}
+    if filters.values.get("q"):
+        typed["q"] = filters.values["q"]
     today = today_shanghai()
     page = search_cases(actor, filters, today=today)
     # The counts of the queues under the other filters (so a tab says how many it would show).
@@ -64,6 +94,22 @@ def index():
     counts = queue_counts(actor, stmt=filtered_query(actor, others, today), today=today)
     return render_template("cases/list.html", errors={}, form=typed, page=page, filters=filters, counts=counts,
                            cases=page.cases, deadlines=next_deadlines(page.cases, today), **_page_context(actor))
+
+
+@bp.route("/search", methods=["POST"])
+@permission("case.read")
+def search():
+    """The filter form: the search text is saved server-side and the list opens with its id only."""
+    actor = current_actor()
+
+    def perform(args):
+        values = search_form_values(actor, args)
+        q = values.pop("q", None)
+        saved = {"s": save_search(actor, q).id} if q else {}
+        return redirect(url_for("case_list.index", **Filters(values).query_args(), **saved))
+
+    return submit(SearchArgs(), perform, "cases/list.html", page=None, filters=Filters(), counts=None,
+                  context_fn=lambda: _page_context(actor))
 
 
 @bp.route("/export.xlsx")
@@ -74,9 +120,10 @@ def export():
     actor = current_actor()
     try:
         filters = parse_filters(actor, request.args)
+    except SearchExpired:
+        return _expired(request.args)
     except ValidationFailed as exc:
-        return render_template("cases/list.html", errors=exc.errors, form=dict(request.args), page=None,
-                               filters=Filters(), counts=None, **_page_context(actor)), 422
+        return _refused_list(actor, exc.errors)
     rows, truncated, plain = export_rows(actor, filters)
     data = build_workbook(rows, truncated=truncated)
     # A GET that writes: the audit row goes in its own short transaction (DESIGN.md §4), before the file

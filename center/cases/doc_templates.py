@@ -22,6 +22,7 @@ TITLES = {
     "answer_petition": "信访事项处理意见书",
     "answer_dispute": "答复意见书",
     "not_accepted": "不予受理告知书",
+    "acceptance": "信访事项受理告知书",
     "extension": "信访事项延期办理告知书",
 }
 
@@ -116,6 +117,17 @@ NOT_ACCEPTED = """{petitioner}：
 {organ_name}
 {issued}"""
 
+ACCEPTANCE = """{petitioner}：
+
+你（们）于{received}提出的信访事项（事项编号：{number}）收悉。你（们）反映：{summary}
+
+经审查，该事项属于本机关职责范围，本机关依照《信访工作条例》的规定予以受理，将自受理之日起60日内办结并书面答复你（们）；情况复杂的，经本机关负责人批准可以适当延长办理期限，并告知你（们）延期理由。
+
+特此告知。
+
+{organ_name}
+{issued}"""
+
 EXTENSION = """{petitioner}：
 
 你（们）于{received}提出的信访事项（事项编号：{number}），本机关正在办理。因{reason}，经本机关负责人批准，办理期限延长{days}日，由{old_due}延长至{new_due}。本机关将在延长期限内作出处理并书面答复。
@@ -141,6 +153,10 @@ def answer(f: DocFacts, *, petition: bool) -> tuple[str, str]:
 def not_accepted(f: DocFacts) -> tuple[str, str]:
     reason = (f.reason or "该事项不属于本机关受理范围").rstrip("。；;，, ") + "。"
     return TITLES["not_accepted"], NOT_ACCEPTED.format(**_common(f), reason=reason)
+
+
+def acceptance(f: DocFacts) -> tuple[str, str]:
+    return TITLES["acceptance"], ACCEPTANCE.format(**_common(f))
 
 
 def extension(f: DocFacts) -> tuple[str, str]:

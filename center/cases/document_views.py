@@ -29,9 +29,11 @@ bp = Blueprint("case_documents", __name__, url_prefix="/cases", template_folder=
 #: ids beyond a 32-bit column never match a route (404 before any permission check)
 DOC_ID = "<int(max=2147483647):doc_id>"
 DRAFT_KINDS = [(DocumentKind.answer.value, "答复意见书（信访事项处理意见书）"),
-               (DocumentKind.not_accepted.value, "不予受理告知书")]
+               (DocumentKind.not_accepted.value, "不予受理告知书"),
+               (DocumentKind.acceptance.value, "受理告知书（受理后15日内书面告知信访人）")]
 METHODS = [(m.value, SERVICE_METHOD_LABELS[m]) for m in ServiceMethod]
 EVENT_LABELS = {"document_drafted": "起草文书", "document_approved": "审批文书", "document_served": "送达文书",
+                "deadline_met": "期限完成",
                 "extended": "延期"}
 AUDIT_LABELS = {"case.document_drafted": "起草文书", "case.document_edited": "修改文书",
                 "case.document_approved": "审批文书", "case.document_served": "登记送达", "case.extended": "延期",
@@ -110,16 +112,24 @@ def panel_context(case, actor) -> dict | None:
     may_extend = ops.may_extend(actor, case)
     if not docs and extension is None and not may_draft and not may_extend:
         return None
-    kinds = []
-    if may_draft and case.status not in ops.NO_ANSWER_IN:
-        kinds.append(DRAFT_KINDS[0])
-    if may_draft and case.status == CaseStatus.not_accepted:
-        kinds.append(DRAFT_KINDS[1])
+    kinds = draft_kinds(case) if may_draft else []
     rows = [{"doc": d, "state": state_of(d), "may_edit": ops.may_edit(actor, d),
              "may_approve": ops.may_approve(actor, d), "may_serve": ops.may_serve(actor, d)}
             for d in reversed(docs)]
     return {"rows": rows, "draft_kinds": kinds, "extension": extension, "may_extend": may_extend,
             "review_ends": ops.review_window_ends(case), "names": _names(d.drafter_user_id for d in docs)}
+
+
+def draft_kinds(case) -> list[tuple[str, str]]:
+    """The kinds the case's state lets its organ draft now (documents._check_draftable decides again)."""
+    kinds = []
+    if case.kind == "petition" and case.status in ops.NOTICE_IN:
+        kinds.append(DRAFT_KINDS[2])
+    if case.status not in ops.NO_ANSWER_IN:
+        kinds.append(DRAFT_KINDS[0])
+    if case.status == CaseStatus.not_accepted:
+        kinds.append(DRAFT_KINDS[1])
+    return kinds
 
 
 # --- drafting and editing ------------------------------------------------------------------------------------------
@@ -129,14 +139,15 @@ def panel_context(case, actor) -> dict | None:
 def draft(number: str):
     case = _case(number)
     actor = current_actor()
-    kinds = DRAFT_KINDS if case.status == CaseStatus.not_accepted else DRAFT_KINDS[:1]
+    kinds = draft_kinds(case) or DRAFT_KINDS[:1]
     ctx = {"case": case, "kinds": kinds, "may_draft": ops.may_draft(actor, case)}
     if request.method == "GET":
-        return render_template("cases/document_draft.html", form={"kind": kinds[-1][0]}, errors={}, **ctx)
+        return render_template("cases/document_draft.html", form={"kind": kinds[0][0]}, errors={}, **ctx)
 
     def perform(args):
         doc = ops.draft_document(case, args["kind"], actor=actor)
-        flash(f"已起草{doc.kind_label}，请逐项填写答复后提交负责人审批", "success")
+        todo = "请逐项填写答复后" if doc.kind == DocumentKind.answer else "请核对后"
+        flash(f"已起草{doc.kind_label}，{todo}提交负责人审批", "success")
         return redirect(url_for("case_documents.edit", number=number, doc_id=doc.id))
 
     return submit(DraftArgs(), perform, "cases/document_draft.html", context_fn=lambda: _refresh(ctx, number))

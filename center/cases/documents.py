@@ -43,7 +43,16 @@ logger = logging.getLogger(__name__)
 #: The leader of an organ, by the tier of its unit (a department's answer: its department_head).
 LEADER_ROLES = {"district": Role.district_leader, "township": Role.township_leader, "village": Role.village_head}
 #: Kinds drafted here (the others belong to review, 督办 and mediation).
-DRAFTABLE = (DocumentKind.answer, DocumentKind.not_accepted, DocumentKind.extension)
+DRAFTABLE = (DocumentKind.answer, DocumentKind.acceptance, DocumentKind.not_accepted, DocumentKind.extension)
+#: A 受理告知书 is issued once the petition is accepted, before its answer.
+NOTICE_IN = frozenset({CaseStatus.accepted, CaseStatus.in_progress, CaseStatus.mediating, CaseStatus.reopened})
+#: The deadline each approved (issued) kind meets, by case kind, and the act's name (center.cases.clock).
+MEETS_ON_ISSUE = {
+    (DocumentKind.acceptance, CaseKind.petition): ("notice", "notice_issued"),
+    (DocumentKind.not_accepted, CaseKind.petition): ("notice", "not_accepted_notice"),
+    (DocumentKind.answer, CaseKind.petition): ("answer", "answer_issued"),
+    (DocumentKind.answer, CaseKind.dispute): ("dispute_resolve", "answer_issued"),
+}
 #: No answer is drafted once the procedure ended or the case is closed (reopen it first).
 NO_ANSWER_IN = frozenset({CaseStatus.not_accepted, CaseStatus.guided_to_legal, CaseStatus.terminated,
                           CaseStatus.closed, CaseStatus.evaluated})
@@ -51,7 +60,8 @@ NO_ANSWER_IN = frozenset({CaseStatus.not_accepted, CaseStatus.guided_to_legal, C
 EXTENDABLE_RULE = "answer"
 MAX_EXTENSION_DAYS = 30
 REVIEW_WINDOW_DAYS = 30
-DOC_NO_PREFIX = {DocumentKind.answer: "复", DocumentKind.not_accepted: "不受", DocumentKind.extension: "延"}
+DOC_NO_PREFIX = {DocumentKind.answer: "复", DocumentKind.not_accepted: "不受", DocumentKind.extension: "延",
+                 DocumentKind.acceptance: "受"}
 TITLE_MAX, DOC_NO_MAX, BODY_MAX = 100, 64, 20000
 
 
@@ -170,6 +180,8 @@ def _render(case: Case, kind: DocumentKind, facts: doc_templates.DocFacts) -> tu
         return doc_templates.answer(facts, petition=case.kind == CaseKind.petition)
     if kind == DocumentKind.not_accepted:
         return doc_templates.not_accepted(facts)
+    if kind == DocumentKind.acceptance:
+        return doc_templates.acceptance(facts)
     return doc_templates.extension(facts)
 
 
@@ -236,6 +248,9 @@ def draft_document(case: Case, kind, *, actor: Actor, organ: OrgUnit | Departmen
 def _check_draftable(case: Case, kind: DocumentKind) -> None:
     if kind == DocumentKind.answer and case.status in NO_ANSWER_IN:
         raise InvalidTransition(f"事项当前状态为“{case.status_label}”，不能起草答复意见书")
+    if kind == DocumentKind.acceptance and (case.kind != CaseKind.petition or case.status not in NOTICE_IN):
+        raise InvalidTransition("受理告知书在信访事项受理后、答复前出具：事项当前状态为"
+                                f"“{case.status_label}”")
     if kind == DocumentKind.not_accepted and case.status != CaseStatus.not_accepted:
         raise InvalidTransition("事项尚未决定不予受理，不能起草不予受理告知书")
     if kind == DocumentKind.extension and extension_of(case) is None:
@@ -310,9 +325,32 @@ def approve_document(doc: CaseDocument, *, actor: Actor, at: datetime | None = N
     db.session.flush()
     _event(doc.case, actor, "document_approved", at, f"审批{doc.kind_label} {doc.doc_no or ''}".rstrip(),
            ["documents.approved"])
+    _meet_on_issue(doc, actor, at)
     record(actor, "case.document_approved", doc, unit_id=doc.case.handling_unit_id,
            changed=["approved_by_user_id", "approved_at"])
     return doc
+
+
+def _meet_on_issue(doc: CaseDocument, actor: Actor, at: datetime) -> None:
+    """The approved document is issued on its approval date: it meets the deadline its kind names."""
+    from center.cases import clock
+
+    spec = MEETS_ON_ISSUE.get((doc.kind, doc.case.kind))
+    if spec is None:
+        return
+    rule, act = spec
+    for row in clock.meet(doc.case, [rule], at, act):
+        late = "（已超期）" if clock.is_late(row, shanghai_date(at)) else ""
+        _event(doc.case, actor, "deadline_met", at,
+               f"{clock.ENDED_BY_LABELS[act]}：{_rule_label(rule)}期限（至 {row.due_on:%Y-%m-%d}）于 "
+               f"{shanghai_date(at):%Y-%m-%d} 完成{late}", ["deadlines.met_at"])
+
+
+def _rule_label(rule: str) -> str:
+    from center.cases.lifecycle import deadline_rules
+
+    spec = deadline_rules().get(rule)
+    return spec.label if spec else rule
 
 
 # --- service ---------------------------------------------------------------------------------------------------
@@ -356,9 +394,26 @@ def record_service(doc: CaseDocument, *, actor: Actor, method, served_on: date, 
     db.session.flush()
     _event(case, actor, "document_served", at, f"{doc.kind_label}已于 {served_on:%Y-%m-%d} 送达",
            ["documents.service"])
+    _open_review_window(doc, row, at)
     record(actor, "case.document_served", row, unit_id=case.handling_unit_id,
            changed=["method", "served_on", "reference", "recipient"])
     return row
+
+
+def _open_review_window(doc: CaseDocument, service: ServiceRecord, at: datetime) -> None:
+    """The first service of a petition's answer opens the petitioner's 30-day 复查 window (a window row: never
+    supervised, never lateness); a re-service does not extend it."""
+    from center.cases import clock
+    from center.cases.closing import approved_answer
+    from center.cases.models import DeadlineKind
+
+    case = doc.case
+    if doc.kind != DocumentKind.answer or case.kind != CaseKind.petition or approved_answer(case) is not doc:
+        return
+    if any(d.rule == "review_window" and d.started_on >= shanghai_date(doc.approved_at) for d in case.deadlines):
+        return
+    clock.meet(case, ["review_window"], at, "superseded", kind=DeadlineKind.window)  # an earlier round's
+    clock.start(case, ["review_window"], at, started_on=service.served_on, kind=DeadlineKind.window)
 
 
 def review_window_ends(case: Case) -> date | None:

@@ -35,7 +35,7 @@ from center.cases.models import (
     STATUS_LABELS,
 )
 from center.cases.operations import RepeatCandidates, categories, file_case, reveal
-from center.cases.queries import get_case_by_number_or_404
+from center.cases.queries import can_see, get_case_by_number_or_404
 from center.cases.schemas import (
     LEGAL_CHANNELS,
     IntakeArgs,
@@ -112,16 +112,20 @@ def _mask_name(name: str) -> str:
     return name[:1] + "*" * (len(name) - 1) if len(name) > 1 else "*"
 
 
-def _candidate_rows(cases, summary: str) -> list[dict]:
+def _candidate_rows(cases, summary: str, actor) -> list[dict]:
+    """The earlier cases the clerk is asked about, each named and linked to its page (the candidates come from
+    a scoped query; ``visible`` says so again for the link, and a summary is shown only with it)."""
     rows = []
     for case in cases:
+        visible = can_see(actor, case)
         people = []
         for p in case.parties:
             phone = reveal(p)["phone"] or ""
             people.append(f"{_mask_name(p.name)} {mask(phone, 3, 4)}".strip())
-        rows.append({"number": case.number, "summary": case.summary, "received_at": case.received_at,
-                     "status": STATUS_LABELS[case.status], "unit": case.handling_unit.name,
-                     "parties": "、".join(people), "score": round(similarity(summary, case.summary) * 100)})
+        rows.append({"number": case.number, "summary": case.summary if visible else "", "visible": visible,
+                     "received_at": case.received_at, "status": STATUS_LABELS[case.status],
+                     "unit": case.handling_unit.name, "parties": "、".join(people),
+                     "score": round(similarity(summary, case.summary) * 100)})
     return rows
 
 
@@ -159,7 +163,7 @@ def new():
                 hotline_ticket=args.get("hotline_ticket"), court_case_no=args.get("court_case_no"),
                 occurred_on=args.get("occurred_on"), intake_key=args.get("intake_key"))
         except RepeatCandidates as exc:
-            shown["candidates"] = _candidate_rows(exc.candidates, args["summary"])
+            shown["candidates"] = _candidate_rows(exc.candidates, args["summary"], actor)
             raise
         except ValidationFailed as exc:
             raise ValidationFailed(_form_errors(exc.errors, len(parties) > 1)) from None

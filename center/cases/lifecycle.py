@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 
 from center.cases import permissions
+from center.cases.clock import shanghai_date  # noqa: F401 - the one Shanghai-date helper, re-exported
 from center.cases.models import Case, CaseEvent, CaseKind, CaseStatus, Deadline
 from core.actor import Actor
 from core.audit.operations import record
 from core.auth.permissions import require
-from core.calendar.days import SHANGHAI
 from core.db import db, utcnow
 from core.errors import InvalidTransition, NotFound, ValidationFailed
 from core.org.models import Department, OrgUnit
@@ -96,8 +96,14 @@ def transition_for(kind: CaseKind, action: str) -> Transition | None:
 def allowed_actions(case: Case) -> list[Transition]:
     """Free transitions the state machine allows from the case's status (permissions not considered): the
     ones a form may offer. By-record transitions (评价, 终结) come from their own operations."""
-    return [t for t in TRANSITIONS if case.kind in t.kinds and case.status in t.sources and not t.by_record
-            and t.action not in _organ_refusal(case)]
+    offered = [t for t in TRANSITIONS if case.kind in t.kinds and case.status in t.sources and not t.by_record
+               and t.action not in _organ_refusal(case)]
+    if case.kind == P and any(t.action == "answer" for t in offered):
+        from center.cases.closing import approved_answer
+
+        if approved_answer(case) is None:  # 答复 is offered once the answer is approved (文书与送达)
+            offered = [t for t in offered if t.action != "answer"]
+    return offered
 
 
 #: Steps that move the case between units: not for a department that is the handling organ (it answers the
@@ -126,34 +132,47 @@ class DeadlineRule:
 #: label}}) overrides or adds rules, and ``CASE_DEADLINE_TRIGGERS`` the starting and meeting actions.
 DEADLINE_RULES = {
     "transfer": DeadlineRule("transfer", "转送/交办", 15),
+    # Met by the approved 受理告知书 (or 不予受理告知书), on its issue date: the petitioner is told in writing.
     "notice": DeadlineRule("notice", "受理告知", 15),
+    # Met by the approved 答复意见书 / 信访处理意见书, on its issue date; extendable once by 30 days.
     "answer": DeadlineRule("answer", "办结答复", 60),
     # 复查/复核 decisions: 30 days from the request (hearing time not counted: paused_days).
     "review_decision": DeadlineRule("review_decision", "复查决定", 30),
     "re_review_decision": DeadlineRule("re_review_decision", "复核决定", 30),
-    # Disputes: 人民调解 is normally concluded within a month of acceptance (人民调解工作若干规定 Art. 34).
+    # Disputes: 受理 within a few working days of registration or hand-down (configurable through
+    # CASE_DEADLINE_RULES), so a grid worker's 代办 filing never waits without a clock; then 人民调解 is normally
+    # concluded within a month of acceptance (人民调解工作若干规定 Art. 34), met by the agreement or 调解不成.
+    "dispute_accept": DeadlineRule("dispute_accept", "纠纷受理", 3, working_days=True),
     "dispute_resolve": DeadlineRule("dispute_resolve", "调处化解", 30),
+    # The petitioner's windows (center.cases.clock: never supervised, never lateness).
+    "review_window": DeadlineRule("review_window", "申请复查", 30),
+    "re_review_window": DeadlineRule("re_review_window", "申请复核", 30),
 }
 #: (kind, action) → rules started by it; "register" is the intake itself.
 STARTS = {
     (P, "register"): ("transfer", "notice"),
+    (D, "register"): ("dispute_accept",),
     (P, "accept"): ("answer",),
     (D, "accept"): ("dispute_resolve",),
     (P, "review_requested"): ("review_decision",),
     (P, "re_review_requested"): ("re_review_decision",),
 }
-#: (kind, action) → rules it meets (a met deadline keeps its row, with met_at).
+#: (kind, action) → rules the transition itself meets (a met deadline keeps its row, with met_at). The
+#: notice, the answer and the dispute's resolution are met by their documents and outcomes instead
+#: (center.cases.documents.approve_document, center.cases.mediation.record_outcome).
 MEETS = {
-    (P, "accept"): ("transfer", "notice"),
-    (P, "not_accept"): ("transfer", "notice"),
+    (P, "accept"): ("transfer",),
+    (P, "not_accept"): ("transfer",),
     (P, "hand_down"): ("transfer",),
     (P, "transfer"): ("transfer",),
     (P, "guide_to_legal"): ("transfer", "notice", "answer"),
-    (P, "answer"): ("answer",),
-    (D, "answer"): ("dispute_resolve",),
+    (D, "accept"): ("dispute_accept",),
+    (D, "not_accept"): ("dispute_accept",),
     (P, "review_decided"): ("review_decision",),
     (P, "re_review_decided"): ("re_review_decision",),
 }
+#: Rules whose rows are the petitioner's windows, not the handling side's duties.
+WINDOW_RULES = frozenset({"review_window", "re_review_window"})
 
 
 def deadline_rules() -> dict[str, DeadlineRule]:
@@ -175,36 +194,20 @@ def _triggers() -> tuple[dict, dict]:
     return starts, meets
 
 
-def shanghai_date(at: datetime) -> date:
-    return at.astimezone(SHANGHAI).date()
-
-
 def start_deadlines(case: Case, action: str, at: datetime) -> list[Deadline]:
-    """Deadline rows started by ``action`` on ``case``, counted from the Shanghai date of ``at``."""
-    from core.calendar import load_calendar
+    """Deadline rows started by ``action`` on ``case``, counted from the Shanghai date of ``at`` and held by
+    the handling organ (center.cases.clock)."""
+    from center.cases import clock
 
     names = _triggers()[0].get((case.kind, action), ())
-    if not names:
-        return []
-    rules, calendar, started_on = deadline_rules(), load_calendar(), shanghai_date(at)
-    rows = []
-    for name in names:
-        rule = rules[name]
-        due = (calendar.add_working_days(started_on, rule.days) if rule.working_days
-               else calendar.add_calendar_days(started_on, rule.days))
-        row = Deadline(case=case, rule=name, started_on=started_on, due_on=due.date, provisional=due.provisional,
-                       paused_days=0, supervision_level=0)
-        db.session.add(row)
-        rows.append(row)
-    return rows
+    return clock.start(case, names, at) if names else []
 
 
 def meet_deadlines(case: Case, action: str, at: datetime) -> list[Deadline]:
+    from center.cases import clock
+
     names = _triggers()[1].get((case.kind, action), ())
-    met = [d for d in case.deadlines if d.rule in names and d.met_at is None]
-    for row in met:
-        row.met_at = at
-    return met
+    return clock.meet(case, names, at, action) if names else []
 
 
 # --- the transition -------------------------------------------------------------------------------------
@@ -285,6 +288,15 @@ def _check_record(case: Case, action: str) -> None:
             raise InvalidTransition("终结须在复核意见作出之后：本事项没有维持原处理意见的复核决定")
 
 
+def _check_answer(case: Case) -> None:
+    """答复 is the approved answer document of the current organ (its issue date met the answer deadline)."""
+    from center.cases.closing import approved_answer
+
+    if approved_answer(case) is None:
+        raise InvalidTransition("不能答复：缺少本办理机关经领导审批印发的答复意见书（信访处理意见书）。"
+                                "请在“文书与送达”中起草并报负责人审批")
+
+
 def _compose_note(case: Case, action: str, note: str | None, legal_channel: str | None) -> str | None:
     """Rules of the note itself: 不予受理 states its reason (it goes into the 不予受理告知); 导入法定程序 names
     the legal channel (诉访分离, 信访工作条例 Art. 28)."""
@@ -345,6 +357,8 @@ def transition(case: Case, action: str, *, actor: Actor, note: str | None = None
     note = _compose_note(case, action, note, legal_channel)
     if action == "refer_mediation":
         _check_consent(case, consent)
+    if action == "answer" and case.kind == P:
+        _check_answer(case)
     if action == "close":
         from center.cases.closing import missing_for_close
 
@@ -364,7 +378,9 @@ def transition(case: Case, action: str, *, actor: Actor, note: str | None = None
         if target_department is not None:
             note = f"转送{target_department.name}" + (f"：{note}" if note else "")
     meet_deadlines(case, action, at)
-    started = start_deadlines(case, action, at)
+    from center.cases import clock
+
+    started = clock.move(case, action, at) + start_deadlines(case, action, at)
     if started:
         changed.append("deadlines")
     if action == "refer_mediation":

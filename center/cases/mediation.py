@@ -150,7 +150,20 @@ def record_outcome(session: MediationSession, *, actor: Actor, outcome: str, agr
                              note=note, changed_fields=changed))
     db.session.flush()
     record(actor, "case.mediation_outcome", session, unit_id=case.handling_unit_id, changed=changed)
+    _meet_resolution(case, session)
     return session
+
+
+def _meet_resolution(case: Case, session: MediationSession) -> None:
+    """A dispute's 调处化解 deadline is met by the recorded agreement (调解协议) or 调解不成, on the day the session
+    was held: the named act, not the status change. A session from before the last move meets nothing now."""
+    from center.cases import clock
+
+    since = organ_since(case)
+    if case.kind != CaseKind.dispute or (since is not None and session.held_at < since):
+        return
+    act = "agreement" if session.outcome == MediationOutcome.success else "mediation_failed"
+    clock.meet(case, ["dispute_resolve"], session.held_at, act)
 
 
 def leader_role(case: Case) -> Role | None:

@@ -1,41 +1,72 @@
 """The filtered case list shared by every desk, its export and its search box.
 
-Filters arrive as GET arguments (a form that works without JavaScript) and are validated by ``FilterArgs``.
-Every statement starts from ``cases_query(actor)``, so a filter can only narrow what the actor already sees.
+Filters that say nothing about a person (status, kind, queue, unit, dates …) travel as GET arguments and are
+validated by ``FilterArgs``. The search text does not: it may be an ID number, a phone or a name, and URLs end
+up in access logs, browser histories and Referer headers. The form posts it (``SearchArgs``, CSRF), it is kept
+server-side encrypted under a random id (``CaseSearch``, ``save_search``) and the result pages carry ``s=<id>``
+only; a GET with ``q=`` is refused. A search id is its user's own (anyone else's: not found) and expires.
 
-Chinese search (DESIGN.md §4): a case number (exact or prefix), a summary substring or a party's name, by
-LIKE with the wildcards of the user's text escaped (``autoescape``: "100%" or "_" match themselves, never
-everything). No full-text index: bench/search.py measures the LIKE on 20,000 cases. ID numbers and phones
-are deliberately not searchable here: GET arguments end up in access logs, and personal data must not.
+Every statement starts from ``cases_query(actor)``, so a filter can only narrow what the actor already sees —
+an ID number typed by a township clerk finds nothing outside the township.
+
+What the search finds (``search_clause``):
+- a full document number or a phone, exactly, through the parties' blind indexes (no plaintext compared);
+- the short number: "000123" (or "123", or "2026-000123") is <prefix>-<any year>-000123;
+- a case number by prefix (exact included);
+- words: each whitespace-separated word must be in the summary, the number or a party's name (LIKE with the
+  user's wildcards escaped — ``autoescape``: "100%" or "_" match themselves, never everything). No full-text
+  index (DESIGN.md §4): bench/search.py measures the LIKE on 20,000 cases.
 """
 
 from __future__ import annotations
 
+import re
+import secrets
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from marshmallow import validates_schema
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy import case as sql_case
-from sqlalchemy import func, or_, select
 
 from center.cases.desk import DONE, QUEUE_KEYS, overdue_clause, queue_clause, unit_scope
-from center.cases.models import Case, CaseChannel, CaseKind, CaseStatus, Party, RiskColour
+from center.cases.identity import IdType, normalize_document, normalize_phone
+from center.cases.models import (
+    SEARCH_TTL,
+    Case,
+    CaseChannel,
+    CaseKind,
+    CaseSearch,
+    CaseStatus,
+    Party,
+    RiskColour,
+)
 from center.cases.presenters import today_shanghai
 from center.cases.queries import cases_query
 from core.actor import Actor
 from core.auth.scoping import unit_filter
-from core.db import db
-from core.errors import ValidationFailed
+from core.crypto import provider
+from core.db import db, utcnow
+from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.org.models import OrgUnit, UnitKind
 from core.schemas import BaseSchema, ValidationError, fields, length, number_range, one_of
 from core.timefmt import SHANGHAI
 
 PAGE_SIZE = 50
 Q_MAX = 50
+#: Words of one search (each must match): enough for a name and a few summary words, a bounded statement.
+WORDS_MAX = 8
+#: The one message for a search text in a URL (an old bookmark, a hand-typed link).
+Q_IN_URL = "搜索内容请在搜索框中输入后点“搜索”（搜索内容不会出现在网址中）"
+SEARCH_ID_RE = re.compile(r"[A-Za-z0-9_-]{32}")
+#: "000123", "123", "2026-000123": the short forms of <prefix>-<year>-<6 digits>.
+SHORT_NUMBER_RE = re.compile(r"(?:([0-9]{4})-)?([0-9]{1,6})")
 
 
-class FilterArgs(BaseSchema):
-    q = fields.String(validate=length(max=Q_MAX))
+class _ListFilters(BaseSchema):
+    """The filters that say nothing about a person: they may stay in the URL."""
+
     status = fields.String(validate=one_of([s.value for s in CaseStatus]))
     kind = fields.String(validate=one_of([k.value for k in CaseKind]))
     category = fields.String(validate=length(max=32))
@@ -47,13 +78,28 @@ class FilterArgs(BaseSchema):
     overdue = fields.String(validate=one_of(["1"]))
     repeat = fields.String(validate=one_of(["1"]))
     queue = fields.String(validate=one_of(QUEUE_KEYS))
-    page = fields.Integer(validate=number_range(1, 100000))
 
     @validates_schema
     def _range(self, data, **kwargs):
         start, end = data.get("received_from"), data.get("received_to")
         if start and end and start > end:
             raise ValidationError("结束日期不能早于开始日期", "received_to")
+
+
+class FilterArgs(_ListFilters):
+    """GET arguments of the list and its export: the filters, the page and a saved search's id."""
+
+    page = fields.Integer(validate=number_range(1, 100000))
+    s = fields.String(validate=length(max=64))
+
+
+class SearchArgs(_ListFilters):
+    """The posted filter form: the search text with the filters chosen beside it."""
+
+    q = fields.String(validate=length(max=Q_MAX))
+    # the two checkboxes: ticked ("1") or absent
+    overdue = fields.Boolean(truthy={"1"}, falsy={"0"})
+    repeat = fields.Boolean(truthy={"1"}, falsy={"0"})
 
 
 #: the filters that narrow the list (page is not one of them)
@@ -72,9 +118,17 @@ class Filters:
     def active(self) -> dict:
         return {k: v for k, v in self.values.items() if k in FILTER_NAMES and v not in (None, "")}
 
+    @property
+    def search_id(self) -> str | None:
+        return self.values.get("search_id")
+
     def query_args(self, drop: tuple = (), **override) -> dict:
-        """Arguments for url_for: the filters as typed, less ``drop``, plus overrides (e.g. page)."""
-        out = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in self.active().items() if k not in drop}
+        """Arguments for url_for: the filters as chosen, less ``drop``, plus overrides (e.g. page). The search
+        text is never one of them: its saved search's id ``s`` stands for it (drop "q" to leave it out)."""
+        out = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in self.active().items()
+               if k not in drop and k != "q"}
+        if self.search_id and "q" not in drop:
+            out["s"] = self.search_id
         out.update({k: v for k, v in override.items() if v is not None})
         return out
 
@@ -86,14 +140,16 @@ def unit_options(actor: Actor, limit: int = 500) -> list[OrgUnit]:
     return list(db.session.scalars(stmt))
 
 
-def parse_filters(actor: Actor, args) -> Filters:
-    """Validate GET arguments (a MultiDict or dict); ValidationFailed with Chinese messages when wrong."""
-    raw = {k: args.get(k) for k in args}
+def _load(schema: BaseSchema, raw: dict) -> dict:
     try:
-        values = FilterArgs().load(raw)
+        return schema.load(raw)
     except ValidationError as exc:
         raise ValidationFailed({str(k): [str(m) for m in (v if isinstance(v, list) else [v])]
                                 for k, v in exc.messages.items()}) from exc
+
+
+def check_unit(actor: Actor, values: dict) -> dict:
+    """The unit filter must be one of the actor's units (refused, never silently widened or revealed)."""
     unit_id = values.get("unit")
     if unit_id is not None:
         unit = db.session.scalar(select(OrgUnit).where(OrgUnit.id == unit_id,
@@ -101,14 +157,113 @@ def parse_filters(actor: Actor, args) -> Filters:
         if unit is None:
             raise ValidationFailed({"unit": ["请从列表中选择"]})
         values["unit_obj"] = unit
+    return values
+
+
+def parse_filters(actor: Actor, args, *, now: datetime | None = None) -> Filters:
+    """Validate GET arguments (a MultiDict or dict); ValidationFailed with Chinese messages when wrong. ``s``
+    brings back the actor's own saved search (NotFound for anyone else's, SearchExpired when too old); a
+    search text in the URL (``q``) is refused."""
+    raw = {k: args.get(k) for k in args}
+    if "q" in raw:
+        raise ValidationFailed({"q": [Q_IN_URL]})
+    values = check_unit(actor, _load(FilterArgs(), raw))
+    search_id = values.pop("s", None)
+    if search_id is not None:
+        search = get_search_or_404(search_id, actor=actor, now=now)
+        values["q"] = search_text(search)
+        values["search_id"] = search.id
     return Filters(values)
 
 
+def search_form_values(actor: Actor, args: dict) -> dict:
+    """The posted filter form as ``SearchArgs`` loaded it, the unit checked as for the list, and the values
+    as ``FilterArgs`` loads them, so that they travel on to the list's URL unchanged."""
+    values = check_unit(actor, dict(args))
+    for name in ("overdue", "repeat"):
+        values[name] = "1" if values.pop(name, False) else None
+    return values
+
+
+# --- saved searches ---------------------------------------------------------------------------------------
+
+class SearchExpired(NotFound):
+    """The actor's own search, older than SEARCH_TTL: the page says so (anyone else's is plainly not found)."""
+
+    default_message = "该搜索已过期，请重新搜索"
+
+
+def save_search(actor: Actor, q: str, *, now: datetime | None = None) -> CaseSearch:
+    """Keep ``q`` (encrypted) under a fresh random id for the actor; expired searches of everyone are purged
+    on the way. Never commits (the caller owns the transaction)."""
+    if actor.user_id is None:
+        raise PermissionDenied()
+    now = now or utcnow()
+    db.session.execute(delete(CaseSearch).where(CaseSearch.created_at < now - SEARCH_TTL))
+    search = CaseSearch(id=secrets.token_urlsafe(24), user_id=actor.user_id, created_at=now,
+                        criteria={"v": 1, "q": provider().encrypt(q)})
+    db.session.add(search)
+    db.session.flush()
+    return search
+
+
+def get_search_or_404(search_id, *, actor: Actor, now: datetime | None = None) -> CaseSearch:
+    """The actor's own saved search. Another user's id, a malformed or unknown one: NotFound, alike."""
+    if not isinstance(search_id, str) or not SEARCH_ID_RE.fullmatch(search_id) or actor.user_id is None:
+        raise NotFound()
+    search = db.session.scalar(select(CaseSearch).where(CaseSearch.id == search_id,
+                                                        CaseSearch.user_id == actor.user_id))
+    if search is None:
+        raise NotFound()
+    if search.created_at < (now or utcnow()) - SEARCH_TTL:
+        raise SearchExpired()
+    return search
+
+
+def search_text(search: CaseSearch) -> str:
+    return provider().decrypt(search.criteria["q"])
+
+
+# --- the search clause ------------------------------------------------------------------------------------
+
+def exact_indexes(q: str) -> tuple[set[str], set[str]]:
+    """(document-number blind indexes, phone blind indexes) ``q`` may stand for: every document type whose
+    rules it satisfies, normalised as intake normalises it, so the index matches however it was typed."""
+    if not any(c.isdigit() for c in q):
+        return set(), set()
+    crypto = provider()
+    documents, phones = set(), set()
+    for kind in IdType:
+        with suppress(ValueError):
+            documents.add(crypto.blind_index(normalize_document(kind, q)))
+    with suppress(ValueError):
+        phones.add(crypto.blind_index(normalize_phone(q)))
+    return documents, phones
+
+
+def _word_clause(word: str):
+    return or_(Case.number.startswith(word.upper(), autoescape=True),
+               Case.summary.contains(word, autoescape=True),
+               Case.id.in_(select(Party.case_id).where(Party.name.contains(word, autoescape=True))))
+
+
 def search_clause(q: str):
-    """Number prefix (exact included), summary substring or a party's name; wildcards escaped."""
-    return or_(Case.number.startswith(q.upper(), autoescape=True),
-               Case.summary.contains(q, autoescape=True),
-               Case.id.in_(select(Party.case_id).where(Party.name.contains(q, autoescape=True))))
+    """A document number or phone (exact, blind index), the short number, a number prefix, or words that
+    each appear in the summary, the number or a party's name; the user's wildcards escaped."""
+    q = q.strip()
+    clauses = []
+    documents, phones = exact_indexes(q)
+    if documents or phones:
+        clauses.append(Case.id.in_(select(Party.case_id).where(or_(Party.id_index.in_(sorted(documents)),
+                                                                   Party.phone_index.in_(sorted(phones))))))
+    short = SHORT_NUMBER_RE.fullmatch(q)
+    if short:
+        year, serial = short.groups()
+        clauses.append(Case.number.endswith(f"-{year}-{serial.zfill(6)}" if year else f"-{serial.zfill(6)}"))
+    words = q.split()[:WORDS_MAX]
+    if words:
+        clauses.append(and_(*[_word_clause(w) for w in words]))
+    return or_(*clauses) if clauses else Case.id.is_(None)
 
 
 def filtered_query(actor: Actor, filters: Filters, today: date | None = None):

@@ -40,6 +40,7 @@ from center.cases.models import (
     Case,
     CaseEvent,
     Deadline,
+    DeadlineKind,
     Supervision,
     SupervisionForm,
 )
@@ -128,7 +129,8 @@ def _candidates(actor: Actor, today: date):
             .add_columns(Deadline, level2.new_due_on)
             .join(Deadline, Deadline.case_id == Case.id)
             .outerjoin(level2, and_(level2.deadline_id == Deadline.id, level2.level == 2))
-            .where(Deadline.met_at.is_(None), Deadline.supervision_level < 3, Deadline.started_on <= today,
+            .where(Deadline.met_at.is_(None), Deadline.kind == DeadlineKind.duty,
+                   Deadline.supervision_level < 3, Deadline.started_on <= today,
                    Case.status.not_in([s.value for s in NOT_SUPERVISED]))
             .where(or_(and_(Deadline.supervision_level < 2, overdue),
                        and_(Deadline.supervision_level < 1, ~overdue, _eighty_percent(today)),
@@ -175,6 +177,7 @@ def scan(actor: Actor, *, today: date) -> dict[int, int]:
     cache = _Recipients()
     calendar = None
     now = utcnow()
+    issued: dict[int, tuple[Case, list[tuple[Supervision, Deadline]]]] = {}
     for case, deadline, level2_due in _candidates(actor, today):
         level = level_due(deadline, today, level2_due)
         if level is None:
@@ -183,11 +186,33 @@ def scan(actor: Actor, *, today: date) -> dict[int, int]:
         if level == 2:
             calendar = calendar or load_calendar()
             new_due = calendar.add_working_days(today, grace_days()).date
-        if _issue(actor, case, deadline, level, new_due=new_due, now=now, cache=cache) is not None:
+        row = _issue(actor, case, deadline, level, new_due=new_due, now=now)
+        if row is not None:
             counts[level] += 1
+            issued.setdefault(case.id, (case, []))[1].append((row, deadline))
+    for case, rows in issued.values():
+        _notify_case(case, rows, cache)
     if any(counts.values()):
         logger.info("督办 scan %s: level 1 %d, level 2 %d, level 3 %d", today, counts[1], counts[2], counts[3])
     return counts
+
+
+def _notify_case(case: Case, rows: list[tuple[Supervision, Deadline]], cache: _Recipients) -> None:
+    """One message per person per case, whatever number of its deadlines a scan supervised: each person hears
+    every level addressed to them in one card (a case with three running deadlines is one 督办, not three)."""
+    heard: dict[int, tuple[User, list[tuple[Supervision, Deadline]]]] = {}
+    for row, deadline in rows:
+        for user in recipients_for(case, row.level, cache):
+            heard.setdefault(user.id, (user, []))[1].append((row, deadline))
+    if not heard:
+        logger.warning("督办 on case %s: nobody to notify", case.number)
+    for user, mine in heard.values():
+        top = max(mine, key=lambda item: item[0].level)[0]
+        notes = "；".join(r.note for r, _ in mine)
+        due = min(r.new_due_on or d.due_on for r, d in mine)
+        ids = "-".join(str(r.id) for r, _ in mine)
+        _notify(case, top, [user], key=lambda u, ids=ids: f"supervision:{case.id}:{ids}:{u.id}", due=due,
+                note=notes)
 
 
 def _note(case: Case, deadline: Deadline, level: int, new_due: date | None) -> str:
@@ -200,8 +225,9 @@ def _note(case: Case, deadline: Deadline, level: int, new_due: date | None) -> s
     return f"挂牌督办：“{label}”期限 {deadline.due_on.isoformat()} 已超期，督办通知限期届满仍未办结，报区领导挂牌督办"
 
 
-def _issue(actor: Actor, case: Case, deadline: Deadline, level: int, *, new_due: date | None, now: datetime,
-           cache: _Recipients) -> Supervision | None:
+def _issue(actor: Actor, case: Case, deadline: Deadline, level: int, *, new_due: date | None, now: datetime
+           ) -> Supervision | None:
+    """Record one level on one deadline (the caller tells the people, once per case: ``_notify_case``)."""
     note = _note(case, deadline, level, new_due)
     row = Supervision(case_id=case.id, deadline_id=deadline.id, level=level, form=LEVEL_FORMS[level],
                       issued_by_user_id=actor.user_id, issued_at=now, new_due_on=new_due, note=note,
@@ -222,18 +248,15 @@ def _issue(actor: Actor, case: Case, deadline: Deadline, level: int, *, new_due:
         logger.info("督办 level %d of deadline %s already issued", level, deadline.id)
         db.session.refresh(deadline)
         return None
-    _notify(case, row, recipients_for(case, level, cache),
-            key=lambda user: f"supervision:{deadline.id}:{level}:{user.id}",
-            due=new_due or deadline.due_on)
     return row
 
 
-def _notify(case: Case, row: Supervision, users: list[User], *, key, due: date) -> None:
+def _notify(case: Case, row: Supervision, users: list[User], *, key, due: date, note: str | None = None) -> None:
     from notify.outbox import enqueue
 
     title = f"【{SUPERVISION_LEVEL_LABELS[row.level]}】{case.number}"
     summary = case.summary if len(case.summary) <= 40 else case.summary[:39] + "…"
-    body = f"{case.number}《{summary}》：{row.note}。办理期限 {due.isoformat()}。"
+    body = f"{case.number}《{summary}》：{note or row.note}。办理期限 {due.isoformat()}。"
     payload = {"title": title, "body": body, "url": f"/cases/{case.number}", "number": case.number,
                "status": case.status_label}
     priority = "normal" if row.level == 1 else "urgent"
@@ -297,7 +320,7 @@ def supervise(case: Case, *, actor: Actor, level: int, form: SupervisionForm | s
 
 
 def _next_due(case: Case) -> date | None:
-    open_ = sorted(d.due_on for d in case.deadlines if d.met_at is None)
+    open_ = sorted(d.due_on for d in case.deadlines if d.met_at is None and not d.is_window)
     return open_[0] if open_ else None
 
 

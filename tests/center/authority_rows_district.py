@@ -24,7 +24,7 @@ DISTRICT_ROWS = [
     ("D.p.registered", "summons", "form", {"center.li": OK, "minzheng.liaison": F}),
     ("D.p.registered", "accept", "wechat", {"center.li": NR}),
     # the case page of P2: in progress, 区民政局 summoned, 区信访局 working, 区住建委 queued
-    ("D.p.in_progress", "answer", "form api", {
+    ("D.p.in_progress+approved", "answer", "form api", {
         "center.li": OK, "leader.wang": F, "minzheng.liaison": F, "xinfang.liaison": F, "xinfang.head": F,
         "zhujian.liaison": F, "renshe.liaison": NF, "qs.staff": NF}),
     # nothing above the district on the platform
@@ -80,8 +80,8 @@ DISTRICT_ROWS = [
     ("D.p.in_progress", "upload", "form", {
         "center.li": OK, "leader.wang": OK, "minzheng.liaison": OK, "xinfang.liaison": OK, "xinfang.head": OK,
         "zhujian.liaison": OK}),
-    ("D.p.in_progress", "answer", "wechat", {"minzheng.liaison": NR}),
-    ("D.p.in_progress", "answer", "m", {"minzheng.liaison": NR}),
+    ("D.p.in_progress+approved", "answer", "wechat", {"minzheng.liaison": NR}),
+    ("D.p.in_progress+approved", "answer", "m", {"minzheng.liaison": NR}),
     ("D.p.in_progress", "complete", "api", {"xinfang.liaison": NR}),
     ("D.p.in_progress+draft", "doc_approve", "form", {
         "leader.wang": OK, "center.li": F, "xinfang.head": F, "qs.leader": NF, "renshe.head": NF}),
@@ -136,7 +136,7 @@ DISTRICT_ROWS = [
         "renshe.liaison": OK, "renshe.head": OK, "center.li": OK, "leader.wang": OK, "xinfang.liaison": NF}),
     ("X.p.accepted", "upload", "form", {
         "renshe.liaison": OK, "renshe.head": OK, "center.li": OK, "leader.wang": OK}),
-    ("X.p.in_progress", "answer", "form api", {
+    ("X.p.in_progress+approved", "answer", "form api", {
         "renshe.liaison": OK, "renshe.head": OK, "center.li": F, "leader.wang": F, "xinfang.liaison": NF}),
     ("X.p.in_progress+draft", "doc_approve", "form", {
         "renshe.head": OK, "leader.wang": F, "center.li": F, "xinfang.head": NF}),

@@ -124,13 +124,13 @@ TABLE = [
     ("T.p.accepted", "supervise", "form", {"qs.leader": OK, "leader.wang": OK, "qs.staff": F, "cg.leader": NF}),
     ("T.p.accepted", "evaluation", "form", {"qs.staff": OK, "qs01.head": F, "center.li": F}),
 
-    # ======== T.p.in_progress ========
-    ("T.p.in_progress", "answer", "form api", {
+    # ======== T.p.in_progress (答复 needs the approved answer: +approved) ========
+    ("T.p.in_progress+approved", "answer", "form api", {
         "qs.staff": OK, "qs.center": OK, "qs.leader": F, "qs01.head": F, "qs01.cadre": F, "qs01.g1": F,
         "center.li": F, "leader.wang": F, "cg.staff": NF}),
     ("T.p.in_progress", "guide_to_legal", "form api", {"qs.staff": OK, "qs01.head": F}),
     ("T.p.in_progress", "draft", "form", {"qs.staff": OK, "qs.leader": F, "qs01.head": F, "center.li": F}),
-    ("T.p.in_progress", "answer", "wechat", {"qs.staff": NR}),
+    ("T.p.in_progress+approved", "answer", "wechat", {"qs.staff": NR}),
     ("T.p.in_progress+draft", "doc_approve", "form", {
         "qs.leader": OK, "qs.staff": F, "qs.center": F, "qs01.head": F, "center.li": F, "leader.wang": F,
         "renshe.head": NF}),
@@ -212,7 +212,7 @@ TABLE = [
     ("T.d.mediating+outcome", "mediation_approve_close", "form", {"qs.leader": F, "qs.staff": F}),
 
     # ======== Tf.p.in_progress: a township petition with 区信访局 dispatched and 区民政局 summoned ========
-    ("Tf.p.in_progress", "answer", "form api", {
+    ("Tf.p.in_progress+approved", "answer", "form api", {
         "qs.staff": OK, "minzheng.liaison": F, "xinfang.liaison": F, "xinfang.head": F, "renshe.liaison": NF}),
     ("Tf.p.in_progress", "acknowledge", "form", {
         "minzheng.liaison": OK, "qs.staff": F, "qs01.head": F, "center.li": F, "xinfang.liaison": F,

@@ -32,6 +32,9 @@ def test_a_petition_from_intake_to_termination_is_one_record(db, demo):
     case = _petition(demo)
     number = case.number
     lifecycle.transition(case, "accept", actor=staff)
+    notice = documents.draft_document(case, "acceptance", actor=staff)
+    assert notice.title == "信访事项受理告知书" and "予以受理" in notice.body
+    documents.approve_document(notice, actor=leader)  # the issued 受理告知书 meets 受理告知
     lifecycle.transition(case, "start", actor=staff)
 
     doc = documents.draft_document(case, "answer", actor=staff)
@@ -40,10 +43,10 @@ def test_a_petition_from_intake_to_termination_is_one_record(db, demo):
                             body=doc.body.replace(ANSWER_PLACEHOLDER, "经核实，已按标准补发并张榜公示。"))
     with pytest.raises(PermissionDenied):
         documents.approve_document(doc, actor=staff)  # the drafter may not approve
-    lifecycle.transition(case, "answer", actor=staff)
-    with pytest.raises(InvalidTransition, match="不能办结"):
-        lifecycle.transition(case, "close", actor=leader)  # not approved, not served
+    with pytest.raises(InvalidTransition, match="缺少本办理机关经领导审批印发的答复意见书"):
+        lifecycle.transition(case, "answer", actor=staff)  # 答复 is the approved answer, not a status
     documents.approve_document(doc, actor=leader)
+    lifecycle.transition(case, "answer", actor=staff)
     with pytest.raises(InvalidTransition, match="送达"):
         lifecycle.transition(case, "close", actor=leader)
     documents.record_service(doc, actor=staff, method="registered_mail", served_on=today_shanghai(),
@@ -66,14 +69,22 @@ def test_a_petition_from_intake_to_termination_is_one_record(db, demo):
     case = db.session.scalar(select(Case).where(Case.number == number))
     assert case.status == CaseStatus.terminated
     actions = [e.action for e in sorted(case.events, key=lambda e: (e.at, e.id))]
-    expected = ["register", "accept", "start", "answer", "document_approved", "document_served", "close",
+    expected = ["register", "accept", "document_approved", "deadline_met", "start", "answer", "document_served",
+                "close",
                 "evaluate", "review_requested", "review_decided", "re_review_requested", "re_review_decided",
                 "terminate"]
     positions = [actions.index(a) for a in expected]
     assert positions == sorted(positions), actions
     rules = {d.rule: d for d in case.deadlines}
     assert set(rules) >= {"transfer", "notice", "answer", "review_decision", "re_review_decision"}
-    assert all(d.met_at is not None for d in case.deadlines), "every deadline of a finished case was met"
+    duties = [d for d in case.deadlines if d.kind == "duty"]
+    assert all(d.met_at is not None for d in duties), "every duty of a finished case was met"
+    assert {d.rule: d.ended_by for d in duties} == {
+        "transfer": "accept", "notice": "notice_issued", "answer": "answer_issued",
+        "review_decision": "review_decided", "re_review_decision": "re_review_decided"}
+    windows = {d.rule: d for d in case.deadlines if d.kind == "window"}
+    assert {r: w.ended_by for r, w in windows.items()} == {"review_window": "requested",
+                                                            "re_review_window": "requested"}
 
 
 def test_an_extension_on_a_provisional_deadline_survives_the_recompute(db, demo):

@@ -60,7 +60,11 @@ def test_register_numbers_the_case_and_writes_event_deadlines_and_audit(db, demo
     [event] = case.events
     assert (event.action, event.from_status, event.to_status) == ("register", None, CaseStatus.registered)
     assert "parties" in event.changed_fields and ID_A not in str(event.changed_fields)
-    assert sorted(d.rule for d in case.deadlines) == ["notice", "transfer"] and other.deadlines == []
+    assert sorted(d.rule for d in case.deadlines) == ["notice", "transfer"]
+    # a dispute gets its 受理 clock at once (3 working days), held by the village that handles it
+    [accept_by] = other.deadlines
+    assert (accept_by.rule, accept_by.kind, accept_by.responsible_unit_id) == (
+        "dispute_accept", "duty", other.handling_unit_id)
     audit = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "case.registered",
                                                        AuditEntry.object_id == str(case.id)))
     assert audit.actor_name == "qs.staff" and audit.unit_id == case.handling_unit_id
@@ -74,7 +78,8 @@ def test_petition_deadline_landing_in_national_day_moves_to_the_first_working_da
     accepted_at = datetime(2026, 12, 20, 9, 0, tzinfo=SH)
     lifecycle.transition(case, "accept", actor=demo.actor("qs.staff"), at=accepted_at)
     rules = {d.rule: d for d in case.deadlines}
-    assert rules["transfer"].met_at == accepted_at and rules["notice"].met_at == accepted_at
+    # 受理 decides the transfer step; the 受理告知 waits for the issued 受理告知书.
+    assert rules["transfer"].met_at == accepted_at and rules["notice"].met_at is None
     # 60 days after 2026-12-20 is 2027-02-18: 2027 has no published table yet, so the deadline is 暂定.
     assert (rules["answer"].due_on, rules["answer"].provisional, rules["answer"].met_at) == (
         date(2027, 2, 18), True, None)
@@ -216,7 +221,7 @@ def test_every_allowed_transition(db, demo, t, kind, source):
         extra, note = {"department": demo.department(RENSHE)}, f"转送{RENSHE}：依据规定办理"
     if t.action == "return":
         case.handling_department = demo.department(RENSHE)
-    if t.action == "close":
+    if t.action == "close" or (t.action == "answer" and kind == CaseKind.petition):
         from center.cases.demo import _ready_to_close
 
         _ready_to_close(case, {n: demo.user(n) for n in ("qs.staff", "qs.leader", "qs01.cadre", "qs01.head")},

@@ -107,14 +107,16 @@ def test_the_whole_petition_path(db, demo):
             documents.approve_document(doc, actor=actor(db, other))
         assert refused.type is PermissionDenied or other == "qs01.head", other  # cg.leader sees it (origin)
     assert not doc.is_approved
-    transition(case, "answer", actor=actor(db, "qs.staff"), at=T0 + timedelta(days=10, hours=1))
     with pytest.raises(InvalidTransition) as no_answer:
-        transition(case, "close", actor=actor(db, "qs.leader"))
-    assert "缺少经领导审批的答复意见书" in no_answer.value.message
+        transition(case, "answer", actor=actor(db, "qs.staff"), at=T0 + timedelta(days=10, hours=1))
+    assert "缺少本办理机关经领导审批印发的答复意见书" in no_answer.value.message and case.status == "in_progress"
 
     documents.approve_document(doc, actor=actor(db, "qs.leader"), at=T0 + timedelta(days=11))
     assert doc.approved_by_user_id == demo.user("qs.leader").id
-    assert case.events[-1].action == "document_approved"
+    assert [e.action for e in case.events[-2:]] == ["document_approved", "deadline_met"]
+    [answer_row] = [d for d in case.deadlines if d.rule == "answer"]
+    assert (answer_row.met_at, answer_row.ended_by) == (T0 + timedelta(days=11), "answer_issued")
+    transition(case, "answer", actor=actor(db, "qs.staff"), at=T0 + timedelta(days=11, minutes=30))
     with pytest.raises(InvalidTransition):
         documents.approve_document(doc, actor=actor(db, "qs.leader2"))
     with pytest.raises(InvalidTransition) as no_service:
@@ -128,6 +130,9 @@ def test_the_whole_petition_path(db, demo):
     transition(case, "close", actor=actor(db, "qs.leader"), at=T0 + timedelta(days=13, hours=1))
     assert case.status == CaseStatus.closed
     assert documents.review_window_ends(case) == date(2026, 4, 13)  # 30 days after 14 March, a Monday
+    [window] = [d for d in case.deadlines if d.kind == "window"]
+    assert (window.rule, window.started_on, window.due_on, window.met_at) == (
+        "review_window", date(2026, 3, 14), date(2026, 4, 13), None)
 
 
 def test_the_drafter_may_not_approve_even_as_the_organs_leader(db, demo):

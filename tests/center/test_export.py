@@ -5,6 +5,7 @@ and no foreign row — the 检举控告 case is absent for the accused unit's us
 from __future__ import annotations
 
 import io
+import re
 
 from openpyxl import load_workbook
 from sqlalchemy import select
@@ -15,6 +16,7 @@ from center.cases.operations import reveal
 from center.cases.queries import cases_query
 from core.audit.models import AuditEntry
 from core.crypto import mask
+from tests.conftest import csrf_from
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -73,8 +75,12 @@ def test_every_export_is_audited_without_personal_data(signed_in, demo, db):
     before = len(exports(db))
     case = by_summary(db, "反映镇中心小学周边交通安全隐患")
     name, plain = applicant_plain(case)
-    rows = sheet(signed_in("qs.staff").get("/cases/export.xlsx",
-                                           query_string={"kind": "petition", "q": name, "risk": "yellow"}))
+    client = signed_in("qs.staff")
+    # the search text is posted and kept server-side; the export link carries its id only
+    token = csrf_from(client.get("/cases/").get_data(as_text=True))
+    listed = client.post("/cases/search", data={"csrf_token": token, "kind": "petition", "q": name, "risk": "yellow"})
+    search_id = re.search(r"[?&]s=([A-Za-z0-9_-]+)", listed.headers["Location"]).group(1)
+    rows = sheet(client.get("/cases/export.xlsx", query_string={"kind": "petition", "s": search_id, "risk": "yellow"}))
     assert case.number in rows
     entries = exports(db)
     assert len(entries) == before + 1

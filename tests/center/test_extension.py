@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from center.cases import documents
-from center.cases.lifecycle import transition
 from center.cases.models import CaseDocument, CaseEvent, Deadline, DocumentKind, Extension
 from core.audit.models import AuditEntry
 from core.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
@@ -111,7 +110,9 @@ def test_only_the_handling_units_head_extends(db, demo, username, error):
 
 def test_no_open_answer_deadline_no_extension(db, demo):
     case = working_petition(db)
-    transition(case, "answer", actor=actor(db, "qs.staff"), at=T0 + timedelta(days=20))
+    from tests.specs.documents import answered_draft
+
+    documents.approve_document(answered_draft(db, case), actor=actor(db, "qs.leader"), at=T0 + timedelta(days=20))
     with pytest.raises(InvalidTransition) as refused:
         documents.extend(case, actor=actor(db, "qs.leader"), days=10, reason="情况复杂")
     assert "没有正在计时" in refused.value.message

@@ -267,14 +267,14 @@ def test_a_petition_referred_to_peoples_mediation_uses_the_same_sessions(db, dem
     with pytest.raises(PermissionDenied):  # the district leader sees it, but the township handles it
         mediation.approve_outcome(session, actor=demo.actor("leader.wang"))
     mediation.approve_outcome(session, actor=demo.actor("qs.leader"))
-    lifecycle.transition(case, "answer", actor=demo.actor("qs.staff"))
-    # Still a petition: it closes on an approved, served answer that records the mediation's result.
+    # Still a petition: it is answered by an approved answer that records the mediation's result.
     with pytest.raises(InvalidTransition, match="答复意见书"):
-        lifecycle.transition(case, "close", actor=demo.actor("qs.leader"))
+        lifecycle.transition(case, "answer", actor=demo.actor("qs.staff"))
     from center.cases.demo import _ready_to_close
 
     _ready_to_close(case, {n: demo.user(n) for n in ("qs.staff", "qs.leader", "qs01.cadre", "qs01.head")},
                     at=utcnow())
+    lifecycle.transition(case, "answer", actor=demo.actor("qs.staff"))
     lifecycle.transition(case, "close", actor=demo.actor("qs.leader"))
     assert case.status == CaseStatus.closed
 

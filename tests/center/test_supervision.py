@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from center.cases.lifecycle import transition
 from center.cases.models import CaseEvent, Deadline, Supervision
@@ -46,9 +46,17 @@ def _rows(db, deadline) -> list[Supervision]:
 
 
 def _keys(db, deadline) -> dict[str, int]:
-    rows = db.session.scalars(select(Notification).where(
-        Notification.idempotency_key.like(f"supervision:{deadline.id}:%")))
-    return {n.idempotency_key: n.user_id for n in rows}
+    """{"supervision:<deadline>:<level>:<user>": user} for every person told of a level of ``deadline`` (a
+    notification covers every level a scan issued on the case: its key names their Supervision rows)."""
+    levels = {r.id: r.level for r in _rows(db, deadline)}
+    out = {}
+    for n in db.session.scalars(select(Notification).where(
+            Notification.idempotency_key.like(f"supervision:{deadline.case_id}:%"))):
+        row_ids = [int(i) for i in n.idempotency_key.split(":")[2].split("-")]
+        for row_id in row_ids:
+            if row_id in levels:
+                out[f"supervision:{deadline.id}:{levels[row_id]}:{n.user_id}"] = n.user_id
+    return out
 
 
 def _users(demo, *names) -> set[int]:
@@ -120,7 +128,12 @@ def test_nothing_before_80_percent_and_nothing_before_the_start(db, demo):
 
 def test_met_deadlines_are_never_supervised(db, demo):
     case = _petition(demo)
-    transition(case, "accept", actor=demo.actor("qs.staff"), at=RECEIVED + timedelta(days=5))  # meets both
+    transition(case, "accept", actor=demo.actor("qs.staff"), at=RECEIVED + timedelta(days=5))  # meets 转送交办
+    from center.cases import documents
+
+    notice = documents.draft_document(case, "acceptance", actor=demo.actor("qs.staff"),
+                                      at=RECEIVED + timedelta(days=5, hours=1))
+    documents.approve_document(notice, actor=demo.actor("qs.leader"), at=RECEIVED + timedelta(days=5, hours=2))
     _simulate(db, date(2026, 3, 1), 31, per_day=2)
     assert db.session.scalars(select(Supervision).where(Supervision.case_id == case.id)).all() == []
     # the answer deadline it started (60 days from 7 March) is supervised later, on its own schedule
@@ -169,9 +182,16 @@ def test_notifications_once_each_with_the_right_recipients(db, demo):
     assert by_level[2] == staff | leaders
     assert by_level[3] == _users(demo, "leader.wang", "leader.zhao")
     assert len(keys) == len(staff) + len(staff | leaders) + 2  # one notification per recipient and level
-    n = db.session.scalar(select(Notification).where(Notification.idempotency_key ==
-                                                     f"supervision:{transfer.id}:2:{demo.user('qs.leader').id}"))
+    told = db.session.scalars(select(Notification).where(
+        Notification.idempotency_key.like(f"supervision:{case.id}:%"),
+        Notification.user_id == demo.user("qs.leader").id)).all()
+    [n] = [m for m in told if "超期督办" in m.payload["body"]]
     assert n.event == "case.supervision" and n.priority == "urgent"
+    # one message per person per case: the 转送交办 and 受理告知 deadlines ran out together, one card says both
+    assert "转送" in n.payload["body"] and "受理告知" in n.payload["body"]
+    per_person = db.session.execute(select(Notification.user_id, func.count()).where(
+        Notification.idempotency_key.like(f"supervision:{case.id}:%")).group_by(Notification.user_id)).all()
+    assert max(c for _, c in per_person) <= 3  # at most one per level, never one per deadline
     assert n.payload["url"] == f"/cases/{case.number}"
     assert case.number in n.payload["body"] and "督办测试" in n.payload["body"]
     assert "2026-03-25" in n.payload["body"] and "督办" in n.payload["title"]

@@ -70,6 +70,20 @@ def test_accept_start_answer_and_a_refused_close_say_what_is_missing(db, demo, s
     _, token = page_token(client, case)
     assert act(client, token, case, "accept", remark="符合受理条件").status_code == 302
     assert act(client, token, case, "start").status_code == 302
+    before = snapshot(db, case)
+    refused = act(client, token, case, "answer")  # 答复 is the approved answer document, not a status
+    assert refused.status_code == 422 and "缺少本办理机关经领导审批印发的答复意见书" in refused.get_data(as_text=True)
+    assert snapshot(db, case) == before
+    from center.cases import documents
+    from center.cases.doc_templates import ANSWER_PLACEHOLDER
+
+    db.session.expire_all()
+    case = db.session.get(Case, case.id)
+    doc = documents.draft_document(case, "answer", actor=demo.actor("qs.staff"))
+    documents.edit_document(doc, actor=demo.actor("qs.staff"), title=doc.title, doc_no=doc.doc_no,
+                            body=doc.body.replace(ANSWER_PLACEHOLDER, "经核实，已依法处理。"))
+    documents.approve_document(doc, actor=demo.actor("qs.leader"))
+    db.session.commit()
     assert act(client, token, case, "answer").status_code == 302
     assert status_of(db, case) == CaseStatus.answered
     leader = signed_in("qs.leader")

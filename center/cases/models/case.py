@@ -242,8 +242,23 @@ class CaseEvent(Base):
         return f"<CaseEvent {self.id} case {self.case_id} {self.action} {self.from_status}→{self.to_status}>"
 
 
+class DeadlineKind(StrEnum):
+    #: the handling side's duty: supervised (督办) and counted as lateness when it runs out
+    duty = "duty"
+    #: the petitioner's window (复查/复核 request): informative only, never supervised nor counted late
+    window = "window"
+
+
+DEADLINE_KIND_LABELS = {DeadlineKind.duty: "办理期限", DeadlineKind.window: "申请期限"}
+
+
 class Deadline(TimestampMixin, Base):
-    """A running or met deadline of one rule (center.cases.lifecycle.DEADLINE_RULES) on one case."""
+    """A running or met deadline of one rule (center.cases.lifecycle.DEADLINE_RULES) on one case.
+
+    Each row is held by one **responsible** unit or department (the handling organ when it started). A move
+    (转送, 交办, 上报, 退回) ends the running row for the old holder (``ended_by`` "moved") and opens a continuation
+    row (``continues_id``) with the same period for the new one, so lateness is charged to whoever held the
+    step on its last day (center.cases.clock.is_late)."""
 
     __tablename__ = "case_deadlines"
     __audited__ = True
@@ -267,8 +282,24 @@ class Deadline(TimestampMixin, Base):
     provisional: Mapped[bool] = mapped_column(Boolean, default=False)
     #: 督办 levels already sent for this deadline (0 none … 3 挂牌督办).
     supervision_level: Mapped[int] = mapped_column(Integer, default=0)
+    kind: Mapped[DeadlineKind] = mapped_column(enum_column(DeadlineKind, "deadline_kind"),
+                                               default=DeadlineKind.duty)
+    responsible_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
+    responsible_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    #: When this holder took the step (None: from started_on); a continuation row starts at the move.
+    held_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: The row this one continues after a move (same period, new holder).
+    continues_id: Mapped[int | None] = mapped_column(ForeignKey("case_deadlines.id"))
+    #: The named act that ended the row (center.cases.clock.ENDED_BY_LABELS): met_at is its date.
+    ended_by: Mapped[str | None] = mapped_column(String(32))
 
     case: Mapped[Case] = relationship(back_populates="deadlines")
+    responsible_unit: Mapped[OrgUnit | None] = relationship(foreign_keys=[responsible_unit_id])
+    responsible_department: Mapped[Department | None] = relationship(foreign_keys=[responsible_department_id])
+
+    @property
+    def is_window(self) -> bool:
+        return self.kind == DeadlineKind.window
 
     def __repr__(self) -> str:
         return f"<Deadline {self.id} case {self.case_id} {self.rule} due {self.due_on}>"

@@ -108,6 +108,7 @@ class CaseAssignment(TimestampMixin, Base):
 class DocumentKind(StrEnum):
     answer = "answer"                    # 答复意见书 / 信访处理意见书
     not_accepted = "not_accepted"        # 不予受理通知书
+    acceptance = "acceptance"            # 受理告知书
     extension = "extension"              # 延期告知书
     review_opinion = "review_opinion"    # 复查意见书
     supervision = "supervision"          # 督办通知书
@@ -115,7 +116,7 @@ class DocumentKind(StrEnum):
 
 
 DOCUMENT_KIND_LABELS = {
-    DocumentKind.answer: "答复意见书", DocumentKind.not_accepted: "不予受理通知书",
+    DocumentKind.answer: "答复意见书", DocumentKind.not_accepted: "不予受理通知书", DocumentKind.acceptance: "受理告知书",
     DocumentKind.extension: "延期告知书", DocumentKind.review_opinion: "复查意见书",
     DocumentKind.supervision: "督办通知书", DocumentKind.agreement: "调解协议书",
 }

@@ -1,0 +1,37 @@
+"""A search typed into the case list, kept server-side (issue #10): ID numbers, phones and names typed into
+the search box must never appear in a URL, a browser history or an access log. The form posts the text, it is
+stored here encrypted (core.crypto) under a random id, and the result pages carry only that id (``?s=``).
+
+A search belongs to the user who made it (anyone else's id is "not found") and lives ``SEARCH_TTL``; expired
+rows are purged whenever a new search is saved.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base, UTCDateTime, utcnow
+
+__all__ = ["SEARCH_ID_LENGTH", "SEARCH_TTL", "CaseSearch"]
+
+#: How long a result page can be reopened (paged, re-filtered, exported) from its search id.
+SEARCH_TTL = timedelta(hours=12)
+#: secrets.token_urlsafe(24): 32 characters of the URL-safe alphabet.
+SEARCH_ID_LENGTH = 32
+
+
+class CaseSearch(Base):
+    __tablename__ = "case_searches"
+
+    id: Mapped[str] = mapped_column(String(SEARCH_ID_LENGTH), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    #: {"v": 1, "q": "<ciphertext of the typed text>"} — never a plain value (the exact-match blind indexes
+    #: are derived from the text when the search runs, with the key in force then).
+    criteria: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+    def __repr__(self) -> str:
+        return f"<CaseSearch {self.id[:6]}… u{self.user_id}>"
