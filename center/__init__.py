@@ -5,6 +5,7 @@
 CASE_MODULES = (
     "center.cases.intake_views",
     "center.departments",
+    "center.cases.handoff_notices",
     "center.cases.document_views",
     "center.cases.aftercare_views",
     "center.cases.attachment_views",

@@ -75,7 +75,12 @@ def init_app(app):
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         db.session.rollback()
-        return respond(exc.code or 500, HTTP_MESSAGES.get(exc.code, "请求无法处理"))
+        response = app.make_response(respond(exc.code or 500, HTTP_MESSAGES.get(exc.code, "请求无法处理")))
+        # werkzeug's own headers of the error (a 405's Allow, a 416's Content-Range …) survive our body.
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

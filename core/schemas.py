@@ -11,6 +11,8 @@ import re
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
+from core.security import BAD_TEXT_MESSAGE, has_bad_text
+
 _CN = {
     fields.Field: {"required": "此项为必填项", "null": "此项不能为空", "validator_failed": "填写的内容无效"},
     fields.String: {"invalid": "请填写文字", "invalid_utf8": "文字编码无效"},
@@ -32,7 +34,9 @@ for _cls, _msgs in _CN.items():
 
 
 class BaseSchema(Schema):
-    """Load schemas (``*Args``): strip strings, treat empty optional fields as missing, reject unknown."""
+    """Load schemas (``*Args``): strip strings, treat empty optional fields as missing, reject unknown, refuse
+    control characters and lone surrogates (the request edge, core.security, refuses them first; this holds
+    for data that reaches a schema another way)."""
 
     class Meta:
         unknown = RAISE
@@ -44,6 +48,11 @@ class BaseSchema(Schema):
         if not isinstance(data, dict):
             return data
         out = {}
+        bad = {key: [BAD_TEXT_MESSAGE] for key, value in data.items()
+               if (isinstance(value, str) and has_bad_text(value))
+               or (isinstance(value, list) and any(isinstance(v, str) and has_bad_text(v) for v in value))}
+        if bad:
+            raise ValidationError(bad)
         for key, value in data.items():
             if isinstance(value, str):
                 value = value.strip()

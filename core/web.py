@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from flask import g, request
@@ -10,10 +11,14 @@ from flask_login import current_user
 from core.actor import Actor
 from core.db import db
 
+#: A request id the gateway may send: it lands in audit rows, so only plain printable ASCII is kept.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,64}")
+
 
 def request_id() -> str:
     if "request_id" not in g:
-        g.request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+        given = request.headers.get("X-Request-Id", "")[:64]
+        g.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
     return g.request_id
 
 

@@ -14,7 +14,7 @@ import uuid
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
 from center.cases import models
-from center.cases.attachments import check_file, check_files
+from center.cases.attachments import max_bytes, prepare_before_writing
 from center.cases.operations import RepeatCandidates, categories
 from center.cases.presenters import next_deadlines
 from center.cases.queries import get_case_by_number_or_404
@@ -38,7 +38,9 @@ def _done(url: str):
 
 
 def _files(name: str) -> list[tuple[str | None, bytes]]:
-    return [(f.filename, f.read()) for f in request.files.getlist(name) if f and f.filename]
+    """The chosen files of a field, each read up to one byte over the per-file limit (enough to refuse it)."""
+    limit = max_bytes()
+    return [(f.filename, f.read(limit + 1)) for f in request.files.getlist(name) if f and f.filename]
 
 
 @bp.route("/")
@@ -88,9 +90,10 @@ def _case_form(number: str, schema, perform):
 def note(number: str):
     from center.cases.notes import add_note
 
+    prepared = prepare_before_writing(_files("photos"), field="photos", images_only=True)
+
     def perform(case, actor, args):
-        add_note(case, actor=actor, text=args["note"], photos=check_files(_files("photos"), field="photos",
-                                                                           images_only=True))
+        add_note(case, actor=actor, text=args["note"], photos=prepared())
 
     return _case_form(number, schemas.NoteArgs, perform)
 
@@ -137,20 +140,22 @@ def file():
 
     # The registry's repeat candidates, kept as plain rows before submit() rolls back.
     shown: dict = {}
+    # Photos are decoded before the write transaction (one worker's burst never holds the lock on others).
+    prepared_photos = prepare_before_writing(_files("photos"), field="photos", images_only=True)
+    prepared_consent = prepare_before_writing(_files("consent_photo")[:1], field="consent_photo")
 
     def perform(args):
         errors: dict[str, list[str]] = {}
         try:
-            photos = check_files(_files("photos"), field="photos", images_only=True)
+            photos = prepared_photos()
         except ValidationFailed as exc:
             photos, errors = [], dict(exc.errors)
-        consent_files = _files("consent_photo")
         consent_photo = None
-        if consent_files:
-            try:
-                consent_photo = check_file(*consent_files[0], field="consent_photo")
-            except ValidationFailed as exc:
-                errors.update(exc.errors)
+        try:
+            consent = prepared_consent()
+            consent_photo = consent[0] if consent else None
+        except ValidationFailed as exc:
+            errors.update(exc.errors)
         if errors:
             raise ValidationFailed(errors)
         resident = {"name": args["name"], "id_type": args.get("id_type"), "id_number": args.get("id_number"),

@@ -17,6 +17,7 @@ from center.cases.attachments import (
     check_files,
     get_attachment_or_404,
     max_bytes,
+    prepare_before_writing,
     stored_path,
     upload,
 )
@@ -80,11 +81,12 @@ def _page(case, form_template: str, title: str) -> dict:
 @permission(NOTE)
 def add_note_view(number: str):
     actor = current_actor()
+    prepared = prepare_before_writing(_files("photos"), field="photos", images_only=True)
     case = get_case_by_number_or_404(number, actor=actor)
     require(actor, NOTE, case)
 
     def perform(args):
-        photos = check_files(_files("photos"), field="photos", images_only=True)
+        photos = prepared()
         add_note(case, actor=actor, text=args["note"], photos=photos)
         flash("进展记录已保存" + (f"（含照片 {len(photos)} 张）" if photos else ""), "success")
         return _back(case, "#notes")
@@ -97,11 +99,12 @@ def add_note_view(number: str):
 @permission(NOTE)
 def upload_view(number: str):
     actor = current_actor()
+    prepared = prepare_before_writing(_files("file"), field="file")
     case = get_case_by_number_or_404(number, actor=actor)
     require(actor, NOTE, case)
 
     def perform(args):
-        files = check_files(_files("file"), field="file")
+        files = prepared()
         rows = upload(case, files, actor=actor, purpose=args["purpose"])
         flash(f"已上传附件 {len(rows)} 个", "success")
         return _back(case, "#attachments")
@@ -173,8 +176,14 @@ def demo_seeder(_system_actor, context: dict) -> None:
 
 def init_app(app) -> None:
     """Registered from center.init_app (center.CASE_MODULES)."""
+    from PIL import Image
+
+    from center.cases.attachments import MAX_JPEG_PIXELS
     from core import hooks
 
+    # Pillow's own guard (a warning above it, which _clean_image makes an error; an error above twice it):
+    # nothing larger than the largest accepted photo is ever decoded in this process.
+    Image.MAX_IMAGE_PIXELS = MAX_JPEG_PIXELS
     app.register_blueprint(bp)
     hooks.register_demo_seeder("notes", demo_seeder)
     registry.register_panel(60, "cases/_panel_notes.html", _panel)

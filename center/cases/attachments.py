@@ -6,6 +6,9 @@
 - Photos are re-encoded by Pillow: EXIF orientation applied first, then every piece of metadata dropped
   (EXIF with GPS, XMP, ICC, text chunks) by rebuilding the image from its pixels; the longer edge is capped
   at ``MAX_EDGE``. PDFs are stored as they came.
+- Pixels: read from the header and capped before anything is decoded (``MAX_DECODED_PIXELS`` and the caps
+  beside it; → 422 naming the size), so one upload takes about 50 MB at most. The decoding runs before the
+  request's write transaction (``prepare_before_writing``): a burst of photos never holds SQLite's lock.
 - Size: ``CASE_ATTACHMENT_MAX_BYTES`` per file (default 10 MB, checked here → 422); the whole request is
   capped by Flask's ``MAX_CONTENT_LENGTH`` (→ 413 with the Chinese error page).
 - Storage: ``CASE_ATTACHMENT_DIR`` (default ``<instance>/attachments``), content-addressed by SHA-256
@@ -25,6 +28,7 @@ import re
 import tempfile
 import unicodedata
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,9 +47,21 @@ logger = logging.getLogger(__name__)
 #: Adding notes, photos and files: grid workers of the case's grid hold it too (DOMAIN.md §5).
 NOTE = "case.note"
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
-MAX_EDGE = 2560
-#: Refuse images that would decode to more pixels than this (decompression bombs).
-MAX_PIXELS = 40_000_000
+MAX_EDGE = 2048
+#: One upload never takes much more than about 50 MB (tests/center/test_upload_memory.py measures the peak
+#: resident memory: 35–58 MB at each cap). Pillow holds 4 bytes a pixel (RGB too); while shrinking, the decoded
+#: image, a half-resized one and the result (≤ MAX_EDGE, ≤ 17 MB) are alive together, and each later step frees
+#: the previous image before its copy is made. The size comes from the header, checked before any decoding:
+#: - PNG is decoded in full: at most MAX_DECODED_PIXELS;
+#: - JPEG is decoded by libjpeg straight at 1/2, 1/4 or 1/8 scale, chosen so the decoded image keeps within
+#:   MAX_DECODED_PIXELS (a 50 Mpx phone photo decodes at 1/4); a progressive JPEG holds all its coefficients
+#:   (≈ 3 bytes a pixel of the full size) while it decodes, so its own cap is lower;
+#: - WebP goes through libwebp's buffers (≈ 3 images each way), so its cap is lower still.
+#: Pillow's own decompression-bomb limit (Image.MAX_IMAGE_PIXELS) is set to MAX_JPEG_PIXELS at start-up.
+MAX_DECODED_PIXELS = 6_000_000
+MAX_JPEG_PIXELS = 50_000_000
+MAX_PROGRESSIVE_JPEG_PIXELS = 12_000_000
+MAX_WEBP_PIXELS = 3_000_000
 MAX_FILES = 9
 FILENAME_MAX = 100
 
@@ -109,51 +125,117 @@ def _looks_like_pdf(data: bytes) -> bool:
     return data.startswith(b"%PDF-") and b"%%EOF" in data[-1024:]
 
 
+def _too_large(width: int, height: int, cap: int) -> ValidationFailed:
+    size = f"（{width}×{height}）" if width and height else ""
+    return ValidationFailed({"file": [f"图片尺寸过大{size}，请上传不超过 {cap / 1_000_000:g} 百万像素的图片"]})
+
+
+def _jpeg_scale(width: int, height: int) -> int:
+    """The DCT scale (1, 2, 4 or 8) a JPEG is decoded at: as small as the stored photo allows (its longer edge
+    stays ≥ MAX_EDGE when the original has that many pixels), and small enough that the decoded image keeps
+    within MAX_DECODED_PIXELS (a photo just under twice MAX_EDGE then comes out a little under it)."""
+    target = min(1.0, MAX_EDGE / max(width, height))
+    scale = 1
+    while scale < 8 and width / (scale * 2) >= width * target and height / (scale * 2) >= height * target:
+        scale *= 2
+    while scale < 8 and -(-width // scale) * -(-height // scale) > MAX_DECODED_PIXELS:
+        scale *= 2
+    return scale
+
+
+def _pixel_cap(fmt: str, probe) -> int:
+    if fmt == "JPEG":
+        # A progressive JPEG keeps every DCT coefficient of the full-size image in memory while it decodes.
+        progressive = probe.info.get("progressive") or probe.info.get("progression")
+        return MAX_PROGRESSIVE_JPEG_PIXELS if progressive else MAX_JPEG_PIXELS
+    return MAX_WEBP_PIXELS if fmt == "WEBP" else MAX_DECODED_PIXELS
+
+
 def _clean_image(data: bytes) -> tuple[str, bytes] | None:
-    """(Pillow format, re-encoded bytes without metadata), or None when this is no accepted image."""
+    """(Pillow format, re-encoded bytes without metadata), or None when this is no accepted image.
+
+    The size comes from the header before any pixel is decoded; each later step frees the previous image
+    before the next copy is made (see MAX_DECODED_PIXELS)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    # Pillow only warns between Image.MAX_IMAGE_PIXELS and twice it: made an error here. (catch_warnings is
+    # process-wide: under concurrent uploads a filter may be missed, and then the cap check below refuses.)
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            with Image.open(io.BytesIO(data)) as probe:
+            try:
+                probe = Image.open(io.BytesIO(data))  # reads the header only
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+                # Over Pillow's own limit (MAX_JPEG_PIXELS, set by attachment_views.init_app): too large.
+                raise _too_large(0, 0, MAX_JPEG_PIXELS) from None
+            with probe:
                 fmt = probe.format
                 if fmt not in IMAGE_TYPES:
                     return None
                 width, height = probe.size
-                if width * height > MAX_PIXELS:
-                    raise ValidationFailed({"file": [f"图片尺寸过大（不超过 {MAX_PIXELS // 1_000_000} 百万像素）"]})
+                cap = _pixel_cap(fmt, probe)
+                if width * height > cap:
+                    raise _too_large(width, height, cap)
                 probe.verify()
             with Image.open(io.BytesIO(data)) as im:
+                if fmt == "JPEG":
+                    scale = _jpeg_scale(width, height)
+                    if scale > 1:  # libjpeg decodes straight to 1/2, 1/4 or 1/8 of the size
+                        im.draft(im.mode if im.mode in ("L", "RGB") else "RGB",
+                                 (max(1, width // scale), max(1, height // scale)))
                 im.load()
-                im = ImageOps.exif_transpose(im)  # apply the orientation before the metadata goes
+                im.thumbnail((MAX_EDGE, MAX_EDGE), reducing_gap=None)  # in place: the decoded pixels go
+            ImageOps.exif_transpose(im, in_place=True)  # the orientation is applied before the metadata goes
+            mode = _target_mode(fmt, im)
+            if im.mode != mode:
+                im = im.convert(mode)
+            # Rebuilt from the pixels alone: a new image carries no EXIF/GPS, XMP, ICC profile or text chunk.
+            clean = Image.new(mode, im.size)
+            clean.paste(im)
+            del im
+            out = io.BytesIO()
+            if fmt == "JPEG":
+                clean.save(out, "JPEG", quality=85)
+            elif fmt == "PNG":
+                clean.save(out, "PNG", compress_level=6)
+            else:
+                clean.save(out, "WEBP", quality=85)
         except ValidationFailed:
             raise
         except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning, OSError,
                 SyntaxError, ValueError, TypeError, EOFError, IndexError, KeyError, MemoryError):
             return None
-        im.thumbnail((MAX_EDGE, MAX_EDGE))
-        if im.mode == "P" or "transparency" in im.info:
-            im = im.convert("RGBA")
-        if fmt == "JPEG" and im.mode not in ("RGB", "L"):
-            im = im.convert("RGB")
-        elif fmt == "WEBP" and im.mode not in ("RGB", "RGBA"):
-            im = im.convert("RGBA" if "A" in im.mode else "RGB")
-        elif fmt == "PNG" and im.mode not in ("1", "L", "LA", "RGB", "RGBA", "I", "I;16"):
-            im = im.convert("RGBA")
-        # Rebuilt from the pixels alone: no EXIF/GPS, XMP, ICC profile or text chunk can survive.
-        clean = Image.frombytes(im.mode, im.size, im.tobytes())
-        out = io.BytesIO()
-        try:
-            if fmt == "JPEG":
-                clean.save(out, "JPEG", quality=85, optimize=True)
-            elif fmt == "PNG":
-                clean.save(out, "PNG", optimize=True)
-            else:
-                clean.save(out, "WEBP", quality=85)
-        except (OSError, ValueError):
-            return None
     return fmt, out.getvalue()
+
+
+def _target_mode(fmt: str, im) -> str:
+    if im.mode == "P" or "transparency" in im.info:
+        return "RGBA" if fmt != "JPEG" else "RGB"
+    if fmt == "JPEG":
+        return im.mode if im.mode in ("RGB", "L") else "RGB"
+    if fmt == "WEBP":
+        return im.mode if im.mode in ("RGB", "RGBA") else ("RGBA" if "A" in im.mode else "RGB")
+    return im.mode if im.mode in ("1", "L", "LA", "RGB", "RGBA", "I", "I;16") else "RGBA"
+
+
+def prepare_before_writing(files: list[tuple[str | None, bytes]], **kwargs) -> Callable[[], list[Prepared]]:
+    """Decode and re-encode uploads before the request's write transaction: signing in has opened one (on
+    SQLite a BEGIN IMMEDIATE, the database's single write lock); nothing is written yet, so it is ended first,
+    and a slow decode of one grid worker's photos never holds the lock over another user's request. Returns
+    a callable for the operation's ``perform``: the prepared files, or the refusal raised there (so the form
+    shows it like any other error)."""
+    session = db.session
+    if not (session.new or session.dirty or session.deleted):  # never drop a change: keep its transaction
+        session.rollback()
+    try:
+        prepared = check_files(files, **kwargs)
+    except ValidationFailed as refused:
+        error = refused  # the except name is unbound when the block ends
+
+        def refuse() -> list[Prepared]:
+            raise error
+        return refuse
+    return lambda: prepared
 
 
 def check_file(filename: str | None, data: bytes, *, field: str = "file", images_only: bool = False) -> Prepared:

@@ -35,6 +35,7 @@ from core.crypto import mask
 from core.db import db
 from core.errors import NotFound, as_id
 from core.org.models import OrgUnit
+from core.security import strip_bad_text
 from core.timefmt import SHANGHAI
 
 logger = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ def build_workbook(rows, *, truncated: bool, cap: int = EXPORT_CAP) -> bytes:
     ws.title = "事项清单"
     ws.append(HEADER)
     for row in rows:
-        ws.append(row)
+        ws.append([_cell(value) for value in row])
         for cell in ws[ws.max_row]:
             if cell.data_type == "f":  # openpyxl reads text starting with "=" as a formula: keep it text
                 cell.data_type = "s"
@@ -124,6 +125,13 @@ def build_workbook(rows, *, truncated: bool, cap: int = EXPORT_CAP) -> bytes:
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+def _cell(value):
+    """Text as a worksheet can hold it: control characters, lone surrogates and U+FFFE/U+FFFF (refused at the
+    request edge, removed from stored text by migration 0010clean, but a row may come from elsewhere — an
+    import, a decrypted field) are dropped, so no stored value can make the export fail."""
+    return strip_bad_text(value) if isinstance(value, str) else value
 
 
 def export_details(filters: Filters, rows: int, truncated: bool, plain: int = 0) -> list[str]:

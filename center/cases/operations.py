@@ -299,6 +299,9 @@ def file_case(actor: Actor, *, kind: CaseKind | str, summary: str, category: str
                              from_status=None, to_status=CaseStatus.registered, note=note, changed_fields=changed))
     db.session.flush()
     record(actor, "case.registered", case, unit_id=case.handling_unit_id, changed=changed)
+    from center.cases.handoff_notices import notify_registered_elsewhere
+
+    notify_registered_elsewhere(case, actor)
     logger.info("case %s registered by %s", case.number, actor)
     return case, True
 

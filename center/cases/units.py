@@ -8,7 +8,8 @@
   village committee cannot accept or answer a petition item), never the accused unit of a 检举控告 case or a
   unit under it, not a closed unit. ``handling_refusal`` is that rule; intake (``default_handling_unit``,
   ``intake_handling_refusal``) and hand-down (``hand_down_refusal`` / ``hand_down_targets``) word it for their
-  step, and the views build their options from the same functions.
+  step, and the views build their options from the same functions. A hand-down also needs someone in the
+  target's staff post (``unstaffed_refusal``: no dead ends); ``unit_receivers`` are who hear a case arrived.
 - ``load_units`` turns the unit ids of a request into units with the same messages for the form and the API.
 
 No Flask request here: operations and views both import this module.
@@ -19,6 +20,8 @@ from __future__ import annotations
 from sqlalchemy import or_, select, true
 
 from center.cases.models import Case, CaseKind
+from core.accounts.models import ROLE_LABELS, Role
+from core.accounts.queries import users_holding
 from core.actor import Actor
 from core.auth.permissions import granting
 from core.auth.scoping import subtree_clause
@@ -200,13 +203,40 @@ def intake_handling_refusal(actor: Actor, kind: CaseKind, origin: OrgUnit, unit:
 
 # --- hand-down (交办) and escalation (上报) targets ----------------------------------------------------------------
 
+#: Who works a case at a unit of each tier (the post a hand-down needs someone in), and its leaders.
+STAFF_ROLES = {"district": (Role.center_staff,), "township": (Role.township_staff, Role.center_staff),
+               "village": (Role.village_cadre,)}
+LEADER_ROLES = {"district": (Role.district_leader,), "township": (Role.township_leader,),
+                "village": (Role.village_head,)}
+
+
+def unit_staff(unit: OrgUnit) -> list:
+    """Active users holding the unit's staff post exactly at ``unit`` (not above, not below)."""
+    roles = STAFF_ROLES.get(unit.tier, ())
+    return users_holding(roles, unit_ids=[unit.id]) if roles else []
+
+
+def unit_receivers(unit: OrgUnit) -> list:
+    """Who hears that a case arrived at ``unit``: its staff and its leaders (active, exactly there), each once."""
+    roles = STAFF_ROLES.get(unit.tier, ()) + LEADER_ROLES.get(unit.tier, ())
+    return users_holding(roles, unit_ids=[unit.id]) if roles else []
+
+
+def unstaffed_refusal(unit: OrgUnit, step: str = "交办") -> str | None:
+    """"青石村没有在岗的村(社区)干部，无法交办": no dead end — a case never lands where nobody works it."""
+    roles = STAFF_ROLES.get(unit.tier, ())
+    if not roles or unit_staff(unit):
+        return None
+    return f"{unit.name}没有在岗的{ROLE_LABELS[roles[0]]}，无法{step}"
+
+
 def hand_down_refusal(case: Case, unit: OrgUnit) -> str | None:
     """Why ``unit`` may not receive ``case`` handed down (交办), or None: a unit below the handling one that
-    may handle the case."""
+    may handle the case, with someone in its staff post."""
     current = case.handling_unit
     if unit.id == current.id or not unit.is_within(current):
         return "只能交办给本单位的下级单位"
-    return handling_refusal(case.kind, unit, case.accused_unit, step="hand_down")
+    return handling_refusal(case.kind, unit, case.accused_unit, step="hand_down") or unstaffed_refusal(unit)
 
 
 def hand_down_targets(case: Case) -> list[OrgUnit]:

@@ -93,11 +93,13 @@ def _expect(a: CaseAssignment, allowed: set[AssignmentStatus], what: str) -> Non
 
 def allowed_departments(case: Case) -> list[Department]:
     """Active departments stationed at the case's handling unit or at a center above it (a township case may
-    go to a district department, never to another township's)."""
+    go to a district department, never to another township's), with someone to receive the work (no dead
+    ends: ``unstaffed_refusal``)."""
     rows = db.session.scalars(select(Department).join(OrgUnit, Department.unit_id == OrgUnit.id)
                               .where(Department.unit_id.in_(case.handling_unit.ancestor_ids),
                                      Department.is_active.is_(True)))
-    return sorted(rows, key=lambda d: (-d.unit.depth, KIND_ORDER[d.kind], d.id))
+    return sorted((d for d in rows if unstaffed_refusal(d) is None),
+                  key=lambda d: (-d.unit.depth, KIND_ORDER[d.kind], d.id))
 
 
 def live_department_ids(case: Case) -> set[int]:
@@ -108,6 +110,29 @@ def live_department_ids(case: Case) -> set[int]:
 def department_users(department: Department) -> list[User]:
     """The department's liaisons and head (active users, active memberships), each once."""
     return users_holding(RECIPIENT_ROLES, department_id=department.id)
+
+
+def unstaffed_refusal(department: Department) -> str | None:
+    """"区民政局没有在岗的联络员或负责人，无法派单" (a summons too), or None."""
+    if department_users(department):
+        return None
+    return f"{department.name}没有在岗的联络员或负责人，无法派单"
+
+
+def arrival_unit(case: Case) -> OrgUnit:
+    """Where a summoned department arrives: the center of the handling organ's tier — a village's case goes to
+    its township's center, a township's to that township's, a district's to the district center (a case
+    transferred to a department: the center that department sits at)."""
+    unit = case.handling_department.unit if case.handling_department is not None else case.handling_unit
+    while unit.tier not in ("township", "district") and unit.parent is not None:
+        unit = unit.parent
+    return unit
+
+
+def arrival_place(case: Case) -> str:
+    """The arrival unit's center by name ("青石镇矛盾纠纷调处化解中心"), or the unit's name."""
+    unit = arrival_unit(case)
+    return unit.center_name or f"{unit.name}矛调中心"
 
 
 # --- writing a step -----------------------------------------------------------------------------------------
@@ -125,10 +150,12 @@ def _payload(a: CaseAssignment, title: str, body: str) -> dict:
 
 
 def _notify_department(a: CaseAssignment, step: str, event: str, title: str, body: str,
-                       priority: str = "normal") -> None:
+                       priority: str = "normal", actor: Actor | None = None) -> None:
     from notify.outbox import enqueue
 
     for user in hearers(a.case, department_users(a.department)):
+        if actor is not None and user.id == actor.user_id:
+            continue  # the sender is not told of their own step
         enqueue(event, user, _payload(a, title, body), key=f"case-assignment:{a.id}:{step}:{user.id}",
                 priority=priority)
 
@@ -143,10 +170,6 @@ def _notify_assigner(a: CaseAssignment, actor: Actor, step: str, event: str, tit
     if user is None or not user.is_active or not may_hear_of(user, a.case):
         return
     enqueue(event, user, _payload(a, title, body), key=f"case-assignment:{a.id}:{step}:{user.id}")
-
-
-def _place(department: Department) -> str:
-    return department.unit.center_name or department.unit.name
 
 
 # --- the operations -----------------------------------------------------------------------------------------
@@ -171,6 +194,8 @@ def dispatch(case: Case, department: Department | None, *, actor: Actor, task: s
         errors["department_id"] = ["只能派给办理单位所在中心或其上级中心进驻的部门"]
     elif department.id == case.handling_department_id:
         errors["department_id"] = [f"{department.name}已是本事项的办理机关，无需派单给自己"]
+    elif unstaffed_refusal(department):
+        errors["department_id"] = [unstaffed_refusal(department)]
     elif department.kind == DepartmentKind.on_call:
         if arrive_by is None:
             errors["arrive_by"] = ["召集随驻部门须填写要求到达时间"]
@@ -196,11 +221,12 @@ def dispatch(case: Case, department: Department | None, *, actor: Actor, task: s
     changed = ["case_id", "department_id", "status", "task", "assigned_by_user_id", "assigned_at"]
     if on_call:
         changed.append("arrive_by")
-        note = f"召集{department.name}（随驻），要求 {localtime(arrive_by)} 前到达：{task}"
+        place = arrival_place(case)
+        note = f"召集{department.name}（随驻），要求 {localtime(arrive_by)} 前到达{place}：{task}"
         _event(a, actor, at, "summons", note, changed)
-        _notify_department(a, "summons", "case.summoned", "随驻召集：请确认并按时到达",
+        _notify_department(a, "summons", "case.summoned", f"随驻召集：请按时到达{place}",
                            f"事项 {case.number}（{case.category}）召集{department.name}，请于 {localtime(arrive_by)} 前"
-                           f"到达{_place(department)}，并在系统中确认响应。", priority="urgent")
+                           f"到达{place}，并在系统中确认响应。", priority="urgent", actor=actor)
         return a
     if status == S.active:
         changed.append("started_at")
@@ -208,7 +234,7 @@ def dispatch(case: Case, department: Department | None, *, actor: Actor, task: s
     _event(a, actor, at, "dispatch", note, changed)
     when = "请及时办理" if status == S.active else "已进入本部门轮驻队列，值班时接办"
     _notify_department(a, "dispatch", "case.dispatched", "新派单事项",
-                       f"事项 {case.number}（{case.category}）派至{department.name}，{when}。")
+                       f"事项 {case.number}（{case.category}）派至{department.name}，{when}。", actor=actor)
     return a
 
 

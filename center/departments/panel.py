@@ -7,6 +7,7 @@ from center.cases.models import AssignmentStatus, Case
 from center.departments.operations import (
     DISPATCH_BLOCKED,
     allowed_departments,
+    arrival_place,
     may_triage,
     may_work,
 )
@@ -51,7 +52,9 @@ def panel_context(case: Case, actor: Actor) -> dict | None:
     triage = may_triage(actor, case)
     can_dispatch = triage and case.status not in DISPATCH_BLOCKED
     now = utcnow()
-    rows = [{"a": a, "arrival": arrival_view(a, now), "steps": step_actions(a, actor, triage=triage)}
+    place = arrival_place(case)
+    rows = [{"a": a, "arrival": arrival_view(a, now), "steps": step_actions(a, actor, triage=triage),
+             "place": place if a.arrive_by and a.status in (S.summoned, S.acknowledged) else None}
             for a in sorted(case.assignments, key=lambda a: a.id)]
     if not rows and not can_dispatch:
         return None

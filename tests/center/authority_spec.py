@@ -227,12 +227,26 @@ def _mediation(demo, case, worker: str, *, outcome: bool, approver: str | None =
     return session
 
 
+def _summon_receiver(demo, department: str) -> None:
+    """No dead ends: a department is summoned only if someone there can receive it. The demo's 区水务局 has no
+    post, so the table gives it a liaison (outside the rows: nobody's cells change)."""
+    from sqlalchemy import select
+
+    from core.accounts.models import Role, User
+    from tests.core.jurisdiction_helpers import make_user
+
+    if department == "区水务局" and demo.db.session.scalar(
+            select(User).where(User.username == "authority.shuiwu")) is None:
+        make_user(demo.db, "authority.shuiwu", Role.department_liaison, demo.department(department))
+
+
 def build(demo, key: str) -> Subject:
     """The subject ``key`` names, committed (a savepoint of the test's transaction) so requests see it."""
     from center.cases.lifecycle import transition
 
     family, kind, state, extras = parse(key)
     triage, worker, leader = ORGAN[family]
+    _summon_receiver(demo, SUMMON_TO[family])
     case = _register(demo, family, kind)
     subject = Subject(key, family, kind, case)
 

@@ -12,6 +12,8 @@ an unknown extra field.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from html.parser import HTMLParser
 
 import pytest
@@ -362,3 +364,120 @@ def open_form(app, demo, endpoint):
         assert page.status_code == 200, f"{endpoint}: the form page {spec.page(demo)} answers {page.status_code}"
         token = csrf_from(page.get_data(as_text=True))
     return client, token, action, spec
+
+
+# --- hidden input: characters no page, database or export can hold (core.security's request edge) -------------
+
+#: (what, character): each is refused wherever a request carries text. Lone surrogates cannot travel in a form
+#: or a query string (werkzeug leaves an undecodable percent-escape as it is), only as a JSON \\u escape: they
+#: are in ``HIDDEN_JSON``.
+HIDDEN = [
+    ("NUL", "\x00"), ("a bell", "\x07"), ("a backspace", "\x08"), ("a vertical tab", "\x0b"),
+    ("a form feed", "\x0c"), ("an escape", "\x1b"), ("a unit separator", "\x1f"), ("DEL", "\x7f"),
+    ("a C1 control", "\x85"), ("the noncharacter U+FFFF", "\uffff"),
+]
+HIDDEN_JSON = [*HIDDEN, ("a lone high surrogate", "\ud800"), ("a lone low surrogate", "\udfff")]
+#: Allowed where text allows them: never refused by the edge.
+ALLOWED_WHITESPACE = ("\t", "\n", "\r")
+
+
+def nested(depth: int, leaf=1):
+    """A JSON value nested ``depth`` levels deep (lists and objects alternating)."""
+    value = leaf
+    for level in range(depth):
+        value = [value] if level % 2 else {"a": value}
+    return value
+
+
+def deep_json_text(depth: int) -> str:
+    """The text of a JSON value nested ``depth`` levels: built without recursion, for depths a parser
+    cannot follow."""
+    return "[" * depth + "1" + "]" * depth
+
+
+def hidden_form_cases(valid: dict) -> list[tuple[str, dict | None, dict | None]]:
+    """(what, form data, query string) for each hidden character: in the middle of a field's value, turn and
+    turn about over the form's fields (a form without fields gets it in an extra one), once in a field's name,
+    and in the query string of the action."""
+    names = [k for k, v in valid.items() if isinstance(v, str)] or ["note"]
+    out = []
+    for i, (what, ch) in enumerate(HIDDEN):
+        name = names[i % len(names)]
+        out.append((f"{what} in {name}", {**valid, name: f"{valid.get(name, '')[:1]}{ch}{valid.get(name, '')[1:]}"},
+                    None))
+    out.append(("NUL in a field name", {**valid, "no\x00te": "x"}, None))
+    out.append(("NUL in the query string", valid, {"q": "a\x00b"}))
+    out.append(("an escape in a query parameter's name", valid, {"x\x1by": "1"}))
+    return out
+
+
+def json_cases(valid: dict) -> list[tuple[str, str]]:
+    """(what, JSON text) with a hidden character in a string value, a key, a nested value, or too deep."""
+    import json
+
+    key = next((k for k, v in valid.items() if isinstance(v, str)), "note")
+    out = []
+    for what, ch in HIDDEN_JSON:
+        out.append((f"{what} in {key}", json.dumps({**valid, key: f"前{ch}后"})))
+    out.append(("a surrogate in a key", json.dumps({**valid, "a\ud800": "x"})))
+    out.append(("NUL deep inside a list", json.dumps({**valid, "parties": [{"name": "甲\x00乙"}]})))
+    out.append(("nested 33 levels", json.dumps({**valid, "extra": nested(33)})))
+    out.append(("nested 100 000 levels", deep_json_text(100_000)))
+    out.append(("nested 100 000 levels of objects", '{"a":' * 100_000 + "1" + "}" * 100_000))
+    return out
+
+
+# --- specs of the JSON routes (the API's writes) ----------------------------------------------------------------
+
+def _api_intake(demo) -> dict:
+    return {"origin_unit_id": demo.unit("青石镇").id, "kind": "petition", "petition_class": "appeal",
+            "category": "其他", "channel": "online", "summary": "坏输入测试：反映村道路灯损坏", "demands": "尽快修复",
+            "people_count": 1, "risk_colour": "blue",
+            "parties": [{"role": "applicant", "kind": "person", "name": "坏输入测试人"}]}
+
+
+def _api_case_number(demo) -> str:
+    number = getattr(demo, "_json_spec_case", None)
+    if number is None:
+        from center.cases.operations import register_case
+
+        case = register_case(demo.actor("qs.staff"), kind="dispute", category="邻里纠纷", channel="visit",
+                             summary="坏输入测试：邻里纠纷", origin_unit=demo.unit("青石镇"),
+                             parties=[{"role": "applicant", "kind": "person", "name": "坏输入测试人"}])
+        demo.db.session.commit()
+        number = demo._json_spec_case = case.number
+    return number
+
+
+@dataclass(frozen=True)
+class JsonSpec:
+    #: who calls it, with a bearer token of their own
+    user: str
+    #: URL parameters of the route
+    params: Callable = lambda demo: {}
+    #: a valid body (the last request of the test, which must then succeed)
+    valid: Callable = lambda demo: {}
+    success_status: int = 200
+
+
+#: Every route taking a JSON body (POST under /api/); a new one fails ``test_every_json_route_has_a_spec``.
+JSON_SPECS: dict[str, JsonSpec] = {
+    "api.create_case": JsonSpec("qs.staff", valid=_api_intake, success_status=201),
+    "api.transition_case": JsonSpec("qs.staff", lambda demo: {"number": _api_case_number(demo)},
+                                    lambda demo: {"action": "accept", "note": "坏输入测试：予以受理"}),
+}
+for _extra in collect("JSON_SPECS"):
+    JSON_SPECS.update(_extra)
+
+
+def json_endpoints(app) -> list[str]:
+    from core.error_pages import is_api_path
+
+    return sorted({r.endpoint for r in app.url_map.iter_rules() if "POST" in r.methods and is_api_path(r.rule)})
+
+
+def fill_url(jurisdiction, rule) -> dict:
+    """URL values for any route: a static file's name, else real objects in the jurisdiction."""
+    if "filename" in rule.arguments:
+        return {"filename": "app.css"}
+    return jurisdiction.fill(rule)

@@ -98,33 +98,90 @@ def _sends(base) -> int:
                         timeout=30).json()["count"]
 
 
-def _remaining(app):
+IN_FLIGHT = (DeliveryStatus.queued, DeliveryStatus.sending)
+
+
+def _outbox(app) -> dict[str, int]:
+    """This test's deliveries by status, and their attempts in all: the outbox's state as the tests see it."""
     with app.app_context():
-        count = _db.session.scalar(select(func.count(Delivery.id)).join(Notification).where(
-            Delivery.status != DeliveryStatus.sent, Notification.idempotency_key.startswith("crash:")))
+        rows = _db.session.execute(
+            select(Delivery.status, func.count(Delivery.id), func.coalesce(func.sum(Delivery.attempts), 0))
+            .join(Notification).where(Notification.idempotency_key.startswith("crash:"))
+            .group_by(Delivery.status)).all()
         _db.session.remove()
-        return count
+    state = {str(status): count for status, count, _ in rows}
+    state["attempts"] = sum(int(attempts) for _, _, attempts in rows)
+    return state
+
+
+def _remaining(app) -> int:
+    """Deliveries still to be sent (queued, or leased by a worker that may since have been killed)."""
+    state = _outbox(app)
+    return sum(state.get(str(s), 0) for s in IN_FLIGHT)
+
+
+def _in_flight_rows(app, limit=5) -> list[tuple]:
+    with app.app_context():
+        rows = _db.session.execute(
+            select(Delivery.id, Delivery.status, Delivery.attempts, Delivery.lease_until, Delivery.next_attempt_at,
+                   Delivery.last_error).join(Notification)
+            .where(Notification.idempotency_key.startswith("crash:"), Delivery.status.in_(IN_FLIGHT))
+            .order_by(Delivery.id).limit(limit)).all()
+        _db.session.remove()
+    return [tuple(r) for r in rows]
+
+
+#: A generous guard against a hung run only; the tests decide by state, never by how long a step took.
+SAFETY_SECONDS = 600
+#: Consecutive polls (0.25 s apart) that see the same outbox and the same count at the platform, once no
+#: delivery is queued or leased any more: nothing is in flight (a send recorded late would change a count).
+STILL_POLLS = 4
+
+
+def _settle(app, base, workers) -> dict[str, int]:
+    """Wait until no delivery is queued or leased and neither the outbox (every status and the attempts) nor
+    the platform's count changes for STILL_POLLS polls while the workers run; then return the outbox's state.
+    A slow machine only makes this wait longer. A delivery that ends dead or failed settles at once (and the
+    caller's count fails); the safety guard fails the test, with the rows still in flight, only when a
+    delivery stays queued for ten minutes with a worker running: that one was lost."""
+    started, last, still = time.monotonic(), None, 0
+    while True:
+        state = (_outbox(app), _sends(base))
+        still = still + 1 if state == last else 0
+        last = state
+        if not any(state[0].get(str(s)) for s in IN_FLIGHT) and still >= STILL_POLLS:
+            return state[0]
+        if any(w.poll() is not None for w in workers):
+            raise AssertionError(f"a dispatcher exited on its own (codes {[w.poll() for w in workers]}), "
+                                 f"outbox {state[0]}, sends {state[1]}")
+        assert time.monotonic() - started < SAFETY_SECONDS, (
+            f"still in flight after {SAFETY_SECONDS} s (lost): outbox {state[0]}, sends {state[1]}, "
+            f"first rows {_in_flight_rows(app)}")
+        time.sleep(0.25)
 
 
 def test_sigkill_mid_batch_loses_nothing(fresh_url, fake_process):
     app = _seed_outbox(fresh_url, fake_process)
-    kills = 0
-    deadline = time.monotonic() + 150
-    while _remaining(app) and time.monotonic() < deadline:
+    kills, started = 0, time.monotonic()
+    while _remaining(app) and kills < 8:
         proc = _worker(fresh_url, fake_process)
-        if kills < 8:
-            # Kill it in the middle of sending: once the fake has seen this worker's first sends (a fixed sleep
-            # would, on a loaded machine, often kill it while it is still starting up).
-            seen = _sends(fake_process)
-            while _sends(fake_process) < seen + 5 and proc.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.02)
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
-        else:
-            time.sleep(3)
-            proc.terminate()
-        proc.wait(10)
-    assert _remaining(app) == 0
+        # Kill it in the middle of sending: once the fake has seen this worker's first sends (a fixed sleep
+        # would, on a loaded machine, often kill it while it is still starting up).
+        seen = _sends(fake_process)
+        while _sends(fake_process) < seen + 5 and proc.poll() is None and _remaining(app):
+            assert time.monotonic() - started < SAFETY_SECONDS, "the workers never got to send"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+        kills += 1
+    # Then one worker that is left alone: wait until nothing changes any more, then count.
+    proc = _worker(fresh_url, fake_process)
+    try:
+        outbox = _settle(app, fake_process, [proc])
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert outbox == {"sent": N, "attempts": outbox["attempts"]}, f"after {kills} kills: {outbox}"
     stored = requests.get(f"{fake_process}/_fake/messages", params={"platform": "work"}, timeout=30).json()["count"]
     sends = requests.get(f"{fake_process}/_fake/requests", params={"path": "/work/cgi-bin/message/send"},
                          timeout=30).json()["count"]
@@ -141,14 +198,12 @@ def test_two_workers_never_send_twice(fresh_url, fake_process):
     app = _seed_outbox(fresh_url, fake_process)
     workers = [_worker(fresh_url, fake_process, MEDIATION_NOTIFY_LEASE_SECONDS="120") for _ in range(2)]
     try:
-        deadline = time.monotonic() + 120
-        while _remaining(app) and time.monotonic() < deadline:
-            time.sleep(0.5)
+        outbox = _settle(app, fake_process, workers)
     finally:
         for w in workers:
             w.terminate()
             w.wait(10)
-    assert _remaining(app) == 0
+    assert outbox == {"sent": N, "attempts": outbox["attempts"]}, outbox
     sends = requests.get(f"{fake_process}/_fake/requests", params={"path": "/work/cgi-bin/message/send"},
                          timeout=30).json()["count"]
     assert sends == N
