@@ -116,12 +116,6 @@ def undecodable_names(raw: bytes) -> list[str]:
     return out
 
 
-def _too_large_for_a_form() -> bool:
-    """A url-encoded body the form parser will refuse (413) anyway: never read into memory here."""
-    limit, length = request.max_form_memory_size, request.content_length
-    return limit is not None and (length is None or length > limit)
-
-
 def _json_text() -> str | None:
     raw = request.get_data(cache=True)
     if not raw:
@@ -141,7 +135,7 @@ def refuse_bad_input():
     for key in undecodable_names(request.query_string):
         errors[f"query.{key}"] = [f"网址参数{BAD_TEXT_MESSAGE}"]
     if request.method not in ("GET", "HEAD", "OPTIONS"):
-        if request.mimetype == "application/x-www-form-urlencoded" and not _too_large_for_a_form():
+        if request.mimetype == "application/x-www-form-urlencoded":
             for key in undecodable_names(request.get_data(cache=True)):  # read before the form parser does
                 errors[key] = [BAD_TEXT_MESSAGE]
         if request.mimetype in FORM_TYPES:

@@ -19,16 +19,47 @@ ASCII_32 = re.compile(r"^[\x21-\x7e]{1,32}$")
 HAN_PHRASE = re.compile(r"^[\u4e00-\u9fff]{1,5}$")
 
 
-def _cut(text: str, limit: int) -> str:
+#: A run that must never be cut in half: a case number (SF-2026-000123), a delivery id (D42), a phone, a
+#: date or time (2026-12-02, 10:30), a decimal (3.5), a code — letters and digits, joined by - _ / . : ：
+CODE_RUN = re.compile(r"[0-9A-Za-z\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]+"
+                      r"(?:[-_/.:：][0-9A-Za-z\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]+)*")
+ELLIPSIS = "…"
+#: Left off the end of a shortened text before the ellipsis (no "…" after a dangling comma or space).
+_TRAILING = " \t\r\n，、；：,;:。.（(《“‘-—"
+
+
+def _size(text: str, *, in_bytes: bool) -> int:
+    return len(text.encode("utf-8")) if in_bytes else len(text)
+
+
+def shorten(text: str | None, limit: int, *, in_bytes: bool = False) -> str:
+    """``text`` if it fits in ``limit`` characters (UTF-8 bytes with ``in_bytes``), else its longest prefix that
+    ends at a boundary, followed by "…", the whole still within ``limit``. A boundary is never inside a
+    ``CODE_RUN``: a case number, phone, date or code is shown whole or not at all (the detail is behind the
+    card's link). Features that shorten a text for a payload use this too."""
     text = (text or "").strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    if _size(text, in_bytes=in_bytes) <= limit:
+        return text
+    room = limit - _size(ELLIPSIS, in_bytes=in_bytes)
+    if room <= 0:
+        return ELLIPSIS if limit >= _size(ELLIPSIS, in_bytes=in_bytes) else ""
+    # the longest prefix within ``room`` (in bytes: whole characters only)
+    end = len(text.encode("utf-8")[:room].decode("utf-8", "ignore")) if in_bytes else room
+    for run in CODE_RUN.finditer(text):  # the whole text: a run is known only with its end
+        if run.start() >= end:
+            break
+        if end < run.end():  # the cut falls inside a run: cut before it instead
+            end = run.start()
+            break
+    return text[:end].rstrip(_TRAILING) + ELLIPSIS
+
+
+def _cut(text: str, limit: int) -> str:
+    return shorten(text, limit)
 
 
 def _cut_bytes(text: str, limit: int) -> str:
-    raw = (text or "").encode("utf-8")
-    if len(raw) <= limit:
-        return text
-    return raw[: limit - 3].decode("utf-8", "ignore") + "…"
+    return shorten(text, limit, in_bytes=True)
 
 
 def link(payload: dict, delivery_id: int, base_url: str) -> str:
@@ -59,7 +90,8 @@ def render(channel: Channel, *, delivery_id: int, payload: dict, external_id: st
     body = payload.get("body") or ""
     url = link(payload, delivery_id, config["PUBLIC_BASE_URL"])
     if channel == Channel.wecom:
-        description = _cut_bytes(f"{body}\n消息编号 D{delivery_id}", 500)
+        suffix = f"\n消息编号 D{delivery_id}"  # never cut off: WeCom's duplicate check must see the id
+        description = _cut_bytes(body, 500 - len(suffix.encode("utf-8"))) + suffix
         return {
             "touser": external_id,
             "msgtype": "textcard",

@@ -21,6 +21,7 @@ from center.cases.queries import cases_query
 from core.actor import Actor
 from core.db import db, write_intent
 from core.timefmt import SHANGHAI
+from notify.render import shorten
 from village.tasks import my_tasks
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ def _todo(user, actor: Actor) -> str:
     tasks = my_tasks(actor, limit=20)
     if not tasks:
         return "您目前没有待办事项。"
-    lines = [f"{t.case.number} {t.case.summary[:14]}{_days(t.deadline)}"
+    lines = [f"{t.case.number} {shorten(t.case.summary, 14)}{_days(t.deadline)}"
              + ("【待回访】" if t.reason == "follow_up" else "") for t in tasks[:MAX_LINES]]
     more = f"\n……另有{len(tasks) - MAX_LINES}件" if len(tasks) > MAX_LINES else ""
     _send_card(user, tasks)
@@ -75,7 +76,7 @@ def _status(actor: Actor, number: str) -> str:
     if case is None:
         return f"没有找到事项 {number}，或您无权查看。"
     deadline = next_deadlines([case]).get(case.id)
-    lines = [f"{case.number} {case.summary[:30]}", f"状态：{case.status_label}", f"办理单位：{case.handling_unit.name}"]
+    lines = [f"{case.number} {shorten(case.summary, 30)}", f"状态：{case.status_label}", f"办理单位：{case.handling_unit.name}"]
     if deadline is not None and case.status not in DONE:
         lines.append(f"下一期限：{deadline.label} {deadline.due_on:%m月%d日}{_days(deadline)}")
     return "\n".join(lines)

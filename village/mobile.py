@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 
 from center.cases import models
 from center.cases.attachments import max_bytes, prepare_before_writing
@@ -19,9 +19,11 @@ from center.cases.operations import RepeatCandidates, categories
 from center.cases.presenters import next_deadlines
 from center.cases.queries import get_case_by_number_or_404
 from core.auth.decorators import permission
+from core.crypto import mask
 from core.db import db, utcnow
 from core.desk import desk_unit
 from core.errors import ValidationFailed
+from core.timefmt import localtime
 from core.web import current_actor, submit
 from village import schemas
 from village.tasks import my_tasks
@@ -51,9 +53,43 @@ def home():
     return render_template("mobile/home.html", grid=grid, village=grid.parent, tasks=my_tasks(actor, limit=30))
 
 
+#: Photos shown on the phone case page (newest first); the rest are on the desk's case page.
+PHOTOS_SHOWN = 12
+#: The confirmation a saved phone form leaves on the case page (by the form's load schema).
+SAVED = {schemas.NoteArgs: "进展已保存。", schemas.VisitArgs: "回访已保存，谢谢！",
+         schemas.EscalationArgs: "上报申请已提交，办理单位会收到通知。"}
+
+
+def _mask_name(name: str) -> str:
+    """王秀兰 → 王**, as the intake desk's repeat candidates show a person."""
+    return name[:1] + "*" * (len(name) - 1) if len(name) > 1 else "*"
+
+
+def _residents(case) -> list[dict]:
+    """The case's applicants, masked like every list (core.crypto.mask): the phone page shows who, not their data."""
+    from center.cases.operations import reveal
+
+    rows = []
+    for party in case.parties:
+        if party.role != models.PartyRole.applicant:
+            continue
+        phone = reveal(party)["phone"] if party.phone_enc else None
+        rows.append({"name": _mask_name(party.name), "phone": mask(phone, 3, 4) if phone else None,
+                     "role": models.PARTY_ROLE_LABELS[party.role]})
+    return rows
+
+
+def _photos(case) -> list:
+    from center.cases.attachments import attachments_of
+
+    images = [a for a in attachments_of(case) if (a.content_type or "").startswith("image/")]
+    return images[::-1][:PHOTOS_SHOWN]
+
+
 def _case_context(case):
     from center.cases.aftercare import follow_ups_due
     from center.cases.notes import notes_of
+    from village.operations import filing_place
 
     events = sorted(case.events, key=lambda e: (e.at, e.id), reverse=True)
     from center.cases import registry
@@ -64,7 +100,8 @@ def _case_context(case):
     return {"case": case, "labels": models, "events": events[:30], "action_labels": labels,
             "is_open": case.status not in DONE,
             "deadline": next_deadlines([case]).get(case.id), "visits_due": follow_ups_due(case),
-            "notes": notes_of(case)[:10], "methods": models.VISIT_METHOD_LABELS, "ratings": models.RATING_LABELS}
+            "notes": notes_of(case)[:10], "methods": models.VISIT_METHOD_LABELS, "ratings": models.RATING_LABELS,
+            "residents": _residents(case), "photos": _photos(case), "place": filing_place(case)}
 
 
 @bp.route("/cases/<number>")
@@ -81,8 +118,12 @@ def _case_form(number: str, schema, perform):
     def ctx():
         return _case_context(get_case_by_number_or_404(number, actor=actor))
 
-    return submit(schema(), lambda args: perform(case, actor, args) or _done(url_for("mobile.case", number=number)),
-                  "mobile/case.html", context_fn=ctx)
+    def done(args):
+        perform(case, actor, args)
+        flash(SAVED[schema], "success")  # shown on the case page the redirect (or the draft script) opens
+        return _done(url_for("mobile.case", number=number))
+
+    return submit(schema(), done, "mobile/case.html", context_fn=ctx)
 
 
 @bp.route("/cases/<number>/notes", methods=["POST"])
@@ -167,7 +208,10 @@ def file():
                 people_count=args["people_count"], consent=args["consent"], photos=photos,
                 consent_photo=consent_photo, intake_key=args["intake_key"], repeat_of=args.get("repeat_of"))
         except RepeatCandidates as exc:
-            shown["candidates"] = [(c.number, c.summary) for c in exc.candidates]
+            # what she needs to judge "the same matter?" without leaving the form, and a link to the case
+            shown["candidates"] = [{"number": c.number, "summary": c.summary, "status": c.status_label,
+                                    "unit": c.handling_unit.name, "on": localtime(c.received_at, "%Y-%m-%d"),
+                                    "url": url_for("mobile.case", number=c.number)} for c in exc.candidates]
             raise
         db.session.flush()
         return _done(url_for("mobile.case", number=case.number, filed=1))

@@ -23,6 +23,7 @@ from core.actor import Actor
 from core.db import db
 from core.org.models import OrgUnit
 from notify.outbox import enqueue
+from notify.render import shorten
 
 TOLD_ON = {"hand_down": "已交办到村（社区）", "escalate": "已上报", "close": "已办结，请按时回访",
            "reopen": "已重新办理", "not_accept": "不予受理"}
@@ -49,7 +50,7 @@ def on_transition(case: Case, event, actor: Actor) -> None:
     for worker in grid_workers_of(case.origin_unit):
         if worker.id == actor.user_id:
             continue
-        _send(worker, case, event.action, f"本网格事项{what}", f"{case.number} {case.summary[:30]}",
+        _send(worker, case, event.action, f"本网格事项{what}", f"{case.number} {shorten(case.summary, 30)}",
               f"grid:{event.action}:{event.id}:{worker.id}")
 
 
@@ -65,7 +66,7 @@ def morning_reminders(actor: Actor, *, today: date | None = None) -> dict[str, i
     for case in db.session.scalars(grid_cases.where(
             Case.status.in_([CaseStatus.closed.value]), visits < required)):
         for worker in grid_workers_of(case.origin_unit):
-            _send(worker, case, "follow_up_due", "请回访群众", f"{case.number} {case.summary[:30]}",
+            _send(worker, case, "follow_up_due", "请回访群众", f"{case.number} {shorten(case.summary, 30)}",
                   f"grid:follow_up:{case.id}:{today}:{worker.id}")
             sent["follow_up"] += 1
     rows = db.session.execute(grid_cases.add_columns(Deadline).join(Deadline, Deadline.case_id == Case.id)
@@ -76,7 +77,7 @@ def morning_reminders(actor: Actor, *, today: date | None = None) -> dict[str, i
             continue
         for worker in grid_workers_of(case.origin_unit):
             _send(worker, case, "deadline_near", "本网格事项临近期限",
-                  f"{case.number} 剩 {(deadline.due_on - today).days} 天：{case.summary[:24]}",
+                  f"{case.number} 剩 {(deadline.due_on - today).days} 天：{shorten(case.summary, 24)}",
                   f"grid:deadline:{deadline.id}:{today}:{worker.id}")
             sent["deadline"] += 1
     return sent

@@ -17,12 +17,28 @@ from core.auth.permissions import require
 from core.db import db, utcnow, xact_lock
 from core.errors import NotFound, ValidationFailed
 from core.org.models import OrgUnit
+from notify.render import shorten
 
 logger = logging.getLogger(__name__)
 
 REASON_MAX = 500
 #: Who hears of a new 代办 matter or an escalation request: the handling unit's desk staff.
 DESK_ROLES = (Role.village_cadre, Role.village_head, Role.township_staff, Role.center_staff)
+
+
+#: Where in the grid the matter is (the phone form's 地点). The Case has no column for it, so it is kept on the
+#: 代办委托 timeline entry after this mark — never in the summary, which says what happened and feeds repeat
+#: detection — and read back by ``filing_place``.
+PLACE_MAX = 100
+PLACE_MARK = "；事发地点："
+
+
+def filing_place(case: Case) -> str | None:
+    """The place a grid worker gave when filing ``case`` for a resident (None for other cases)."""
+    for event in case.events:
+        if event.action == "agent_consent" and event.note and PLACE_MARK in event.note:
+            return event.note.split(PLACE_MARK, 1)[1].strip() or None
+    return None
 
 
 def _desk_staff(unit: OrgUnit) -> list[User]:
@@ -56,9 +72,8 @@ def file_for_resident(actor: Actor, *, grid: OrgUnit, kind: str, resident: dict,
         petition_class = "appeal"
     else:
         kind, petition_class = CaseKind.dispute.value, None
-    summary_text = (summary or "").strip()
-    if place:
-        summary_text = f"{summary_text}（地点：{place.strip()[:100]}）" if summary_text else summary_text
+    summary_text = (summary or "").strip()  # what happened, alone: the place is kept apart (filing_place)
+    place_text = (place or "").strip()[:PLACE_MAX]
     try:
         case = register_case(actor, kind=kind, summary=summary_text, category=category, channel="grid_agent",
                              origin_unit=grid, parties=[{**resident, "role": "applicant", "kind": "person"}],
@@ -70,8 +85,10 @@ def file_for_resident(actor: Actor, *, grid: OrgUnit, kind: str, resident: dict,
     except ValidationFailed as exc:  # the registry names the party's fields parties.0.*: the form names them plainly
         raise ValidationFailed({key.removeprefix("parties.0."): value for key, value in exc.errors.items()}) from None
     consent_event = CaseEvent(case=case, actor_user_id=actor.user_id, at=utcnow(), action="agent_consent",
-                              note="居民已确认委托网格员代为登记" + ("，附委托书照片" if consent_photo else ""),
-                              changed_fields=["consent"] + (["attachments"] if consent_photo else []))
+                              note="居民已确认委托网格员代为登记" + ("，附委托书照片" if consent_photo else "")
+                              + (f"{PLACE_MARK}{place_text}" if place_text else ""),
+                              changed_fields=["consent"] + (["attachments"] if consent_photo else [])
+                              + (["place"] if place_text else []))
     db.session.add(consent_event)
     db.session.flush()
     if photos:
@@ -81,7 +98,7 @@ def file_for_resident(actor: Actor, *, grid: OrgUnit, kind: str, resident: dict,
     record(actor, "case.agent_filed", case, unit_id=case.handling_unit_id,
            changed=["consent"] + (["attachments"] if photos or consent_photo else []))
     _tell(_desk_staff(case.handling_unit), case, "case.agent_filed", "网格员代办新事项",
-          f"{grid.name}网格员代办：{case.summary[:40]}", f"agent-filed:{case.id}")
+          f"{grid.name}网格员代办：{shorten(case.summary, 40)}", f"agent-filed:{case.id}")
     logger.info("case %s filed by grid worker %s", case.number, actor)
     return case, True
 
@@ -103,5 +120,5 @@ def request_escalation(case: Case, *, actor: Actor, reason: str) -> CaseEvent:
     db.session.flush()
     record(actor, "case.escalation_requested", case, unit_id=case.handling_unit_id, changed=["escalation_request"])
     _tell(_desk_staff(case.handling_unit), case, "case.escalation_requested", "网格员申请上报",
-          f"{case.number}：{reason[:40]}", f"escalation:{event.id}")
+          f"{case.number}：{shorten(reason, 40)}", f"escalation:{event.id}")
     return event

@@ -42,7 +42,7 @@ SCOPE_REFUSED = "该令牌无权调用此接口（超出令牌的接口范围）
 SCOPES = {"cases.read": "查询事项（列表、详情、办理记录）", "cases.create": "登记事项",
           "cases.transition": "办理事项（状态变更）"}
 #: … and the action each endpoint is. A new endpoint is outside every service scope until listed here.
-ENDPOINT_SCOPES = {"api.list_cases": "cases.read", "api.get_case": "cases.read", "api.case_events": "cases.read",
+ENDPOINT_SCOPES = {"api.list_cases": "cases.read", "api.search_cases": "cases.read", "api.get_case": "cases.read", "api.case_events": "cases.read",
                    "api.create_case": "cases.create", "api.transition_case": "cases.transition"}
 
 

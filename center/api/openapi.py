@@ -7,12 +7,22 @@ marshmallow fields to JSON Schema 2020-12 (the dialect of OpenAPI 3.1): types, `
 OneOf, lengths from Length, ranges from Range, patterns from Regexp, nested schemas as components and lists
 as arrays. Load schemas reject unknown fields, so their objects say ``additionalProperties: false``; dump
 schemas always answer every field, so all their properties are required.
+
+A load schema whose shape depends on one field (a transition: what it takes depends on its ``action``) says
+so with ``OPENAPI_DISCRIMINATOR``, ``OPENAPI_COMMON`` and ``OPENAPI_VARIANTS`` ({value: Variant}): it becomes a
+``oneOf`` of one object per value of the discriminator (its OneOf choices), with an OpenAPI ``discriminator``.
+
+Every operation may answer 400 (the request edge refuses control characters, lone surrogates and JSON nested
+too deep, core.security; a write refuses a body that is no JSON object), and 422 when it reads a body or a
+query string.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from marshmallow import Schema, fields, validate
 
@@ -20,8 +30,22 @@ OPENAPI_VERSION = "3.1.0"
 BEARER = "bearerAuth"
 COOKIE = "cookieAuth"
 CSRF = "csrfHeader"
-ERROR_STATUSES = {400: "请求格式无效或 CSRF 校验失败", 401: "未登录，或访问令牌无效、已过期、已撤销",
+ERROR_STATUSES = {400: "请求格式无效：含控制字符或无效字符、JSON 嵌套过深、请求体不是 JSON 对象，或 CSRF 校验失败", 401: "未登录，或访问令牌无效、已过期、已撤销",
                   403: "没有执行此操作的权限", 404: "不存在或不在管辖范围内", 422: "提交的内容有误（见 fields）或状态不允许此操作"}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """What one value of a discriminated load schema takes beyond the common fields: ``required`` fields (each
+    with the JSON Schema keywords its requirement adds, e.g. ``{"minLength": 1}``; never null) and
+    ``optional`` ones."""
+
+    required: Mapping[str, Mapping] = dataclasses.field(default_factory=dict)
+    optional: tuple[str, ...] = ()
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return (*self.required, *self.optional)
 
 
 def describe(*, summary: str, responses: dict[int, tuple[type[Schema], str]], query: type[Schema] | None = None,
@@ -55,7 +79,9 @@ class Components:
         name = component_name(schema)
         if name not in self.schemas:
             self.schemas[name] = {}  # placeholder first: a schema nesting itself ends here
-            self.schemas[name] = self.object_schema(schema, load=load)
+            cls = schema if isinstance(schema, type) else type(schema)
+            self.schemas[name] = (self.variants_schema(cls) if load and hasattr(cls, "OPENAPI_VARIANTS")
+                                  else self.object_schema(schema, load=load))
         return {"$ref": f"#/components/schemas/{name}"}
 
     def object_schema(self, schema: Schema | type[Schema], *, load: bool) -> dict:
@@ -74,6 +100,36 @@ class Components:
             out["description"] = doc.splitlines()[0]
         if required:
             out["required"] = required
+        return out
+
+    def variants_schema(self, cls: type[Schema]) -> dict:
+        """``oneOf`` the objects of each value of ``cls.OPENAPI_DISCRIMINATOR``, as components ``Name.value``."""
+        instance = cls()
+        key = cls.OPENAPI_DISCRIMINATOR
+        choices = next(v.choices for v in instance.fields[key].validators if isinstance(v, validate.OneOf))
+        refs, mapping = [], {}
+        for value in choices:
+            variant = cls.OPENAPI_VARIANTS.get(value, Variant())
+            properties = {key: {"type": "string", "const": value}}
+            required = [key]
+            for name in dict.fromkeys((*cls.OPENAPI_COMMON, *variant.fields)):
+                f = instance.fields[name]
+                if name in variant.required:
+                    properties[name] = {**self.field_schema(f, load=True, nullable=False),
+                                        **variant.required[name]}
+                    properties[name].pop("default", None)
+                    required.append(name)
+                else:
+                    properties[name] = self.field_schema(f, load=True)
+            component = f"{cls.__name__}.{value}"
+            self.schemas[component] = {"type": "object", "properties": properties, "required": required,
+                                       "additionalProperties": False}
+            refs.append({"$ref": f"#/components/schemas/{component}"})
+            mapping[value] = refs[-1]["$ref"]
+        out = {"oneOf": refs, "discriminator": {"propertyName": key, "mapping": mapping}}
+        doc = (cls.__doc__ or "").strip()
+        if doc:
+            out["description"] = doc.splitlines()[0]
         return out
 
     def field_schema(self, field: fields.Field, *, load: bool, nullable: bool = True) -> dict:
@@ -199,8 +255,7 @@ def _operation(rule, method: str, view, components: Components, error_ref: dict)
     errors = set(spec["errors"]) if not spec["public"] else set()
     if spec["body"] is not None or spec["query"] is not None:
         errors.add(422)
-    if method != "get" and not spec["public"]:
-        errors.add(400)
+    errors.add(400)  # the request edge (core.security) and, for a write, a body that is no JSON object
     for status in sorted(errors):
         responses[str(status)] = {"description": ERROR_STATUSES[status],
                                   "content": {"application/json": {"schema": error_ref}}}

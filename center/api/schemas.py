@@ -7,10 +7,13 @@ Dump schemas are fed plain dicts built by ``center.api.present``: personal data 
 
 from __future__ import annotations
 
-from marshmallow import Schema, validate
+import re
 
+from marshmallow import Schema, pre_load, validate, validates_schema
+
+from center.api.openapi import Variant
 from center.cases.identity import IdType
-from center.cases.lifecycle import ACTIONS
+from center.cases.lifecycle import ACTIONS, NOTE_MAX
 from center.cases.models import (
     CaseChannel,
     CaseKind,
@@ -22,6 +25,7 @@ from center.cases.models import (
 )
 from center.cases.schemas import LEGAL_CHANNELS, REPEAT_PATTERN
 from core.schemas import BaseSchema, ValidationError, fields, length, number_range, one_of, regexp
+from core.security import BAD_TEXT_MESSAGE, has_bad_text
 from core.timefmt import SHANGHAI
 
 LIST_LIMIT_MAX = 100
@@ -50,14 +54,91 @@ def _not_future(day) -> bool:
     return True
 
 
+# --- the API's own fields: a value is taken as JSON Schema reads it ------------------------------------------
+
+
+class JsonInteger(fields.Integer):
+    """A JSON integer: 3 and 3.0 alike (JSON Schema's ``integer`` is any number with a zero fractional part);
+    never a string, a boolean or 3.5."""
+
+    def __init__(self, **kw):
+        super().__init__(strict=True, **kw)
+
+    def _validated(self, value):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return super()._validated(value)
+
+
+class QueryInteger(fields.Integer):
+    """An integer in a query string, written as JSON writes it (``20``, ``-1``): not ``+5``, ``1_0``, `` 3``
+    or other digits than 0–9, all of which Python's int() would take."""
+
+    PATTERN = re.compile(r"-?(?:0|[1-9][0-9]*)")
+
+    def _validated(self, value):
+        if isinstance(value, str) and not self.PATTERN.fullmatch(value):
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
+class JsonDate(fields.Date):
+    """A full-date of RFC 3339 (JSON Schema's ``format: date``), e.g. 2026-11-23: not the other ISO 8601 forms
+    Python's date.fromisoformat takes (20261123, 2026-W47-1)."""
+
+    PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and not self.PATTERN.fullmatch(value):
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 def _id(**kw):
-    return fields.Integer(strict=True, validate=number_range(1, 2**31 - 1), **kw)
+    return JsonInteger(validate=number_range(1, 2**31 - 1), **kw)
+
+
+def _is_free_text(field) -> bool:
+    return isinstance(field, fields.String) and not any(
+        isinstance(v, validate.OneOf | validate.Regexp) for v in field.validators)
+
+
+class ApiArgs(BaseSchema):
+    """Base of the API's load schemas: a value is judged as sent, the way the OpenAPI document describes it.
+
+    Unlike a form (core.schemas.BaseSchema), a choice, a pattern, a number or a date is never trimmed, and an
+    empty one is refused rather than read as "not chosen". Free text is checked against its maximum length as
+    sent, then trimmed; empty free text is "not given" (a required field then says 此项为必填项)."""
+
+    @pre_load
+    def _clean(self, data, **kwargs):  # replaces BaseSchema._clean
+        if not isinstance(data, dict):
+            return data
+        errors: dict[str, list[str]] = {}
+        out = {}
+        for key, value in data.items():
+            if (isinstance(value, str) and has_bad_text(value)) or (
+                    isinstance(value, list) and any(isinstance(v, str) and has_bad_text(v) for v in value)):
+                errors[key] = [BAD_TEXT_MESSAGE]
+                continue
+            field = self.fields.get(key)
+            if isinstance(value, str) and field is not None and _is_free_text(field):
+                for v in field.validators:
+                    if isinstance(v, validate.Length) and v.max is not None and len(value) > v.max:
+                        errors[key] = [v.error or f"不能超过 {v.max} 个字符"]
+                value = value.strip()
+                if value == "":
+                    continue
+            out[key] = value
+        if errors:
+            raise ValidationError(errors)
+        return out
 
 
 # --- load schemas ---------------------------------------------------------------------------------------------
 
 
-class PartyArgs(BaseSchema):
+class PartyArgs(ApiArgs):
     role = fields.String(load_default="applicant", validate=one_of(_values(PartyRole)),
                          metadata={"description": "applicant 申请人 / respondent 被申请人"})
     kind = fields.String(load_default="person", validate=one_of(_values(PartyKind)),
@@ -70,7 +151,7 @@ class PartyArgs(BaseSchema):
     address = fields.String(load_default=None, validate=length(max=200))
 
 
-class CaseArgs(BaseSchema):
+class CaseArgs(ApiArgs):
     """Intake (center.cases.operations.register_case); field errors come back under these names."""
 
     origin_unit_id = _id(required=True, metadata={"description": "来源单位：本人可登记的单位（乡镇、区县工作人员不能"
@@ -85,9 +166,9 @@ class CaseArgs(BaseSchema):
     channel = fields.String(required=True, validate=one_of(_values(CaseChannel)))
     summary = fields.String(required=True, validate=length(1, TEXT_MAX))
     demands = fields.String(load_default=None, validate=length(max=TEXT_MAX))
-    people_count = fields.Integer(strict=True, load_default=1, validate=number_range(1, 100000))
+    people_count = JsonInteger(load_default=1, validate=number_range(1, 100000))
     risk_colour = fields.String(load_default="yellow", validate=one_of(_values(RiskColour)))
-    occurred_on = fields.Date(load_default=None, validate=lambda day: _not_future(day),
+    occurred_on = JsonDate(load_default=None, validate=lambda day: _not_future(day),
                               metadata={"description": "事发日期，不能晚于今天"})
     parties = fields.List(fields.Nested(PartyArgs), required=True,
                           validate=validate.Length(min=1, max=50, error="当事人应为 1–50 人"))
@@ -103,28 +184,72 @@ class CaseArgs(BaseSchema):
                                                        "fields.repeat_of 列出其编号"})
 
 
-class CaseListArgs(BaseSchema):
+class CaseListArgs(ApiArgs):
     """Query string of GET /api/v1/cases."""
 
     status = fields.String(load_default=None, validate=one_of(_values(CaseStatus)))
     kind = fields.String(load_default=None, validate=one_of(_values(CaseKind)))
     q = fields.String(load_default=None, validate=length(max=64),
-                      metadata={"description": "事项编号或概要中的文字"})
-    limit = fields.Integer(load_default=20, validate=number_range(1, LIST_LIMIT_MAX))
-    offset = fields.Integer(load_default=0, validate=number_range(0, 1_000_000))
+                      metadata={"description": "事项编号、短号或概要中的文字；身份证号、手机号、"
+                                               "姓名请用 POST /api/v1/cases/search（不放在网址中）"})
+    limit = QueryInteger(load_default=20, validate=number_range(1, LIST_LIMIT_MAX))
+    offset = QueryInteger(load_default=0, validate=number_range(0, 1_000_000))
 
 
-class TransitionArgs(BaseSchema):
+class CaseSearchArgs(ApiArgs):
+    """Body of POST /api/v1/cases/search: what the clerk holds is sent in the body, never in a URL."""
+
+    q = fields.String(required=True, validate=length(min=1, max=64),
+                      metadata={"description": "完整身份证号、手机号（精确匹配）、短号（如 000123）、"
+                                               "当事人姓名或概要中的文字"})
+    status = fields.String(load_default=None, validate=one_of(_values(CaseStatus)))
+    kind = fields.String(load_default=None, validate=one_of(_values(CaseKind)))
+    limit = JsonInteger(load_default=20, validate=number_range(1, LIST_LIMIT_MAX))
+    offset = JsonInteger(load_default=0, validate=number_range(0, 1_000_000))
+
+
+#: The parties whose consent 访调对接 needs (center.cases.lifecycle._check_consent): both.
+CONSENT_PARTIES = ("applicant", "respondent")
+
+
+class TransitionArgs(ApiArgs):
+    """A transition: ``action`` and an optional ``note``, plus what that action takes (``BY_ACTION``)."""
+
     action = fields.String(required=True, validate=one_of(sorted(ACTIONS)))
-    note = fields.String(load_default=None, validate=length(max=TEXT_MAX))
-    unit_id = _id(load_default=None, metadata={"description": "交办、上报的目标单位"})
+    note = fields.String(load_default=None, validate=length(max=NOTE_MAX),
+                         metadata={"description": "说明；不予受理（not_accept）、退回（return）须写明理由"})
+    unit_id = _id(load_default=None, metadata={"description": "交办（hand_down，必填）、上报（escalate，缺省为上级单位）"
+                                                             "的目标单位"})
     legal_channel = fields.String(load_default=None, validate=one_of(sorted(LEGAL_CHANNELS)),
                                   metadata={"description": "导入法定程序（guide_to_legal）必填：litigation 诉讼 / "
                                                            "arbitration 仲裁 / reconsideration 行政复议"})
     department_id = _id(load_default=None, metadata={"description": "转送（transfer）：有权处理的部门"})
-    consent = fields.List(fields.String(validate=one_of(["applicant", "respondent"])), load_default=list,
+    consent = fields.List(fields.String(validate=one_of(list(CONSENT_PARTIES))), load_default=list,
                           validate=validate.Length(max=2, error="最多两项"),
-                          metadata={"description": "访调对接：已记录同意的当事人"})
+                          metadata={"description": "访调对接（refer_mediation）：已记录同意的当事人，须为双方"})
+
+    #: The OpenAPI document describes one object per action (oneOf, discriminated by ``action``): the fields
+    #: every action takes, and per action what else it takes, required where center.cases.lifecycle.transition
+    #: refuses without it. The loader refuses a field the action does not take (even null), so the document is
+    #: exact both ways.
+    OPENAPI_DISCRIMINATOR = "action"
+    OPENAPI_COMMON = ("note",)
+    OPENAPI_VARIANTS = {
+        "hand_down": Variant(required={"unit_id": {}}),
+        "escalate": Variant(optional=("unit_id",)),
+        "transfer": Variant(required={"department_id": {}}),
+        "guide_to_legal": Variant(required={"legal_channel": {}}),
+        "refer_mediation": Variant(required={"consent": {"minItems": len(CONSENT_PARTIES), "uniqueItems": True}}),
+        "not_accept": Variant(required={"note": {"minLength": 1}}),
+        "return": Variant(required={"note": {"minLength": 1}}),
+    }
+
+    @validates_schema(pass_original=True)
+    def _fields_of_the_action(self, data, original_data, **kwargs):
+        taken = {"action", *self.OPENAPI_COMMON, *self.OPENAPI_VARIANTS.get(data["action"], Variant()).fields}
+        extra = sorted(key for key in original_data if key in self.fields and key not in taken)
+        if extra:
+            raise ValidationError({key: ["此操作不需要填写此项"] for key in extra})
 
 
 # --- dump schemas ---------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from center.api.schemas import (
     CaseListArgs,
     CaseListSchema,
     CaseSchema,
+    CaseSearchArgs,
     EventListSchema,
     OpenApiDocumentSchema,
     TransitionArgs,
@@ -28,11 +29,12 @@ from center.cases.models import Case
 from center.cases.numbering import NUMBER_RE
 from center.cases.operations import file_case
 from center.cases.queries import cases_query, get_case_by_number_or_404
+from center.cases.search import is_personal_identifier, search_clause
 from center.cases.units import load_department, load_units
 from core.auth.decorators import permission, public
 from core.db import db
 from core.error_pages import api_error
-from core.errors import DomainError
+from core.errors import DomainError, ValidationFailed
 from core.extensions import csrf
 from core.web import commit, current_actor, load_form
 
@@ -84,27 +86,51 @@ def _csrf_failed(exc):
 # --- cases ----------------------------------------------------------------------------------------------------
 
 
-@bp.route("/cases")
-@permission("case.read")
-@describe(summary="事项列表（管辖范围内，按登记时间倒序）", query=CaseListArgs,
-          responses={200: (CaseListSchema, "事项列表")})
-@csrf.exempt
-def list_cases():
-    args = load_form(CaseListArgs(), request.args.to_dict())
+def _case_list(args: dict, clause=None):
+    """The page of the actor's cases narrowed by ``args`` (status, kind) and ``clause``, newest first."""
     stmt = cases_query(current_actor())
     if args["status"]:
         stmt = stmt.where(Case.status == args["status"])
     if args["kind"]:
         stmt = stmt.where(Case.kind == args["kind"])
-    if args["q"]:
-        q = args["q"]
-        stmt = stmt.where(Case.number == q if NUMBER_RE.fullmatch(q) else or_(
-            Case.number.contains(q, autoescape=True), Case.summary.contains(q, autoescape=True)))
+    if clause is not None:
+        stmt = stmt.where(clause)
     total = db.session.scalar(select(func.count()).select_from(stmt.with_only_columns(Case.id).subquery()))
     cases = list(db.session.scalars(stmt.order_by(Case.received_at.desc(), Case.id.desc())
                                     .limit(args["limit"]).offset(args["offset"])))
     return _dump(CaseListSchema, {"items": present.summaries(cases), "total": total, "limit": args["limit"],
                                   "offset": args["offset"]})
+
+
+@bp.route("/cases")
+@permission("case.read")
+@describe(summary="事项列表（管辖范围内，按登记时间倒序）", query=CaseListArgs,
+          responses={200: (CaseListSchema, "事项列表")},
+          description="q 按事项编号、短号或概要中的文字查找。身份证号、手机号不能放在网址中（会进入访问日志）："
+                      "这样的 q 返回 422，请改用 POST /api/v1/cases/search。")
+@csrf.exempt
+def list_cases():
+    args = load_form(CaseListArgs(), request.args.to_dict())
+    q = args["q"]
+    if q and is_personal_identifier(q):
+        raise ValidationFailed({"q": ["身份证号、手机号不能放在网址中，请用 POST /api/v1/cases/search 查询"]})
+    clause = None
+    if q:
+        clause = Case.number == q if NUMBER_RE.fullmatch(q) else or_(
+            Case.number.contains(q, autoescape=True), Case.summary.contains(q, autoescape=True))
+    return _case_list(args, clause)
+
+
+@bp.route("/cases/search", methods=["POST"])
+@permission("case.read")
+@describe(summary="查找事项（身份证号、手机号、短号、姓名、文字）", body=CaseSearchArgs,
+          responses={200: (CaseListSchema, "找到的事项（管辖范围内，按登记时间倒序）")},
+          description="与网页“查找”相同的规则：完整身份证号、手机号经盲索引精确匹配，短号、事项编号、当事人姓名、"
+                      "概要中的文字（多个词须都出现）。查询内容只在请求体中，不进入网址或访问日志。")
+@csrf.exempt
+def search_cases():
+    args = load_form(CaseSearchArgs(), _json_body())
+    return _case_list(args, search_clause(args["q"]))
 
 
 @bp.route("/cases", methods=["POST"])
@@ -137,8 +163,11 @@ def get_case(number: str):
 @permission("case.read")
 @describe(summary="流转事项（受理、交办、上报、办结……）", body=TransitionArgs,
           responses={200: (CaseSchema, "流转后的事项")}, errors=(401, 403, 404),
-          description="与网页相同的规则（同一个流转操作）：状态机不允许的操作返回 422（code 为 invalid_transition）；"
-                      "无权执行返回 403；管辖范围外返回 404。不予受理（not_accept）须在 note 中写明理由，"
+          description="请求体按 action 区分（oneOf，discriminator 为 action）：每个操作只接受其所列字段，"
+                      "多填（即使为 null）返回 422。"
+                      "与网页相同的规则（同一个流转操作）：状态机不允许的操作返回 422（code 为 invalid_transition）；"
+                      "无权执行返回 403；管辖范围外返回 404。不予受理（not_accept）、退回（return）须在 note 中写明理由，"
+                      "转送（transfer）须填写 department_id，转人民调解（refer_mediation）的 consent 须含双方当事人，"
                       "导入法定程序（guide_to_legal）须填写 legal_channel，交办（hand_down）的 unit_id 须为"
                       "办理单位的下级单位且可以办理本事项（网格不能办理，信访事项不能交办到村(社区)），"
                       "否则 422，fields 中给出对应字段。")

@@ -18,6 +18,7 @@ from center.cases.queries import hearers
 from center.cases.units import unit_receivers
 from core.actor import Actor
 from core.org.models import OrgUnit
+from notify.render import shorten
 
 #: transition action → (notify event, title, what happened)
 TOLD_ON = {"hand_down": ("case.handed_down", "交办事项", "已交办到{unit}，请及时受理办理"),
@@ -46,23 +47,25 @@ def on_transition(case: Case, event, actor: Actor) -> None:
     name, title, what = told
     unit = case.handling_unit
     _send(case, unit, actor, name, title,
-          f"事项 {case.number}（{case.category}）{what.format(unit=unit.name)}：{case.summary[:40]}",
+          f"事项 {case.number}（{case.category}）{what.format(unit=unit.name)}：{shorten(case.summary, 40)}",
           f"case-handoff:{event.action}:{event.id}")
 
 
 def notify_registered_elsewhere(case: Case, actor: Actor) -> int:
     """A case filed for a unit other than the filer's own (a grid worker's case handled by the village, a
     township clerk's by one of its villages): that unit's staff and leaders hear of it. The system actor
-    (jobs, CLI) has no unit of its own and files silently; a grid worker's 代办 on the phone is told by
-    village.operations itself ("case.agent_filed", once)."""
-    if actor.is_system or actor.user_id is None or case.channel == CaseChannel.grid_agent:
+    (an import job, the CLI) has no unit of its own, so a case it files is always "elsewhere" — nobody would
+    otherwise know it is there. A grid worker's 代办 on the phone is told by village.operations itself
+    ("case.agent_filed", once)."""
+    if case.channel == CaseChannel.grid_agent:
         return 0
-    own = {m.unit_id for m in actor.memberships if m.unit_id is not None}
     unit = case.handling_unit
-    if unit.id in own:
-        return 0
+    if not actor.is_system and actor.user_id is not None:
+        own = {m.unit_id for m in actor.memberships if m.unit_id is not None}
+        if unit.id in own:
+            return 0
     return _send(case, unit, actor, "case.registered_elsewhere", "登记交来事项",
-                 f"事项 {case.number}（{case.category}）已登记，由{unit.name}办理，请及时受理：{case.summary[:40]}",
+                 f"事项 {case.number}（{case.category}）已登记，由{unit.name}办理，请及时受理：{shorten(case.summary, 40)}",
                  f"case-registered:{case.id}")
 
 

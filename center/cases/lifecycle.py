@@ -23,6 +23,7 @@ from core.auth.permissions import require
 from core.db import db, utcnow
 from core.errors import InvalidTransition, NotFound, ValidationFailed
 from core.org.models import Department, OrgUnit
+from notify.render import shorten
 
 #: Longest note on a transition (a reason, a remark).
 NOTE_MAX = 2000
@@ -229,10 +230,13 @@ def _check_target_unit(case: Case, action: str, unit: OrgUnit | None) -> OrgUnit
         unit = unit or current.parent
         if unit is None:
             raise ValidationFailed({"unit_id": ["区县已是最高层级，无法再上报"]})
-        from center.cases.units import escalation_targets
+        from center.cases.units import escalation_targets, unstaffed_refusal
 
-        if unit.id not in {u.id for u in escalation_targets(case)}:
+        if unit.id not in {u.id for u in escalation_targets(case, staffed_only=False)}:
             raise ValidationFailed({"unit_id": ["只能上报给本单位的上级单位"]})
+        refusal = unstaffed_refusal(unit, "上报")  # no dead end upwards either
+        if refusal:
+            raise ValidationFailed({"unit_id": [refusal]})
         return unit
     if unit is not None:
         raise ValidationFailed({"unit_id": ["此操作不改变办理单位"]})
@@ -408,6 +412,6 @@ def _notify_organ(case: Case, department: Department, event: CaseEvent) -> None:
 
     for user in hearers(case, department_users(department)):
         enqueue("case.transferred", user,
-                {"title": f"转送办理：{case.number}", "body": case.summary[:60], "url": f"/cases/{case.number}",
+                {"title": f"转送办理：{case.number}", "body": shorten(case.summary, 60), "url": f"/cases/{case.number}",
                  "number": case.number},
                 key=f"case-transfer-{case.id}-{event.id}-{user.id}")

@@ -25,6 +25,7 @@ from core.auth.permissions import can, require
 from core.db import db, utcnow
 from core.errors import ValidationFailed
 from core.org.models import OrgUnit
+from notify.render import shorten
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ def _notify(case: Case, user: User, what: str, event: CaseEvent) -> None:
     if not may_hear_of(user, case):
         return
     enqueue("case.owner_assigned", user,
-            {"title": f"{what}：{case.number}", "body": case.summary[:60], "url": f"/cases/{case.number}",
+            {"title": f"{what}：{case.number}", "body": shorten(case.summary, 60), "url": f"/cases/{case.number}",
              "number": case.number},
             key=f"case-owner-{case.id}-{event.id}-{user.id}")
 

@@ -241,6 +241,16 @@ def exact_indexes(q: str) -> tuple[set[str], set[str]]:
     return documents, phones
 
 
+def is_personal_identifier(q: str) -> bool:
+    """Whether ``q`` reads as a resident ID number or a phone: what must never be sent in a URL (the API's
+    GET list refuses it and points to its POST search)."""
+    for check in (lambda v: normalize_document(IdType.resident_id, v), normalize_phone):
+        with suppress(ValueError):
+            check(q.strip())
+            return True
+    return False
+
+
 def _word_clause(word: str):
     return or_(Case.number.startswith(word.upper(), autoescape=True),
                Case.summary.contains(word, autoescape=True),

@@ -54,6 +54,7 @@ from core.auth.permissions import require
 from core.db import db, utcnow
 from core.errors import InvalidTransition, NotFound, ValidationFailed
 from core.org.models import OrgUnit, UnitKind
+from notify.render import shorten
 
 logger = logging.getLogger(__name__)
 
@@ -255,7 +256,7 @@ def _notify(case: Case, row: Supervision, users: list[User], *, key, due: date, 
     from notify.outbox import enqueue
 
     title = f"【{SUPERVISION_LEVEL_LABELS[row.level]}】{case.number}"
-    summary = case.summary if len(case.summary) <= 40 else case.summary[:39] + "…"
+    summary = shorten(case.summary, 40)
     body = f"{case.number}《{summary}》：{note or row.note}。办理期限 {due.isoformat()}。"
     payload = {"title": title, "body": body, "url": f"/cases/{case.number}", "number": case.number,
                "status": case.status_label}

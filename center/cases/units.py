@@ -27,7 +27,7 @@ from core.auth.permissions import granting
 from core.auth.scoping import subtree_clause
 from core.db import db
 from core.errors import ValidationFailed
-from core.org.models import OrgUnit, UnitKind
+from core.org.models import TIER, OrgUnit, UnitKind
 
 INTAKE = "case.intake"
 #: Tiers of the posts that file at grid level (a village's cadres and the grid workers themselves).
@@ -230,13 +230,32 @@ def unstaffed_refusal(unit: OrgUnit, step: str = "交办") -> str | None:
     return f"{unit.name}没有在岗的{ROLE_LABELS[roles[0]]}，无法{step}"
 
 
-def hand_down_refusal(case: Case, unit: OrgUnit) -> str | None:
+def _staffed_unit_ids(path: str) -> set[int]:
+    """Units of the subtree at ``path`` with an active user in their own tier's staff post (``unit_staff``)
+    — one query, so the hand-down options of a district case (a thousand villages) cost no query per unit."""
+    from core.accounts.models import Membership, User
+
+    roles = sorted({str(r) for tier_roles in STAFF_ROLES.values() for r in tier_roles})
+    rows = db.session.execute(
+        select(OrgUnit.id, OrgUnit.kind, Membership.role).join(Membership, Membership.unit_id == OrgUnit.id)
+        .join(User, Membership.user_id == User.id)
+        .where(subtree_clause(OrgUnit.path, path), OrgUnit.is_active.is_(True), Membership.role.in_(roles),
+               Membership.is_active.is_(True), User.is_active.is_(True)).distinct())
+    return {unit_id for unit_id, kind, role in rows
+            if str(role) in {str(r) for r in STAFF_ROLES.get(TIER[UnitKind(kind)], ())}}
+
+
+def hand_down_refusal(case: Case, unit: OrgUnit, *, staffed: set[int] | None = None) -> str | None:
     """Why ``unit`` may not receive ``case`` handed down (交办), or None: a unit below the handling one that
-    may handle the case, with someone in its staff post."""
+    may handle the case, with someone in its staff post (``staffed``: the units known to have someone, when
+    the caller looked them up at once)."""
     current = case.handling_unit
     if unit.id == current.id or not unit.is_within(current):
         return "只能交办给本单位的下级单位"
-    return handling_refusal(case.kind, unit, case.accused_unit, step="hand_down") or unstaffed_refusal(unit)
+    refusal = handling_refusal(case.kind, unit, case.accused_unit, step="hand_down")
+    if refusal or (staffed is not None and unit.id in staffed):
+        return refusal
+    return unstaffed_refusal(unit)
 
 
 def hand_down_targets(case: Case) -> list[OrgUnit]:
@@ -246,10 +265,13 @@ def hand_down_targets(case: Case) -> list[OrgUnit]:
                                                     OrgUnit.id != current.id, OrgUnit.kind != UnitKind.grid,
                                                     OrgUnit.is_active.is_(True))
                               .order_by(OrgUnit.code))
-    return [u for u in rows if hand_down_refusal(case, u) is None]
+    staffed = _staffed_unit_ids(current.path)
+    return [u for u in rows if u.id in staffed and hand_down_refusal(case, u, staffed=staffed) is None]
 
 
-def escalation_targets(case: Case) -> list[OrgUnit]:
-    """Units above the handling unit, nearest first, except the accused unit of a 检举控告 case and above it."""
+def escalation_targets(case: Case, *, staffed_only: bool = True) -> list[OrgUnit]:
+    """Units above the handling unit, nearest first, except the accused unit of a 检举控告 case and above it;
+    with ``staffed_only`` (what is offered) only those with someone in their staff post."""
     units = [db.session.get(OrgUnit, i) for i in reversed(case.handling_unit.ancestor_ids[:-1])]
-    return [u for u in units if u is not None and handling_refusal(case.kind, u, case.accused_unit) is None]
+    units = [u for u in units if u is not None and handling_refusal(case.kind, u, case.accused_unit) is None]
+    return [u for u in units if unstaffed_refusal(u) is None] if staffed_only else units

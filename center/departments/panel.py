@@ -45,7 +45,7 @@ def department_options(case: Case) -> list[tuple[str, str]]:
 
 
 def dispatch_context(case: Case, actor: Actor) -> dict:
-    return {"case": case, "options": department_options(case)}
+    return {"case": case, "options": department_options(case), "place": arrival_place(case)}
 
 
 def panel_context(case: Case, actor: Actor) -> dict | None:
@@ -59,4 +59,4 @@ def panel_context(case: Case, actor: Actor) -> dict | None:
     if not rows and not can_dispatch:
         return None
     return {"rows": rows, "can_dispatch": can_dispatch, "options": department_options(case) if can_dispatch else [],
-            "step_labels": STEP_LABELS, "form": {}, "errors": {}}
+            "step_labels": STEP_LABELS, "form": {}, "errors": {}, "place": place}

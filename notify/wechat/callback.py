@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from core.auth.decorators import public
 from core.db import own_transaction
 from core.extensions import csrf
+from core.security import BAD_TEXT_MESSAGE, has_bad_text
 from notify.models import CallbackReceipt
 
 logger = logging.getLogger(__name__)
@@ -157,6 +158,14 @@ def _handle(platform: str) -> Response:
             return Response("success", mimetype="text/plain")
         msg_id = message.get("MsgId") or message.get("MsgID")
         if msg_id and message.get("MsgType") != "event" and _seen(f"{platform}:msg:{msg_id}"):
+            return Response("success", mimetype="text/plain")
+        if any(has_bad_text(value) for value in message.values()):
+            # the same edge as forms and JSON (core.security): a C1 control character is well-formed XML but
+            # never reaches a handler or the database; the sender is told why in his chat
+            logger.warning("callback %s %s refused: control characters in the message", platform,
+                           message.get("MsgType"))
+            if message.get("MsgType") == "text":
+                return _reply(platform, message, f"消息{BAD_TEXT_MESSAGE}", nonce)
             return Response("success", mimetype="text/plain")
         reply = _dispatch(platform, message)
         logger.info("callback %s %s handled in %.0f ms", platform, message.get("MsgType"),

@@ -461,3 +461,28 @@ def test_a_user_who_must_change_the_password_gets_a_json_403_not_a_redirect(app,
     response = app.test_client().get("/api/v1/cases", headers=_bearer(plain))
     assert "Location" not in response.headers
     _assert_error(response, 403, "password_change_required")
+
+
+def test_search_by_what_the_clerk_holds_goes_in_the_body_not_the_url(app, db, demo):
+    """POST /cases/search finds by full ID number and phone (blind index), short number and party name, within
+    the caller's jurisdiction only; GET's q refuses an ID number or phone (it would land in the access log)."""
+    case = _register(demo, "qs.staff", "青石镇", summary="接口查找测试：宅基地界址纠纷",
+                     parties=[{"role": "applicant", "kind": "person", "name": "查找测试甲", "id_number": _valid_id(),
+                               "phone": PHONE}])
+    client = app.test_client()
+    qs, cg = _bearer(_token(demo, "qs.staff")), _bearer(_token(demo, "cg.staff"))
+    short = case.number.rsplit("-", 1)[1]
+    for q in (_valid_id(), _valid_id().lower(), PHONE, "139 0101 9876", short, "查找测试甲", "宅基地 界址"):
+        found = client.post("/api/v1/cases/search", json={"q": q}, headers=qs)
+        assert found.status_code == 200, (q, found.get_data(as_text=True))
+        assert case.number in [c["number"] for c in found.get_json()["items"]], q
+        elsewhere = client.post("/api/v1/cases/search", json={"q": q}, headers=cg).get_json()
+        assert case.number not in [c["number"] for c in elsewhere["items"]], q
+    assert PHONE not in client.post("/api/v1/cases/search", json={"q": PHONE}, headers=qs).get_data(as_text=True)
+    for q in (_valid_id(), PHONE):
+        error = _assert_error(client.get("/api/v1/cases", query_string={"q": q}, headers=qs), 422)
+        assert "POST /api/v1/cases/search" in error["fields"]["q"][0]
+    for body, field in (({}, "q"), ({"q": ""}, "q"), ({"q": "x" * 65}, "q"), ({"q": "甲", "limit": 0}, "limit"),
+                        ({"q": "甲", "extra": 1}, "extra")):
+        error = _assert_error(client.post("/api/v1/cases/search", json=body, headers=qs), 422)
+        assert field in error["fields"], (body, error)

@@ -1,6 +1,6 @@
 """Issue #10 (1, 2): no dead ends, and every hand-off tells the receiving side.
 
-- a table over (交办, 上报, 派单, 随驻召集, registration at another unit) × who is told: the receiving side's
+- a table over (交办, 上报, 转送, 派单, 随驻召集, registration at another unit) × who is told: the receiving side's
   staff and leaders (a department's liaisons and head) yes, the sender no, an unrelated user no;
 - a hand-down to a unit where nobody holds the staff post, or a dispatch to a department with nobody in post,
   is refused naming the missing post, changes nothing, and is not offered;
@@ -25,7 +25,7 @@ from core.db import utcnow
 from core.errors import ValidationFailed
 from notify.models import Notification
 
-HANDOFF_EVENTS = ("case.handed_down", "case.escalated", "case.dispatched", "case.summoned",
+HANDOFF_EVENTS = ("case.handed_down", "case.escalated", "case.transferred", "case.dispatched", "case.summoned",
                   "case.registered_elsewhere")
 
 
@@ -58,6 +58,13 @@ def _escalate(demo):
     return case
 
 
+def _transfer(demo):
+    """转送 (center.cases.lifecycle._notify_organ): the competent department's liaisons and head."""
+    case = file(demo, "center.li", "示范区", kind="petition")
+    transition(case, "transfer", actor=demo.actor("center.li"), department=demo.department("区信访局"))
+    return case
+
+
 def _dispatch(demo):
     case = file(demo, "qs.staff", "青石镇")
     operations.dispatch(case, demo.department("区司法局"), actor=demo.actor("qs.staff"), task="指导调解")
@@ -85,6 +92,8 @@ TABLE = [
      {"qs.leader", "qs02.cadre", "center.li", "qs01.g1"}),
     ("escalate", _escalate, "case.escalated", {"center.li", "center.chen", "leader.wang", "leader.zhao"},
      "qs.staff", {"qs.leader", "cg.staff", "xinfang.liaison"}),
+    ("transfer", _transfer, "case.transferred", {"xinfang.head", "xinfang.liaison"}, "center.li",
+     {"center.chen", "sifa.liaison", "qs.staff"}),
     ("dispatch", _dispatch, "case.dispatched", {"sifa.head", "sifa.liaison"}, "qs.staff",
      {"xinfang.liaison", "center.li", "qs.leader"}),
     ("summons", _summons, "case.summoned", {"minzheng.liaison"}, "qs.staff",
@@ -122,6 +131,16 @@ def test_a_listener_run_twice_tells_each_user_once(db, demo):
 def test_a_case_filed_at_ones_own_unit_tells_nobody(db, demo):
     case = file(demo, "qs.staff", "青石镇")
     assert told(db, case) == {}
+
+
+def test_a_case_the_system_files_is_told_to_the_handling_unit(db, demo):
+    """An import job or the CLI has no unit of its own: what it files would otherwise sit where nobody looks."""
+    case = register_case(Actor.system("job"), kind="dispute", summary="系统导入测试：排水纠纷", category="其他",
+                         channel="visit", origin_unit=demo.unit("青石镇"), repeat_of="none",
+                         parties=[{"role": "applicant", "kind": "person", "name": "导入测试人"}])
+    told_users = told(db, case)["case.registered_elsewhere"]
+    assert {demo.user(u).id for u in ("qs.staff", "qs.leader")} <= told_users
+    assert not told_users & {demo.user(u).id for u in ("cg.staff", "center.li", "qs01.cadre")}
 
 
 def test_a_grid_agent_filing_is_told_once_by_the_village_module(db, demo):
@@ -185,6 +204,22 @@ def test_hand_down_to_a_township_without_staff_is_refused(db, demo):
     assert units.hand_down_refusal(case, demo.unit("青石镇")) == "青石镇没有在岗的乡镇工作人员，无法交办"
     assert demo.unit("青石镇").id not in {u.id for u in units.hand_down_targets(case)}
     assert demo.unit("城关街道").id in {u.id for u in units.hand_down_targets(case)}
+
+
+def test_escalation_to_a_township_without_staff_is_refused_and_not_offered(db, demo):
+    """上报 is a hand-off too: a village's dispute never goes up to a township where nobody works cases."""
+    case = file(demo, "qs01.cadre", "青石村")
+    assert demo.unit("青石镇").id in {u.id for u in units.escalation_targets(case)}
+    _deactivate(db, demo, "qs.staff")
+    _deactivate(db, demo, "qs.center")
+    assert demo.unit("青石镇").id not in {u.id for u in units.escalation_targets(case)}
+    before = (case.status, case.handling_unit_id)
+    with pytest.raises(ValidationFailed) as refused:
+        transition(case, "escalate", actor=demo.actor("qs01.cadre"))
+    assert refused.value.errors == {"unit_id": ["青石镇没有在岗的乡镇工作人员，无法上报"]}
+    db.session.expire_all()
+    assert (case.status, case.handling_unit_id) == before
+    assert told(db, case) == {}
 
 
 @pytest.mark.parametrize(("department", "arrive"), [("区总工会", True), ("青石镇司法所", False)])

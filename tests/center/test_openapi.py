@@ -76,6 +76,9 @@ def test_write_operations_declare_the_csrf_header_for_the_cookie(app, db):
     assert post["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/CaseArgs"}
     for status in ("201", "400", "401", "403", "422"):
         assert status in post["responses"]
+    for path, item in doc["paths"].items():  # the request edge may refuse any request (core.security)
+        for operation in item.values():
+            assert "400" in operation["responses"], path
 
 
 def test_load_schemas_are_converted_with_their_rules(app, db):
@@ -108,9 +111,113 @@ def test_the_intake_rules_shared_with_the_form_are_documented(app, db):
     intake = doc["paths"]["/api/v1/cases"]["post"]["description"]
     for words in ("repeat_of", "none", "intake_key", "origin_unit_id", "handling_unit_id", "网格", "403"):
         assert words in intake, words
-    transition = doc["components"]["schemas"]["TransitionArgs"]["properties"]
-    assert transition["legal_channel"]["enum"] == ["arbitration", "litigation", "reconsideration", None]
-    assert "guide_to_legal" in transition["legal_channel"]["description"]
+    legal = doc["components"]["schemas"]["TransitionArgs.guide_to_legal"]["properties"]["legal_channel"]
+    assert legal["enum"] == ["arbitration", "litigation", "reconsideration"] and legal["type"] == "string"
+    assert "guide_to_legal" in legal["description"]
+
+
+#: (subject of tests.center.authority_spec, who performs it) where each action that requires a field is allowed.
+ACTION_SUBJECTS = {"hand_down": ("D.p.registered", "center.li"), "transfer": ("D.p.registered", "center.li"),
+                   "not_accept": ("D.p.registered", "center.li"), "guide_to_legal": ("D.p.registered", "center.li"),
+                   "return": ("X.p.handed_down", "renshe.liaison"),
+                   "refer_mediation": ("X.p.accepted", "renshe.liaison")}
+
+
+def test_transitions_are_described_per_action(app, db):
+    from center.cases.lifecycle import ACTIONS
+
+    schemas = _document(app)["components"]["schemas"]
+    union = schemas["TransitionArgs"]
+    assert union["discriminator"]["propertyName"] == "action"
+    assert set(union["discriminator"]["mapping"]) == ACTIONS
+    assert [ref["$ref"] for ref in union["oneOf"]] == [union["discriminator"]["mapping"][a] for a in sorted(ACTIONS)]
+    required = {}
+    for action in ACTIONS:
+        variant = schemas[f"TransitionArgs.{action}"]
+        assert variant["additionalProperties"] is False
+        assert variant["properties"]["action"] == {"type": "string", "const": action}
+        required[action] = set(variant["required"]) - {"action"}
+        assert "note" in variant["properties"]
+    assert {a: r for a, r in required.items() if r} == {
+        "hand_down": {"unit_id"}, "transfer": {"department_id"}, "not_accept": {"note"}, "return": {"note"},
+        "guide_to_legal": {"legal_channel"}, "refer_mediation": {"consent"}}
+    assert set(schemas["TransitionArgs.escalate"]["properties"]) == {"action", "note", "unit_id"}
+    assert set(schemas["TransitionArgs.accept"]["properties"]) == {"action", "note"}
+    consent = schemas["TransitionArgs.refer_mediation"]["properties"]["consent"]
+    assert consent["minItems"] == consent["maxItems"] == 2 and consent["uniqueItems"] is True
+    note = schemas["TransitionArgs.not_accept"]["properties"]["note"]
+    assert note["type"] == "string" and note["minLength"] == 1 and note["maxLength"] == 2000
+
+
+@pytest.mark.parametrize("action", sorted(ACTION_SUBJECTS))
+def test_each_action_requires_what_the_transition_refuses_without(app, db, demo, action):
+    """What the document requires of an action is what center.cases.lifecycle.transition refuses without (a
+    field error under that name), where the action is otherwise allowed: the complete request goes through."""
+    from center.cases.lifecycle import transition
+    from center.cases.models import Case
+    from core.errors import ValidationFailed
+    from core.org.models import Department, OrgUnit
+    from tests.center.authority_spec import _transition_inputs, build
+
+    variant = _document(app)["components"]["schemas"][f"TransitionArgs.{action}"]
+    key, username = ACTION_SUBJECTS[action]
+    subject = build(demo, key)
+    inputs = _transition_inputs(demo, subject, action)
+    assert set(variant["required"]) - {"action"} <= set(inputs) | {"consent"}
+
+    def perform(**given):
+        case = db.session.get(Case, subject.case.id)
+        kw = {"note": given.get("note"), "legal_channel": given.get("legal_channel"),
+              "consent": frozenset(given.get("consent") or ()),
+              "unit": db.session.get(OrgUnit, given["unit_id"]) if given.get("unit_id") else None,
+              "department": db.session.get(Department, given["department_id"]) if given.get("department_id")
+              else None}
+        return transition(case, action, actor=demo.actor(username), **kw)
+
+    for name in set(variant["required"]) - {"action"}:
+        for missing in ({k: v for k, v in inputs.items() if k != name}, {**inputs, name: None}):
+            with pytest.raises(ValidationFailed) as refused:
+                perform(**missing)
+            assert name in refused.value.errors, (action, name, refused.value.errors)
+            db.session.rollback()
+    assert perform(**inputs).action == action
+
+
+def test_the_api_takes_values_as_json_schema_reads_them(app, db, demo):
+    """Integral floats are integers; an empty choice is refused, not read as "not chosen"; a field the action
+    does not take is refused even when null; a date is an RFC 3339 full-date."""
+    from center.cases.models import Case
+    from center.cases.queries import cases_query
+
+    qs = _token(demo, "qs.staff")
+    client = app.test_client()
+    listing = client.get("/api/v1/cases?limit=5&offset=0", headers=qs)
+    assert listing.status_code == 200 and listing.get_json()["limit"] == 5
+    for query in ("status=", "kind=", "limit=", "limit=%2B5", "limit=1_0", "limit=%EF%BC%93", "limit=3.0"):
+        response = client.get(f"/api/v1/cases?{query}", headers=qs)
+        assert response.status_code == 422, query
+    body = {"origin_unit_id": float(demo.unit("青石村").id), "kind": "dispute", "category": "邻里纠纷",
+            "channel": "visit", "summary": "两户因院墙滴水发生争执", "people_count": 2.0,
+            "parties": [{"name": "申请人丙"}]}
+    created = client.post("/api/v1/cases", json=body, headers=qs)
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["people_count"] == 2
+    for extra, field in (({"people_count": 2.5}, "people_count"), ({"petition_class": ""}, "petition_class"),
+                         ({"risk_colour": " red"}, "risk_colour"), ({"occurred_on": "20250501"}, "occurred_on"),
+                         ({"occurred_on": ""}, "occurred_on"), ({"summary": "x" * 4000 + " "}, "summary")):
+        response = client.post("/api/v1/cases", json={**body, **extra}, headers=qs)
+        assert response.status_code == 422 and field in response.get_json()["error"]["fields"], (extra, response.json)
+    number = db.session.scalar(cases_query(demo.actor("qs.staff")).with_only_columns(Case.number)
+                               .where(Case.status == "registered").order_by(Case.id).limit(1))
+    for body, field in (({"action": "accept", "unit_id": None}, "unit_id"),
+                        ({"action": "accept", "consent": []}, "consent"),
+                        ({"action": "start", "department_id": None}, "department_id"),
+                        ({"action": "accept", "legal_channel": ""}, "legal_channel"),
+                        ({"action": ""}, "action"), ({"action": "accept", "note": "x" * 2001}, "note")):
+        response = client.post(f"/api/v1/cases/{number}/transitions", json=body, headers=qs)
+        assert response.status_code == 422 and field in response.get_json()["error"]["fields"], (body, response.json)
+    moved = client.post(f"/api/v1/cases/{number}/transitions", json={"action": "accept", "note": None}, headers=qs)
+    assert moved.status_code == 200, moved.get_json()
 
 
 def test_the_converter_on_a_small_schema():

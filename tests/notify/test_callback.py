@@ -119,6 +119,22 @@ def test_handler_reply_is_encrypted_for_the_sender(live, fake_wechat):
     assert "收到：待办" in decrypt_reply(app.config, result["body"], "work")
 
 
+@pytest.mark.parametrize("content", ["进展\x85已到现场", "待办\x9b", "\x7f"])
+def test_control_characters_in_a_message_never_reach_a_handler(live, fake_wechat, content):
+    """C1 controls (and DEL) are well-formed XML, so the parser lets them through: the request edge's rule
+    (core.security.BAD_TEXT) refuses them here too, and the sender reads why in Chinese."""
+    app, base = live
+    calls = []
+    callback.register_handler("work", "text", lambda message, user: calls.append(message["Content"]) or "收到")
+    try:
+        result = push(fake_wechat, base, platform="work", event={"type": "text", "from": "qs01.g1", "content": content})
+        clean = push(fake_wechat, base, platform="work", event={"type": "text", "from": "qs01.g1", "content": "待办"})
+    finally:
+        callback.HANDLERS.pop(("work", "text"), None)
+    assert result["status"] == 200 and "控制字符" in decrypt_reply(app.config, result["body"], "work")
+    assert clean["status"] == 200 and calls == ["待办"]
+
+
 def test_oversized_body_refused(client):
     response = client.post("/wechat/callback/mp?msg_signature=a&timestamp=1&nonce=1", data=b"<xml>" + b"a" * (1 << 20))
     assert response.status_code == 413

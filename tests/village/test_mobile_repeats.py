@@ -26,6 +26,9 @@ def test_a_second_filing_for_the_same_resident_asks_before_saving(db, login_as, 
     text = asked.get_data(as_text=True)
     assert asked.status_code == 422 and (_count(db, Case), _count(db, CaseEvent)) == before
     assert "可能是重复件" in text and f'value="{earlier.number}"' in text and 'value="none"' in text
+    # the candidate is named with what tells it apart, and can be opened (the grid worker sees her own filings)
+    assert f'href="/m/cases/{earlier.number}"' in text and earlier.status_label in text and earlier.summary in text
+    assert client.get(f"/m/cases/{earlier.number}").status_code == 200
 
     linked = post_filing(client, {**again, "repeat_of": earlier.number})
     assert linked.status_code == 302
