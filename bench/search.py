@@ -58,8 +58,8 @@ def main() -> None:
             from core.cli import load_demo
 
             load_demo()
+            from center.cases.listing.search import Filters, search_cases
             from center.cases.models import Case, Party
-            from center.cases.search import Filters, search_cases
             from core.actor import Actor
             from core.db import db
             from core.org.models import OrgUnit

@@ -3,14 +3,14 @@
 #: Modules with their own ``init_app(app)``, called in this order after the case registry itself: each adds
 #: its blueprint, case-page panels, jobs and demo seeder (demo seeders run in this order, after "cases").
 CASE_MODULES = (
-    "center.cases.intake_views",
+    "center.cases.intake.views",
     "center.departments",
-    "center.cases.handoff_notices",
-    "center.cases.document_views",
-    "center.cases.aftercare_views",
-    "center.cases.attachment_views",
-    "center.cases.jobs",
-    "center.cases.desk_views",
+    "center.cases.routing.notices",
+    "center.cases.documents.views",
+    "center.cases.aftercare.views",
+    "center.cases.attachments.views",
+    "center.cases.supervision.jobs",
+    "center.cases.listing.views",
     "center.api",
 )
 
@@ -33,7 +33,7 @@ def init_app(app):
     from center.cases import demo
 
     hooks.register_demo_seeder("cases", demo.load)
-    from center.cases.recompute import recompute_provisional
+    from center.cases.lifecycle.recompute import recompute_provisional
 
     hooks.register_holiday_change_handler(recompute_provisional)
     hooks.register_desk("desk.district", "区中心工作台", "center_desk.index", 10)

@@ -32,7 +32,7 @@ def index():
     workers_by_village: dict[int, int] = {}
     for village_id, _name in grid_workers:
         workers_by_village[village_id] = workers_by_village.get(village_id, 0) + 1
-    from center.cases.desk import desk_cases
+    from center.cases.listing.queues import desk_cases
 
     return render_template("township/desk.html", township=township, villages=villages, counts=counts,
                            workers=workers_by_village,

@@ -13,16 +13,16 @@ from __future__ import annotations
 import logging
 import unicodedata
 
-from center.cases.desk import DONE
+from center.cases.intake.numbering import NUMBER_RE
+from center.cases.listing.queues import DONE
 from center.cases.models import Case
-from center.cases.numbering import NUMBER_RE
 from center.cases.presenters import next_deadlines
 from center.cases.queries import cases_query
 from core.actor import Actor
 from core.db import db, write_intent
 from core.timefmt import SHANGHAI
 from notify.render import shorten
-from village.tasks import my_tasks
+from village.todo import my_tasks
 
 logger = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ def _photo() -> bytes:
 
 
 def load(_system_actor, context: dict) -> None:
-    from center.cases.attachments import check_files
+    from center.cases.attachments.operations import check_files
     from village.operations import file_for_resident, request_escalation
 
     worker = db.session.scalar(select(User).where(User.username == "qs01.g1"))

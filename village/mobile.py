@@ -14,8 +14,8 @@ import uuid
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 
 from center.cases import models
-from center.cases.attachments import max_bytes, prepare_before_writing
-from center.cases.operations import RepeatCandidates, categories
+from center.cases.attachments.operations import max_bytes, prepare_before_writing
+from center.cases.intake.operations import RepeatCandidates, categories
 from center.cases.presenters import next_deadlines
 from center.cases.queries import get_case_by_number_or_404
 from core.auth.decorators import permission
@@ -26,7 +26,7 @@ from core.errors import ValidationFailed
 from core.timefmt import localtime
 from core.web import current_actor, submit
 from village import schemas
-from village.tasks import my_tasks
+from village.todo import my_tasks
 
 bp = Blueprint("mobile", __name__, url_prefix="/m", template_folder="templates", static_folder="static",
                static_url_path="/static")
@@ -67,7 +67,7 @@ def _mask_name(name: str) -> str:
 
 def _residents(case) -> list[dict]:
     """The case's applicants, masked like every list (core.crypto.mask): the phone page shows who, not their data."""
-    from center.cases.operations import reveal
+    from center.cases.intake.operations import reveal
 
     rows = []
     for party in case.parties:
@@ -80,22 +80,22 @@ def _residents(case) -> list[dict]:
 
 
 def _photos(case) -> list:
-    from center.cases.attachments import attachments_of
+    from center.cases.attachments.operations import attachments_of
 
     images = [a for a in attachments_of(case) if (a.content_type or "").startswith("image/")]
     return images[::-1][:PHOTOS_SHOWN]
 
 
 def _case_context(case):
-    from center.cases.aftercare import follow_ups_due
-    from center.cases.notes import notes_of
+    from center.cases.aftercare.operations import follow_ups_due
+    from center.cases.attachments.notes import notes_of
     from village.operations import filing_place
 
     events = sorted(case.events, key=lambda e: (e.at, e.id), reverse=True)
     from center.cases import registry
 
     labels = registry.timeline_labels(case.kind)
-    from center.cases.desk import DONE
+    from center.cases.listing.queues import DONE
 
     return {"case": case, "labels": models, "events": events[:30], "action_labels": labels,
             "is_open": case.status not in DONE,
@@ -129,7 +129,7 @@ def _case_form(number: str, schema, perform):
 @bp.route("/cases/<number>/notes", methods=["POST"])
 @permission("case.note")
 def note(number: str):
-    from center.cases.notes import add_note
+    from center.cases.attachments.notes import add_note
 
     prepared = prepare_before_writing(_files("photos"), field="photos", images_only=True)
 
@@ -142,7 +142,7 @@ def note(number: str):
 @bp.route("/cases/<number>/follow-up", methods=["POST"])
 @permission("case.followup")
 def follow_up(number: str):
-    from center.cases.aftercare import record_visit
+    from center.cases.aftercare.operations import record_visit
 
     def perform(case, actor, args):
         record_visit(case, actor=actor, visited_at=utcnow(), method=args["method"], notes=args["notes"],

@@ -12,8 +12,8 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-from center.cases.aftercare import visits_required
-from center.cases.desk import DONE
+from center.cases.aftercare.operations import visits_required
+from center.cases.listing.queues import DONE
 from center.cases.models import Case, CaseStatus, Deadline, DeadlineKind, FollowUpVisit
 from center.cases.presenters import colour_of, today_shanghai
 from center.cases.queries import may_hear_of

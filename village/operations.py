@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import logging
 
-from center.cases.attachments import Prepared, attach
+from center.cases.attachments.operations import Prepared, attach
+from center.cases.intake.operations import RepeatCandidates, case_for_intake_key, register_case
 from center.cases.models import Case, CaseEvent, CaseKind
-from center.cases.operations import RepeatCandidates, case_for_intake_key, register_case
 from center.cases.queries import can_see, hearers
 from core.accounts.models import Role, User
 from core.accounts.queries import users_holding

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from center.cases.identity import IdType
+from center.cases.intake.identity import IdType
+from center.cases.intake.schemas import REPEAT_PATTERN
 from center.cases.models import Rating, VisitMethod
-from center.cases.schemas import REPEAT_PATTERN
 from core.schemas import BaseSchema, fields, length, number_range, one_of, regexp
 
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import aliased
 
-from center.cases.aftercare import visits_required
-from center.cases.desk import DONE
+from center.cases.aftercare.operations import visits_required
+from center.cases.listing.queues import DONE
 from center.cases.models import Case, CaseStatus, FollowUpVisit
 from center.cases.presenters import DeadlineView, next_deadlines
 from center.cases.queries import cases_query

@@ -29,7 +29,7 @@ def index():
                    Membership.is_active.is_(True), User.is_active.is_(True)).order_by(User.display_name))
         for unit_id, name in rows:
             workers.setdefault(unit_id, []).append(name)
-    from center.cases.desk import desk_cases
+    from center.cases.listing.queues import desk_cases
 
     return render_template("village/desk.html", village=village, grids=grids, workers=workers,
                            **desk_cases(actor, unit=village))

@@ -263,7 +263,7 @@ def _operation(rule, method: str, view, components: Components, error_ref: dict)
     return op
 
 
-#: The case number in a URL (center.cases.numbering.NUMBER_RE, written for JSON Schema).
+#: The case number in a URL (center.cases.intake.numbering.NUMBER_RE, written for JSON Schema).
 NUMBER_PATTERN = r"^[A-Z0-9]{1,8}-[0-9]{4}-[0-9]{6}$"
 
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from center.cases import registry
-from center.cases.lifecycle import allowed_actions
+from center.cases.intake.operations import reveal
+from center.cases.lifecycle.operations import allowed_actions
 from center.cases.models import Case
-from center.cases.operations import reveal
 from center.cases.presenters import RULE_LABELS, colour_of, next_deadlines, today_shanghai
 from core.crypto import mask
 from core.db import db
@@ -49,7 +49,7 @@ def _party(p) -> dict:
 
 
 def detail(case: Case) -> dict:
-    from center.cases import clock
+    from center.cases.lifecycle import clock
 
     today = today_shanghai()
     deadlines = []

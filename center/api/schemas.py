@@ -12,8 +12,9 @@ import re
 from marshmallow import Schema, pre_load, validate, validates_schema
 
 from center.api.openapi import Variant
-from center.cases.identity import IdType
-from center.cases.lifecycle import ACTIONS, NOTE_MAX
+from center.cases.intake.identity import IdType
+from center.cases.intake.schemas import LEGAL_CHANNELS, REPEAT_PATTERN
+from center.cases.lifecycle.operations import ACTIONS, NOTE_MAX
 from center.cases.models import (
     CaseChannel,
     CaseKind,
@@ -23,7 +24,6 @@ from center.cases.models import (
     PetitionClass,
     RiskColour,
 )
-from center.cases.schemas import LEGAL_CHANNELS, REPEAT_PATTERN
 from core.schemas import BaseSchema, ValidationError, fields, length, number_range, one_of, regexp
 from core.security import BAD_TEXT_MESSAGE, has_bad_text
 from core.timefmt import SHANGHAI
@@ -152,7 +152,7 @@ class PartyArgs(ApiArgs):
 
 
 class CaseArgs(ApiArgs):
-    """Intake (center.cases.operations.register_case); field errors come back under these names."""
+    """Intake (center.cases.intake.operations.register_case); field errors come back under these names."""
 
     origin_unit_id = _id(required=True, metadata={"description": "来源单位：本人可登记的单位（乡镇、区县工作人员不能"
                                                                  "直接在网格登记）"})
@@ -208,7 +208,7 @@ class CaseSearchArgs(ApiArgs):
     offset = JsonInteger(load_default=0, validate=number_range(0, 1_000_000))
 
 
-#: The parties whose consent 访调对接 needs (center.cases.lifecycle._check_consent): both.
+#: The parties whose consent 访调对接 needs (center.cases.lifecycle.operations._check_consent): both.
 CONSENT_PARTIES = ("applicant", "respondent")
 
 
@@ -229,7 +229,7 @@ class TransitionArgs(ApiArgs):
                           metadata={"description": "访调对接（refer_mediation）：已记录同意的当事人，须为双方"})
 
     #: The OpenAPI document describes one object per action (oneOf, discriminated by ``action``): the fields
-    #: every action takes, and per action what else it takes, required where center.cases.lifecycle.transition
+    #: every action takes, and per action what else it takes, required where center.cases.lifecycle.operations.transition
     #: refuses without it. The loader refuses a field the action does not take (even null), so the document is
     #: exact both ways.
     OPENAPI_DISCRIMINATOR = "action"

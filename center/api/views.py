@@ -24,13 +24,13 @@ from center.api.schemas import (
     OpenApiDocumentSchema,
     TransitionArgs,
 )
-from center.cases.lifecycle import transition
+from center.cases.intake.numbering import NUMBER_RE
+from center.cases.intake.operations import file_case
+from center.cases.lifecycle.operations import transition
+from center.cases.listing.search import is_personal_identifier, search_clause
 from center.cases.models import Case
-from center.cases.numbering import NUMBER_RE
-from center.cases.operations import file_case
 from center.cases.queries import cases_query, get_case_by_number_or_404
-from center.cases.search import is_personal_identifier, search_clause
-from center.cases.units import load_department, load_units
+from center.cases.routing.units import load_department, load_units
 from core.auth.decorators import permission, public
 from core.db import db
 from core.error_pages import api_error

@@ -1,7 +1,8 @@
 """The case registry (事项): one number for life from intake to archive (DOMAIN.md §2, DESIGN.md §4).
 
-models (Case, Party, CaseEvent, Deadline, CaseCounter) · numbering (next_number) · lifecycle (the state
-machine table, ``transition``, the statutory clock) · operations (``file_case`` / ``register_case``: every
-intake rule, repeat detection) · units (where one files, which units may handle or receive a case) · queries
-(scoped reads, ``get_case_or_404``) · identity (document and phone checks).
+At this level, what every subject shares: ``models/`` (Case, Party, CaseEvent, Deadline …), ``queries``
+(scoped reads, ``get_case_or_404``), ``permissions`` (who may take each step), ``registry`` (the case page's
+extension points), ``views`` (the case page), ``presenters`` and ``demo``. Each subject is a subpackage with
+DESIGN.md §2's file names: ``intake/``, ``lifecycle/``, ``routing/``, ``documents/``, ``mediation/``,
+``aftercare/``, ``supervision/``, ``attachments/``, ``listing/``.
 """

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from center.cases.identity import resident_id_check_char
-from center.cases.lifecycle import shanghai_date, transition
-from center.cases.operations import register_case
+from center.cases.intake.identity import resident_id_check_char
+from center.cases.intake.operations import register_case
+from center.cases.lifecycle.operations import shanghai_date, transition
 from core.accounts.models import User
 from core.actor import Actor
 from core.db import db
@@ -88,7 +88,7 @@ NOTICE_SIGNER = {"qs.staff": "qs.leader", "center.li": "leader.wang", "renshe.li
 
 def _acceptance_notice(case, users, drafter: str, *, at) -> None:
     """The 受理告知书, drafted by whoever accepted and signed by the organ's leader: it meets 受理告知."""
-    from center.cases import documents
+    from center.cases.documents import operations as documents
 
     writer = Actor.for_user(users[drafter], channel="cli")
     doc = documents.draft_document(case, "acceptance", actor=writer, at=at)
@@ -97,13 +97,13 @@ def _acceptance_notice(case, users, drafter: str, *, at) -> None:
 
 
 def _ready_to_close(case, users, *, at) -> None:
-    """What closing requires (center.cases.closing): an approved, served answer for a petition; an approved
-    mediation outcome for a dispute. The answer is built through center.cases.documents (drafted by the
+    """What closing requires (center.cases.lifecycle.closing): an approved, served answer for a petition; an approved
+    mediation outcome for a dispute. The answer is built through center.cases.documents.operations (drafted by the
     township clerk, each demand answered, approved by the township leader, served the same day). The dispute's
     outcome is written as the paper trail left it: callers use this on cases already past mediation, where
-    center.cases.mediation's operations (which need a case in mediation) no longer apply."""
-    from center.cases import documents
-    from center.cases.doc_templates import ANSWER_PLACEHOLDER
+    center.cases.mediation.operations's operations (which need a case in mediation) no longer apply."""
+    from center.cases.documents import operations as documents
+    from center.cases.documents.texts import ANSWER_PLACEHOLDER
     from center.cases.models import MediationOutcome, MediationSession, MediationType
 
     unit = case.handling_unit
@@ -155,7 +155,7 @@ def load(_system_actor, context: dict) -> None:
                 _ready_to_close(case, users, at=now - timedelta(days=ago, hours=2))
             if action == "evaluate":
                 # 评价 follows its record: the petitioner's word on the result, taken by the clerk.
-                from center.cases.aftercare import record_evaluation
+                from center.cases.aftercare.operations import record_evaluation
 
                 record_evaluation(case, actor=actor(by), stage="result", rating="satisfied", source="staff",
                                   note="示范数据：信访人电话表示满意", at=at)
@@ -181,8 +181,8 @@ def load(_system_actor, context: dict) -> None:
 
 def _department_answer(case, users, now) -> None:
     """区人社局's answer in its own name: drafted by its liaison, approved by its head (not the center)."""
-    from center.cases import documents
-    from center.cases.doc_templates import ANSWER_PLACEHOLDER
+    from center.cases.documents import operations as documents
+    from center.cases.documents.texts import ANSWER_PLACEHOLDER
 
     liaison = Actor.for_user(users["renshe.liaison"], channel="cli")
     head = Actor.for_user(users["renshe.head"], channel="cli")

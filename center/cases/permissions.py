@@ -34,7 +34,7 @@ from core.auth.registry import (
 
 R = Role
 #: Staff who route and decide on the handling side (a village head only ever handles disputes: a petition
-#: never has a village as its handling unit, center.cases.lifecycle).
+#: never has a village as its handling unit, center.cases.lifecycle.operations).
 STAFF = (R.center_staff, R.township_staff, R.village_head, R.department_head, R.department_liaison)
 #: Who works a case day to day on the handling side.
 WORKERS = (*STAFF, R.village_cadre)

@@ -69,7 +69,7 @@ def next_deadlines(cases: list[Case], today: date | None = None) -> dict[int, De
 def deadline_rows(case: Case, today: date) -> list[dict]:
     """The case page's 办理期限 table: each row with its holder, what ended it and whether its holder was late;
     the petitioner's windows read as windows (last day included), never as anyone's lateness."""
-    from center.cases import clock
+    from center.cases.lifecycle import clock
 
     out = []
     for d in sorted(case.deadlines, key=lambda d: (d.due_on, d.id)):

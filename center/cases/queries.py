@@ -12,8 +12,8 @@ from __future__ import annotations
 from sqlalchemy import false, or_, select
 from sqlalchemy.orm import aliased
 
+from center.cases.intake.numbering import NUMBER_RE
 from center.cases.models import LIVE_ASSIGNMENT, Case, CaseAssignment, PetitionClass
-from center.cases.numbering import NUMBER_RE
 from core.actor import Actor
 from core.auth.permissions import covers, granting
 from core.auth.scoping import unit_filter

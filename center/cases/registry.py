@@ -40,7 +40,7 @@ def register_event_labels(labels: dict[str, str]) -> None:
 def timeline_labels(kind=None) -> dict[str, str]:
     """How the timeline names each action: the transitions' own labels (of ``kind``'s table, so a dispute's
     "answer" reads 出具调处结果) over the labels the case modules registered."""
-    from center.cases.lifecycle import TRANSITIONS
+    from center.cases.lifecycle.operations import TRANSITIONS
 
     return {**event_labels, **{t.action: t.label for t in TRANSITIONS if kind is None or kind in t.kinds}}
 

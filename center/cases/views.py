@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from center.cases import models, registry
-from center.cases.operations import reveal
+from center.cases.intake.operations import reveal
 from center.cases.presenters import deadline_rows, today_shanghai
 from center.cases.queries import can_see, get_case_by_number_or_404
 from core.auth.decorators import permission

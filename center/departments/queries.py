@@ -82,7 +82,7 @@ def desk_queues(actor: Actor, departments: list[Department], now: datetime | Non
 def organ_cases(actor: Actor, departments: list[Department]) -> list[Case]:
     """Cases transferred to these departments as the handling organ (转送/交办), still open: the department
     accepts, handles and answers them in its own name."""
-    from center.cases.lifecycle import FINAL_STATUSES
+    from center.cases.lifecycle.operations import FINAL_STATUSES
 
     ids = sorted({d.id for d in departments})
     if not ids:

@@ -21,7 +21,7 @@ def index():
     townships = org_queries.list_units(actor, parent=district)
     counts = {t.id: org_queries.subtree_counts(t) for t in townships}
     departments = org_queries.list_departments(actor, unit=district)
-    from center.cases.desk import desk_cases
+    from center.cases.listing.queues import desk_cases
 
     return render_template("center/desk.html", district=district, townships=townships, counts=counts,
                            totals=org_queries.subtree_counts(district), departments=departments,

@@ -136,7 +136,7 @@ def test_bind_file_and_follow_up_on_the_phone(open_page, live_db, tmp_path):
     # The photo arrived shrunk (≤ 1600 px on the long edge) and without EXIF.
     from PIL import Image
 
-    from center.cases.attachments import stored_path
+    from center.cases.attachments.operations import stored_path
     from center.cases.models import Attachment, Case
     from core.db import db
 

@@ -156,7 +156,7 @@ def _now():
 
 
 def _today():
-    from center.cases.lifecycle import shanghai_date
+    from center.cases.lifecycle.operations import shanghai_date
 
     return shanghai_date(_now())
 
@@ -167,7 +167,7 @@ def _parties():
 
 
 def _register(demo, family: str, kind: str):
-    from center.cases.operations import register_case
+    from center.cases.intake.operations import register_case
     from core.actor import Actor
 
     system = Actor.system("cli")
@@ -201,8 +201,8 @@ def _dispatch(demo, case, department: str, by: str):
 
 
 def _answer_document(demo, case, drafter: str, approver: str | None = None, server: str | None = None):
-    from center.cases import documents
-    from center.cases.doc_templates import ANSWER_PLACEHOLDER
+    from center.cases.documents import operations as documents
+    from center.cases.documents.texts import ANSWER_PLACEHOLDER
 
     doc = documents.draft_document(case, "answer", actor=demo.actor(drafter))
     documents.edit_document(doc, actor=demo.actor(drafter), title=doc.title, doc_no=doc.doc_no,
@@ -216,7 +216,7 @@ def _answer_document(demo, case, drafter: str, approver: str | None = None, serv
 
 
 def _mediation(demo, case, worker: str, *, outcome: bool, approver: str | None = None):
-    from center.cases import mediation
+    from center.cases.mediation import operations as mediation
 
     session = mediation.record_session(case, actor=demo.actor(worker), mediation_type="people",
                                        held_at=_now() - timedelta(hours=1), place="调解室", mediators="人民调解委员会")
@@ -242,7 +242,7 @@ def _summon_receiver(demo, department: str) -> None:
 
 def build(demo, key: str) -> Subject:
     """The subject ``key`` names, committed (a savepoint of the test's transaction) so requests see it."""
-    from center.cases.lifecycle import transition
+    from center.cases.lifecycle.operations import transition
 
     family, kind, state, extras = parse(key)
     triage, worker, leader = ORGAN[family]
@@ -256,7 +256,7 @@ def build(demo, key: str) -> Subject:
     if family == "X":
         step("transfer", "center.li", department=demo.department(RENSHE))
     elif family == "E":
-        from center.cases.routing import assign_owner
+        from center.cases.routing.operations import assign_owner
 
         step("escalate", "qs.staff")
         assign_owner(case, actor=demo.actor("center.li"), owner_leader=demo.user("qs.leader"))
@@ -296,7 +296,7 @@ def build(demo, key: str) -> Subject:
         elif extra == "approved_outcome":
             subject.session_id = _mediation(demo, case, worker, outcome=True, approver=leader).id
         elif extra in ("review", "review_external"):
-            from center.cases import aftercare
+            from center.cases.aftercare import operations as aftercare
 
             if extra == "review":
                 review = aftercare.request_review(case, actor=demo.actor(triage), level="review",

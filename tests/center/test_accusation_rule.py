@@ -8,9 +8,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from center.cases import lifecycle, routing, supervision
-from center.cases.operations import find_repeat_candidates, register_case
+from center.cases.intake.operations import find_repeat_candidates, register_case
+from center.cases.lifecycle import operations as lifecycle
 from center.cases.presenters import today_shanghai
+from center.cases.routing import operations as routing
+from center.cases.supervision import operations as supervision
 from core.actor import Actor
 from core.db import utcnow
 from core.errors import ValidationFailed
@@ -47,7 +49,7 @@ def test_it_cannot_be_handed_down_into_the_accused_unit(db, demo):
 
 
 def test_grid_workers_of_the_accused_village_hear_nothing(db, demo):
-    # Filed at the grid by a village post (a district clerk files at village level or above: center.cases.units).
+    # Filed at the grid by a village post (a district clerk files at village level or above: center.cases.routing.units).
     case = _accusation(demo, accused="上坝村", origin="上坝村第1网格", by="qs02.cadre")
     lifecycle.transition(case, "not_accept", actor=demo.actor("qs.staff"), note="不属于受理范围")
     assert _told(db, case, ["qs02.g1"], demo) == []

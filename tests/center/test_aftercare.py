@@ -9,9 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from center.cases import aftercare, lifecycle, mediation
+from center.cases.aftercare import operations as aftercare
+from center.cases.intake.operations import register_case
+from center.cases.lifecycle import operations as lifecycle
+from center.cases.mediation import operations as mediation
 from center.cases.models import CaseStatus, Evaluation, FollowUpVisit
-from center.cases.operations import register_case
 from core.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from tests.center.test_mediation import AT, SH, actions, mediating, post, session_on, text
 

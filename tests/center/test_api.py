@@ -17,7 +17,7 @@ PHONE = "13901019876"
 
 
 def _valid_id() -> str:
-    from center.cases.identity import resident_id_check_char
+    from center.cases.intake.identity import resident_id_check_char
 
     first17 = "11010119900307123"
     return first17 + resident_id_check_char(first17)
@@ -37,7 +37,7 @@ def _bearer(plain: str) -> dict:
 
 
 def _register(demo, username: str, origin: str, **kw):
-    from center.cases.operations import register_case
+    from center.cases.intake.operations import register_case
 
     kind = kw.pop("kind", "petition")
     defaults = {"summary": "接口测试事项", "category": "其他", "channel": "visit",

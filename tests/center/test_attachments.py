@@ -109,7 +109,7 @@ def test_a_pdf_is_kept_and_served_as_a_download(app, db, demo, signed_in, store_
 
 
 def test_big_photos_are_scaled_down(app, db, demo, store_dir):
-    from center.cases.attachments import MAX_EDGE, check_file
+    from center.cases.attachments.operations import MAX_EDGE, check_file
 
     prepared = check_file("big.png", png((4000, 1000)))
     assert Image.open(io.BytesIO(prepared.data)).size == (MAX_EDGE, MAX_EDGE // 4)
@@ -167,7 +167,7 @@ def test_a_request_over_the_request_cap_gets_413_not_500(app, db, demo, signed_i
 
 
 def test_a_decompression_bomb_is_refused(app, db, demo, store_dir):
-    from center.cases.attachments import check_file
+    from center.cases.attachments.operations import check_file
     from core.errors import ValidationFailed
 
     out = io.BytesIO()
@@ -178,7 +178,7 @@ def test_a_decompression_bomb_is_refused(app, db, demo, store_dir):
 
 
 def _attachment(db, case) -> Attachment:
-    from center.cases.attachments import check_files, upload
+    from center.cases.attachments.operations import check_files, upload
     from core.actor import Actor
 
     rows = upload(case, check_files([("现场.png", png())]), actor=Actor.system("cli"))
@@ -229,7 +229,7 @@ def test_the_case_page_lists_the_files_and_offers_the_upload(app, db, demo, sign
 
 
 def test_stored_files_are_written_once_and_atomically(app, db, demo, store_dir):
-    from center.cases.attachments import check_file, store
+    from center.cases.attachments.operations import check_file, store
 
     prepared = check_file("a.png", png())
     key = store(prepared)

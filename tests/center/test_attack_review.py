@@ -31,13 +31,13 @@ def test_township_clerk_cannot_record_the_review_as_external_when_the_organ_abov
     organ *outside* the platform although the organ one level up, 示范区, is on it; an outside organ's decision
     is recorded by the handling side (case.triage), so the clerk then records "维持" himself, does the same for
     复核, and the system terminates (终结) the petition: the organ whose answer is contested decided its own
-    review and ended the procedure, with no district leader involved (hole: center/cases/aftercare.py
+    review and ended the procedure, with no district leader involved (hole: center/cases/aftercare/operations.py
     request_review accepts ``external_organ`` without checking ``platform_organ`` is None).
 
     Secure: the 复查 request naming an outside organ is refused (422) while the organ above is on the platform,
     nothing is recorded, and the petition is not terminated."""
     s = spec.build(demo, "T.p.closed")
-    from center.cases import aftercare
+    from center.cases.aftercare import operations as aftercare
     from center.cases.models import ReviewLevel
 
     assert aftercare.platform_organ(s.case, ReviewLevel.review).name == "示范区"
@@ -73,11 +73,11 @@ def test_township_clerk_cannot_record_the_review_as_external_when_the_organ_abov
 def _escalated_dispute_with_township_outcome(demo, db):
     """A dispute handled by 青石镇: accepted, mediated, 调解不成 approved by qs.leader (the township's leader);
     then escalated to 示范区 because the township could not resolve it."""
-    from center.cases.lifecycle import transition
+    from center.cases.lifecycle.operations import transition
 
     s = spec.build(demo, "T.d.mediating")
     session = spec._mediation(demo, s.case, "qs.staff", outcome=False, approver=None)
-    from center.cases import mediation
+    from center.cases.mediation import operations as mediation
 
     mediation.record_outcome(session, actor=demo.actor("qs.staff"), outcome="failure",
                              guidance="调解不成，引导当事人向人民法院起诉")
@@ -90,12 +90,12 @@ def _escalated_dispute_with_township_outcome(demo, db):
 def test_district_cannot_close_an_escalated_dispute_on_the_townships_mediation_outcome(app, db, demo, signed_in):
     """The district center accepts the escalated dispute and, without mediating at all, issues a result and
     leader.wang closes it: ``missing_for_close`` finds the township leader's approval of the township's failed
-    mediation and counts it for the district (hole: center/cases/closing.py approved_outcome has no organ
+    mediation and counts it for the district (hole: center/cases/lifecycle/closing.py approved_outcome has no organ
     filter, unlike approved_answer's "only the current organ's answer counts").
 
     Secure: closing needs a mediation outcome approved by the current handling organ's leader: 422, nothing
     changed."""
-    from center.cases.lifecycle import transition
+    from center.cases.lifecycle.operations import transition
 
     s = _escalated_dispute_with_township_outcome(demo, db)
     assert s.case.handling_unit.name == "示范区" and s.case.status == "escalated"
@@ -115,11 +115,11 @@ def test_competent_department_cannot_close_a_transferred_dispute_on_the_township
                                                                                          signed_in):
     """The same after 转送: 示范区 transfers the escalated dispute to 区人社局 as the competent organ; the
     department accepts, issues a result and its head closes it on the township's mediation outcome, which
-    nobody of the department approved (center/cases/closing.py approved_outcome; mediation.approve_outcome does
+    nobody of the department approved (center/cases/lifecycle/closing.py approved_outcome; mediation.approve_outcome does
     not look at the organ either).
 
     Secure: 422 on close; nothing changed."""
-    from center.cases.lifecycle import transition
+    from center.cases.lifecycle.operations import transition
 
     s = _escalated_dispute_with_township_outcome(demo, db)
     transition(s.case, "transfer", actor=demo.actor("center.li"), department=demo.department(spec.RENSHE),
@@ -143,8 +143,8 @@ def test_an_accusation_cannot_name_the_district_itself_and_be_handled_by_the_acc
     origin looking for a unit outside the accused and, finding none, stops at the root: the case is
     registered with the accused unit as its handling unit, and since every user of the district sits under it,
     the case is invisible to every clerk and leader of the district (and its 15-day clock runs out unseen);
-    only the filer sees it (holes: center/cases/units.py accused_refusal / default_handling_unit and
-    center/cases/operations.py file_case, which never checks the handling unit it falls back to against the
+    only the filer sees it (holes: center/cases/routing/units.py accused_refusal / default_handling_unit and
+    center/cases/intake/operations.py file_case, which never checks the handling unit it falls back to against the
     accused).
 
     Secure: refused with a field error (422), no case created."""
@@ -173,8 +173,8 @@ def test_an_accusation_cannot_name_the_district_itself_and_be_handled_by_the_acc
 def test_the_organ_department_does_not_dispatch_to_itself(db, demo):
     """A department that is the handling organ cannot make itself a feedback party too (it would keep sight
     of the case after returning it)."""
-    from center.cases.lifecycle import transition
-    from center.cases.operations import register_case
+    from center.cases.intake.operations import register_case
+    from center.cases.lifecycle.operations import transition
     from center.departments import operations
     from core.errors import ValidationFailed
 

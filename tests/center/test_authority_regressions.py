@@ -145,7 +145,7 @@ def test_an_extension_of_a_transferred_petition_is_noticed_in_the_organs_name(ap
 def test_the_district_government_reviews_its_departments_answer_on_the_platform(app, db, demo, signed_in):
     """复查 of 区人社局's answer: 信访工作条例 Art. 35 names the organ's 本级人民政府 (示范区, on the platform) — the
     answer itself tells the petitioner so — and the district center may record the request there."""
-    from center.cases.documents import upper_organ_name
+    from center.cases.documents.operations import upper_organ_name
     from center.cases.models import Review
 
     for username in ("renshe.liaison", "center.li"):
@@ -165,9 +165,9 @@ def test_the_former_organs_draft_cannot_answer_a_transferred_petition(app, db, d
     """A draft answer written by the district center before the case was transferred to 区人社局 is the former
     organ's: once 区人社局 is the organ, the district's leader no longer approves it, and the department cannot
     close the case on an answer issued in another organ's name."""
-    from center.cases import documents
-    from center.cases.doc_templates import ANSWER_PLACEHOLDER
-    from center.cases.lifecycle import transition
+    from center.cases.documents import operations as documents
+    from center.cases.documents.texts import ANSWER_PLACEHOLDER
+    from center.cases.lifecycle.operations import transition
     from center.cases.models import CaseDocument
 
     subject = spec.build(demo, "D.p.registered")

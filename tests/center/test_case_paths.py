@@ -10,10 +10,12 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from center.cases import aftercare, documents, lifecycle
-from center.cases.doc_templates import ANSWER_PLACEHOLDER
+from center.cases.aftercare import operations as aftercare
+from center.cases.documents import operations as documents
+from center.cases.documents.texts import ANSWER_PLACEHOLDER
+from center.cases.intake.operations import register_case
+from center.cases.lifecycle import operations as lifecycle
 from center.cases.models import Case, CaseStatus, Deadline, ReviewLevel
-from center.cases.operations import register_case
 from center.cases.presenters import today_shanghai
 from core.db import utcnow
 from core.errors import InvalidTransition, PermissionDenied

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, text
 
-from center.cases import lifecycle
+from center.cases.intake.operations import find_repeat_candidates, register_case, reveal
+from center.cases.lifecycle import operations as lifecycle
 from center.cases.models import Case, CaseEvent, CaseKind, CaseStatus, Deadline, Party
-from center.cases.operations import find_repeat_candidates, register_case, reveal
 from center.cases.queries import can_see, cases_query, get_case_by_number_or_404, get_case_or_404
 from core.actor import Actor
 from core.audit.models import AuditEntry
@@ -144,7 +144,7 @@ def test_personal_data_is_encrypted_at_rest_and_names_keep_rare_characters(db, d
 # --- numbering --------------------------------------------------------------------------------------------------
 
 def test_numbers_stay_unique_under_two_concurrent_writers(fresh_url):
-    from center.cases.numbering import next_sequence
+    from center.cases.intake.numbering import next_sequence
     from core.db import db, write_intent
 
     application = make_app(fresh_url)

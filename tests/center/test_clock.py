@@ -1,4 +1,4 @@
-"""The statutory clock (center.cases.clock): each deadline met by its named act on its date, each row held by
+"""The statutory clock (center.cases.lifecycle.clock): each deadline met by its named act on its date, each row held by
 a responsible unit or department, moves that close the old holder's row and continue it for the new one,
 the dispute's 受理 clock, and the petitioner's windows that are never supervised nor anyone's lateness."""
 
@@ -9,13 +9,17 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from center.cases import aftercare, clock, documents, lifecycle, mediation
-from center.cases.desk import queue_clause
-from center.cases.doc_templates import ANSWER_PLACEHOLDER
+from center.cases.aftercare import operations as aftercare
+from center.cases.documents import operations as documents
+from center.cases.documents.texts import ANSWER_PLACEHOLDER
+from center.cases.intake.operations import register_case
+from center.cases.lifecycle import clock
+from center.cases.lifecycle import operations as lifecycle
+from center.cases.listing.queues import queue_clause
+from center.cases.mediation import operations as mediation
 from center.cases.models import Case, CaseEvent, Deadline, DeadlineKind, Supervision
-from center.cases.operations import register_case
 from center.cases.queries import cases_query
-from center.cases.supervision import scan
+from center.cases.supervision.operations import scan
 from core.actor import Actor
 from core.db import db as _db
 from core.errors import InvalidTransition

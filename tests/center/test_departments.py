@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from center.cases.lifecycle import transition
+from center.cases.intake.operations import register_case
+from center.cases.lifecycle.operations import transition
 from center.cases.models import AssignmentStatus, Case, CaseAssignment, CaseEvent
-from center.cases.operations import register_case
 from center.cases.queries import can_see
 from center.departments import duty, operations
 from core.accounts.models import Role

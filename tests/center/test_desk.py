@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
 
-from center.cases.desk import QUEUE_KEYS, desk_cases, queue_clause, queue_counts
+from center.cases.listing.queues import QUEUE_KEYS, desk_cases, queue_clause, queue_counts
 from center.cases.models import Case, CaseStatus
 from center.cases.presenters import next_deadlines, today_shanghai
 from center.cases.queries import cases_query

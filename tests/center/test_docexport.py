@@ -10,7 +10,8 @@ from urllib.parse import unquote
 
 from sqlalchemy import func, select
 
-from center.cases import docexport, documents
+from center.cases.documents import export as docexport
+from center.cases.documents import operations as documents
 from core.audit.models import AuditEntry
 from tests.specs.documents import ANSWERS, T0, actor, answered_draft, working_petition
 

@@ -9,9 +9,9 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from center.cases import documents
-from center.cases.doc_templates import ANSWER_PLACEHOLDER, split_demands
-from center.cases.lifecycle import transition
+from center.cases.documents import operations as documents
+from center.cases.documents.texts import ANSWER_PLACEHOLDER, split_demands
+from center.cases.lifecycle.operations import transition
 from center.cases.models import (
     CaseDocument,
     CaseEvent,
@@ -66,7 +66,7 @@ def test_draft_is_generated_from_the_case_facts(db, demo):
 
 
 def test_not_accepted_notice_carries_the_reason(db, demo):
-    from center.cases.operations import register_case
+    from center.cases.intake.operations import register_case
 
     case = register_case(actor(db, "qs.staff"), kind="petition", summary="要求重新分配二十年前的承包地",
                          category="土地/山林权属", channel="visit", origin_unit=unit(db, "青石镇"),
@@ -137,7 +137,7 @@ def test_the_whole_petition_path(db, demo):
 
 def test_the_drafter_may_not_approve_even_as_the_organs_leader(db, demo):
     """A village head drafts the village's answer to a dispute: leader of the organ, but the drafter → 403."""
-    from center.cases.operations import register_case
+    from center.cases.intake.operations import register_case
 
     case = register_case(actor(db, "qs01.cadre"), kind="dispute", summary="邻里因排水沟堵塞发生争执",
                          category="邻里纠纷", channel="visit", origin_unit=unit(db, "青石村"),
@@ -235,8 +235,8 @@ def test_review_window_rolls_past_national_day(db, demo):
 def test_a_departments_answer_is_approved_by_its_head(db, demo):
     """转送 to the competent organ: 区信访局 accepts and answers in its own name; the district's leader (the
     handling unit keeps the scope) may not approve it, the department's head does."""
-    from center.cases.lifecycle import transition
-    from center.cases.operations import register_case
+    from center.cases.intake.operations import register_case
+    from center.cases.lifecycle.operations import transition
 
     dept = demo.department("区信访局")
     case = register_case(actor(db, "center.li"), kind="petition", summary="反映征收补偿款未足额发放", category="征地拆迁",
@@ -303,7 +303,7 @@ def test_the_path_over_http(db, demo, signed_in):
 
 
 def test_the_drafter_approving_over_http_gets_a_clear_403(db, demo, signed_in):
-    from center.cases.operations import register_case
+    from center.cases.intake.operations import register_case
 
     case = register_case(actor(db, "qs01.cadre"), kind="dispute", summary="邻里因排水沟堵塞发生争执",
                          category="邻里纠纷", channel="visit", origin_unit=unit(db, "青石村"),

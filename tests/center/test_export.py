@@ -10,9 +10,9 @@ import re
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from center.cases.export import HEADER
+from center.cases.intake.operations import reveal
+from center.cases.listing.export import HEADER
 from center.cases.models import Case
-from center.cases.operations import reveal
 from center.cases.queries import cases_query
 from core.audit.models import AuditEntry
 from core.crypto import mask
@@ -116,7 +116,7 @@ def test_department_head_exports_only_what_is_assigned(signed_in, demo, db):
 
 
 def test_the_cap_leaves_a_note(app, db, demo):
-    from center.cases.export import build_workbook
+    from center.cases.listing.export import build_workbook
 
     ws = load_workbook(io.BytesIO(build_workbook([("SF-2026-000001",) + ("x",) * 13 + ("=1+1",)],
                                                  truncated=True, cap=1))).active

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from center.cases import documents
+from center.cases.documents import operations as documents
 from center.cases.models import CaseDocument, CaseEvent, Deadline, DocumentKind, Extension
 from core.audit.models import AuditEntry
 from core.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed

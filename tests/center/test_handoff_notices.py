@@ -14,10 +14,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from center.cases import handoff_notices, units
-from center.cases.lifecycle import transition
+from center.cases.intake.operations import register_case
+from center.cases.lifecycle.operations import transition
 from center.cases.models import Case, CaseAssignment, CaseEvent
-from center.cases.operations import register_case
+from center.cases.routing import notices as handoff_notices
+from center.cases.routing import units
 from center.departments import operations
 from core.actor import Actor
 from core.audit.operations import record
@@ -59,7 +60,7 @@ def _escalate(demo):
 
 
 def _transfer(demo):
-    """转送 (center.cases.lifecycle._notify_organ): the competent department's liaisons and head."""
+    """转送 (center.cases.lifecycle.operations._notify_organ): the competent department's liaisons and head."""
     case = file(demo, "center.li", "示范区", kind="petition")
     transition(case, "transfer", actor=demo.actor("center.li"), department=demo.department("区信访局"))
     return case

@@ -8,8 +8,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from center.cases import identity
-from center.cases.identity import IdType
+from center.cases.intake import identity
+from center.cases.intake.identity import IdType
 
 USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 

@@ -8,8 +8,8 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from center.cases.intake.operations import register_case
 from center.cases.models import Case, CaseEvent, CaseKind, CaseStatus, Party
-from center.cases.operations import register_case
 from core.audit.models import AuditEntry
 from core.errors import ValidationFailed
 from tests.center.test_identity import make_resident_id

@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from center.cases import lifecycle, mediation
+from center.cases.intake.operations import register_case
+from center.cases.lifecycle import operations as lifecycle
+from center.cases.mediation import operations as mediation
 from center.cases.models import CaseEvent, CaseStatus, MediationSession
-from center.cases.operations import register_case
 from core.db import utcnow
 from core.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from tests.conftest import csrf_from

@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
+from center.cases.intake.operations import register_case
 from center.cases.models import Attachment, Case, CaseEvent
-from center.cases.operations import register_case
 from tests.center.test_attachments import PE, gps_jpeg, pdf
 from tests.conftest import csrf_from
 

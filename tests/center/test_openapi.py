@@ -124,7 +124,7 @@ ACTION_SUBJECTS = {"hand_down": ("D.p.registered", "center.li"), "transfer": ("D
 
 
 def test_transitions_are_described_per_action(app, db):
-    from center.cases.lifecycle import ACTIONS
+    from center.cases.lifecycle.operations import ACTIONS
 
     schemas = _document(app)["components"]["schemas"]
     union = schemas["TransitionArgs"]
@@ -151,9 +151,9 @@ def test_transitions_are_described_per_action(app, db):
 
 @pytest.mark.parametrize("action", sorted(ACTION_SUBJECTS))
 def test_each_action_requires_what_the_transition_refuses_without(app, db, demo, action):
-    """What the document requires of an action is what center.cases.lifecycle.transition refuses without (a
+    """What the document requires of an action is what center.cases.lifecycle.operations.transition refuses without (a
     field error under that name), where the action is otherwise allowed: the complete request goes through."""
-    from center.cases.lifecycle import transition
+    from center.cases.lifecycle.operations import transition
     from center.cases.models import Case
     from core.errors import ValidationFailed
     from core.org.models import Department, OrgUnit

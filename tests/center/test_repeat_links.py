@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from center.cases.operations import register_case
+from center.cases.intake.operations import register_case
 from core.actor import Actor
 from tests.center.test_intake import ID_A, case_of, open_form, petition, post
 

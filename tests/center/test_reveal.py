@@ -8,8 +8,8 @@ import logging
 
 from sqlalchemy import select
 
+from center.cases.intake.operations import reveal
 from center.cases.models import Case, Party
-from center.cases.operations import reveal
 from core.audit.models import AuditEntry
 from tests.conftest import csrf_from
 

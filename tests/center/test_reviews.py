@@ -9,7 +9,9 @@ from datetime import date, datetime, time, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from center.cases import aftercare, lifecycle
+from center.cases.aftercare import operations as aftercare
+from center.cases.intake.operations import register_case
+from center.cases.lifecycle import operations as lifecycle
 from center.cases.models import (
     CaseDocument,
     CaseStatus,
@@ -18,7 +20,6 @@ from center.cases.models import (
     ServiceMethod,
     ServiceRecord,
 )
-from center.cases.operations import register_case
 from core.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from tests.center.test_mediation import SH, actions, mediating, party, post, text
 

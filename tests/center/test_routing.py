@@ -1,4 +1,4 @@
-"""Owner leader (包案) and handling person (center.cases.routing): the colour → level map as a table, the
+"""Owner leader (包案) and handling person (center.cases.routing.operations): the colour → level map as a table, the
 configurable map, the assignee rule, permissions, and re-grading recorded on the timeline."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from center.cases import routing
+from center.cases.intake.operations import register_case
 from center.cases.models import CaseEvent, RiskColour
-from center.cases.operations import register_case
+from center.cases.routing import operations as routing
 from core.audit.models import AuditEntry
 from core.errors import PermissionDenied, ValidationFailed
 

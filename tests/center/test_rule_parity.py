@@ -16,8 +16,8 @@ import pytest
 from flask import template_rendered
 from sqlalchemy import func, select
 
+from center.cases.intake.operations import register_case
 from center.cases.models import Case, CaseEvent, Deadline, Party
-from center.cases.operations import register_case
 from core.audit.models import AuditEntry
 from tests.center.test_identity import make_resident_id
 from tests.conftest import csrf_token
@@ -107,7 +107,7 @@ INTAKE_ROWS = [
 ]
 
 TRANSITION_ROWS = [
-    # 5. the note rules of 不予受理 and 导入法定程序 (center.cases.lifecycle.transition)
+    # 5. the note rules of 不予受理 and 导入法定程序 (center.cases.lifecycle.operations.transition)
     ("not-accept-without-reason", "qs.staff", "petition", {"action": "not_accept", "note": ""},
      ("refused", {"note": [NO_REASON]})),
     ("not-accept-with-reason", "qs.staff", "petition", {"action": "not_accept", "note": "不属于信访事项受理范围"},

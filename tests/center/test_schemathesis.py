@@ -71,11 +71,11 @@ class _Errors(logging.Handler):
 def api(app, db, demo):
     """The bearer token of a township clerk (a demo-like user: the demo district's 青石镇 staff, with a
     personal token as an integration would hold), the cases and units they see, and a few fresh cases."""
-    from center.cases.lifecycle import TRANSITIONS, transfer_departments
+    from center.cases.intake.operations import categories, register_case
+    from center.cases.lifecycle.operations import TRANSITIONS, transfer_departments
     from center.cases.models import Case
-    from center.cases.operations import categories, register_case
     from center.cases.queries import cases_query
-    from center.cases.units import escalation_targets, hand_down_targets, intake_units
+    from center.cases.routing.units import escalation_targets, hand_down_targets, intake_units
     from core.accounts.tokens import issue_token
 
     actor = demo.actor(USER)

@@ -14,11 +14,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from center.cases.identity import resident_id_check_char
+from center.cases.intake.identity import resident_id_check_char
+from center.cases.listing.search import Filters, parse_filters, search_cases
 from center.cases.models import Case, CaseSearch
 from center.cases.presenters import today_shanghai
 from center.cases.queries import cases_query
-from center.cases.search import Filters, parse_filters, search_cases
 from core.actor import Actor
 from tests.conftest import csrf_from
 from tests.core.forms_spec import FormPage, assert_no_english
@@ -40,7 +40,7 @@ def visible_numbers(db, actor, **where) -> set[str]:
 
 
 def register(db, summary, *, unit, name="测试人", kind="dispute", id_number=None, phone=None, actor=None, **kw):
-    from center.cases.operations import register_case
+    from center.cases.intake.operations import register_case
 
     party = {"role": "applicant", "kind": "person", "name": name}
     if id_number:

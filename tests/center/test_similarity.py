@@ -1,12 +1,12 @@
-"""Repeat detection's "similar matter" (center.cases.similarity) on a table of paraphrased Chinese summaries:
+"""Repeat detection's "similar matter" (center.cases.intake.similarity) on a table of paraphrased Chinese summaries:
 paraphrases of one matter are similar, the same person's other matters are not."""
 
 from __future__ import annotations
 
 import pytest
 
-from center.cases import similarity
-from center.cases.similarity import DEFAULT_THRESHOLD, is_similar, normalise
+from center.cases.intake import similarity
+from center.cases.intake.similarity import DEFAULT_THRESHOLD, is_similar, normalise
 
 #: (first summary, a later paraphrase of the same matter)
 HITS = [

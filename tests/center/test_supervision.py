@@ -13,10 +13,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from center.cases.lifecycle import transition
+from center.cases.intake.operations import register_case
+from center.cases.lifecycle.operations import transition
 from center.cases.models import CaseEvent, Deadline, Supervision
-from center.cases.operations import register_case
-from center.cases.supervision import level_due, scan
+from center.cases.supervision.operations import level_due, scan
 from core.actor import Actor
 from notify.models import Notification
 from tests.conftest import csrf_from
@@ -129,7 +129,7 @@ def test_nothing_before_80_percent_and_nothing_before_the_start(db, demo):
 def test_met_deadlines_are_never_supervised(db, demo):
     case = _petition(demo)
     transition(case, "accept", actor=demo.actor("qs.staff"), at=RECEIVED + timedelta(days=5))  # meets 转送交办
-    from center.cases import documents
+    from center.cases.documents import operations as documents
 
     notice = documents.draft_document(case, "acceptance", actor=demo.actor("qs.staff"),
                                       at=RECEIVED + timedelta(days=5, hours=1))

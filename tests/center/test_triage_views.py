@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from center.cases import lifecycle
+from center.cases.intake.operations import register_case
+from center.cases.lifecycle import operations as lifecycle
 from center.cases.models import Case, CaseEvent, CaseStatus
-from center.cases.operations import register_case
 from core.audit.models import AuditEntry
 from tests.conftest import csrf_from
 
@@ -74,8 +74,8 @@ def test_accept_start_answer_and_a_refused_close_say_what_is_missing(db, demo, s
     refused = act(client, token, case, "answer")  # 答复 is the approved answer document, not a status
     assert refused.status_code == 422 and "缺少本办理机关经领导审批印发的答复意见书" in refused.get_data(as_text=True)
     assert snapshot(db, case) == before
-    from center.cases import documents
-    from center.cases.doc_templates import ANSWER_PLACEHOLDER
+    from center.cases.documents import operations as documents
+    from center.cases.documents.texts import ANSWER_PLACEHOLDER
 
     db.session.expire_all()
     case = db.session.get(Case, case.id)

@@ -1,4 +1,4 @@
-"""center.cases.units: the lists the forms offer are exactly the units the operations accept, for every unit of
+"""center.cases.routing.units: the lists the forms offer are exactly the units the operations accept, for every unit of
 the demo district (a form can neither offer a refused unit nor hide an allowed one)."""
 
 from __future__ import annotations
@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from center.cases import lifecycle, units
+from center.cases.intake.operations import register_case
+from center.cases.lifecycle import operations as lifecycle
 from center.cases.models import CaseKind
-from center.cases.operations import register_case
+from center.cases.routing import units
 from core.errors import ValidationFailed
 from core.org.models import OrgUnit
 

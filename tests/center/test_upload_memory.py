@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from center.cases import attachments
+from center.cases.attachments import operations as attachments
 from center.cases.models import Attachment, Case
 from core.errors import ValidationFailed
 from tests.conftest import csrf_from

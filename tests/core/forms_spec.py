@@ -439,7 +439,7 @@ def _api_intake(demo) -> dict:
 def _api_case_number(demo) -> str:
     number = getattr(demo, "_json_spec_case", None)
     if number is None:
-        from center.cases.operations import register_case
+        from center.cases.intake.operations import register_case
 
         case = register_case(demo.actor("qs.staff"), kind="dispute", category="邻里纠纷", channel="visit",
                              summary="坏输入测试：邻里纠纷", origin_unit=demo.unit("青石镇"),

@@ -182,7 +182,7 @@ class Jurisdiction:
         visible = self.db.session.scalar(cases_query(Actor.for_user(self.user)).with_only_columns(Case.number)
                                          .order_by(Case.id).limit(1))
         if visible is None and self.membership is not None and self.membership.unit is not None:
-            from center.cases.operations import register_case
+            from center.cases.intake.operations import register_case
 
             kind = "petition" if self.unit.tier in ("district", "township") else "dispute"
             case = register_case(Actor.system("cli"), kind=kind, summary="路由测试事项", category="其他",

@@ -87,7 +87,7 @@ def test_a_schema_refuses_hidden_characters_however_the_data_arrives(app):
 
 
 def test_the_workbook_drops_what_no_worksheet_can_hold():
-    from center.cases.export import HEADER, build_workbook
+    from center.cases.listing.export import HEADER, build_workbook
 
     dirty = "".join(ch for _what, ch in HIDDEN_JSON)
     row = ["SF-2026-000001", "纠纷", "", "其他", "来访", "已登记", "黄", f"青石镇{dirty}", "2026-12-02 09:00", "", "",

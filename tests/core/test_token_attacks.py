@@ -212,7 +212,7 @@ def test_a_service_token_outside_its_actions_is_refused(app, db, demo):
 def test_a_service_token_outside_its_unit_subtree_finds_nothing(app, db, demo):
     """The account holds posts at 青石镇 and 柳河镇; its token is scoped to 青石镇: 柳河镇's cases are not found and
     not listed, 青石镇's are."""
-    from center.cases.operations import register_case
+    from center.cases.intake.operations import register_case
 
     def case_at(unit):
         case = register_case(demo.actor("center.li"), kind="dispute", summary=f"{unit}范围测试", category="其他",

@@ -1,5 +1,5 @@
-"""Registry-test specs of mediation, evaluations, follow-ups and 复查/复核 (center.cases.aftercare_views), on the
-demo cases of center/cases/demo.py and the rows center/cases/aftercare_demo.py adds to them."""
+"""Registry-test specs of mediation, evaluations, follow-ups and 复查/复核 (center.cases.aftercare.views), on the
+demo cases of center/cases/demo.py and the rows center/cases/aftercare/demo.py adds to them."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ MEDIATING = "兄弟二人因赡养老人费用分担发生纠纷"   # d-mediate:
 CLOSED_DISPUTE = "物业费与停车收费争议"            # d-done: 青石村, closed
 CLOSED_PETITION = "反映低保评定不公开"              # p-closed: 青石镇, served 18 days before the demo, visited
 REVIEWED = "反映区属企业改制职工身份置换补偿标准不一"  # aftercare_demo: district, 复查 pending at 市信访局
-SCHEMAS = "center.cases.aftercare_views."
+SCHEMAS = "center.cases.aftercare.views."
 
 
 def _case(demo, summary: str):
@@ -55,7 +55,7 @@ def _session_params(demo):
 
 def _with_outcome(demo):
     """The demo session on d-mediate, given an outcome awaiting the village head's approval."""
-    from center.cases.mediation import record_outcome
+    from center.cases.mediation.operations import record_outcome
 
     session = _session(demo)
     if session.outcome is None:

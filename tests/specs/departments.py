@@ -16,9 +16,9 @@ SPEC_SUMMARY = "坏输入测试：部门派单事项"
 def _case(demo):
     """A district petition in progress (handled by 示范区, so every district department may join), made once
     per test through the operations."""
-    from center.cases.lifecycle import transition
+    from center.cases.intake.operations import register_case
+    from center.cases.lifecycle.operations import transition
     from center.cases.models import Case
-    from center.cases.operations import register_case
 
     case = demo.db.session.scalar(select(Case).where(Case.summary == SPEC_SUMMARY))
     if case is None:

@@ -1,4 +1,4 @@
-"""Specs of the desk pages, the case list and the audited reveal (center.cases.desk_views)."""
+"""Specs of the desk pages, the case list and the audited reveal (center.cases.listing.views)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ FORM_SPECS = {
     # the list's filter form: posted, so that a searched ID number, phone or name never reaches a URL
     "case_list.search": FormSpec("qs.staff", page=lambda demo: "/cases/",
                                  valid=lambda demo: {"q": "反映", "kind": "petition", "risk": "yellow"},
-                                 schema="center.cases.search.SearchArgs"),
+                                 schema="center.cases.listing.search.SearchArgs"),
 }
 
 URL_PARAMS = {"party_id": _party_id}

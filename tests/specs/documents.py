@@ -1,4 +1,4 @@
-"""Registry-test specs of answer documents, approval, service and extension (center.cases.document_views), and
+"""Registry-test specs of answer documents, approval, service and extension (center.cases.documents.views), and
 the helpers the document tests share: a petition worked by 青石镇 with pinned dates, built through the real
 operations."""
 
@@ -41,8 +41,8 @@ def working_petition(db, *, via_district: bool = False, at=T0, demands: str = DE
                      applicant: str = "王建国"):
     """A petition handled by 青石镇, accepted and in progress (answer deadline running). ``via_district``: filed
     at 城关街道, escalated to the district and handed down to 青石镇 (so 城关街道's leader sees it too)."""
-    from center.cases.lifecycle import transition
-    from center.cases.operations import register_case
+    from center.cases.intake.operations import register_case
+    from center.cases.lifecycle.operations import transition
 
     origin = "城关街道" if via_district else "青石镇"
     clerk = "cg.staff" if via_district else "qs.staff"
@@ -60,8 +60,8 @@ def working_petition(db, *, via_district: bool = False, at=T0, demands: str = DE
 
 def answered_draft(db, case, *, at=None, username="qs.staff"):
     """An answer drafted by ``username`` with every demand answered (ready for approval)."""
-    from center.cases import documents
-    from center.cases.doc_templates import ANSWER_PLACEHOLDER
+    from center.cases.documents import operations as documents
+    from center.cases.documents.texts import ANSWER_PLACEHOLDER
 
     at = at or T0 + timedelta(days=10)
     doc = documents.draft_document(case, "answer", actor=actor(db, username), at=at)
@@ -88,7 +88,7 @@ def _draft_params(demo):
 
 
 def _approved_params(demo):
-    from center.cases.documents import approve_document
+    from center.cases.documents.operations import approve_document
     from center.cases.models import CaseDocument
 
     params = _draft_params(demo)
@@ -123,22 +123,22 @@ def _today(demo) -> str:
 FORM_SPECS = {
     "case_documents.draft": FormSpec(
         "qs.staff", _working, lambda demo: f"/cases/{_working(demo)['number']}/documents/draft",
-        schema="center.cases.document_views.DraftArgs", valid=lambda demo: {"kind": "answer"}),
+        schema="center.cases.documents.views.DraftArgs", valid=lambda demo: {"kind": "answer"}),
     "case_documents.edit": FormSpec(
         "qs.staff", _draft, lambda demo: "/cases/{number}/documents/{doc_id}/edit".format(**_draft(demo)),
-        schema="center.cases.document_views.EditArgs",
+        schema="center.cases.documents.views.EditArgs",
         valid=lambda demo: {"title": "信访事项处理意见书", "doc_no": "青石信复〔2026〕第99号",
                             "body": "王建国：\n经核查，现答复如下。\n如不服本处理意见，可自收到本处理意见之日起30日内向示范区人民政府申请复查。"}),
     "case_documents.approve": FormSpec(
         "qs.leader", _draft, lambda demo: "/cases/{number}/documents/{doc_id}".format(**_draft(demo))),
     "case_documents.serve": FormSpec(
         "qs.staff", _approved, lambda demo: "/cases/{number}/documents/{doc_id}/serve".format(**_approved(demo)),
-        schema="center.cases.document_views.ServeArgs",
+        schema="center.cases.documents.views.ServeArgs",
         valid=lambda demo: {"method": "registered_mail", "served_on": _today(demo), "reference": "EA123456789CN",
                             "recipient": "王建国"}),
     "case_documents.extend": FormSpec(
         "qs.leader", _working, lambda demo: f"/cases/{_working(demo)['number']}/extension",
-        schema="center.cases.document_views.ExtendArgs",
+        schema="center.cases.documents.views.ExtendArgs",
         valid=lambda demo: {"days": "15", "reason": "需会同环保部门补充检测"}),
 }
 
@@ -171,7 +171,7 @@ def _let_department_see_a_case(j) -> None:
 def doc_id(j) -> int:
     """A document on the case the route test names for this user (drafted by a handler of that case if the
     case has none yet)."""
-    from center.cases import documents
+    from center.cases.documents import operations as documents
     from center.cases.models import Case, CaseDocument, CaseStatus
     from core.accounts.models import User
     from core.actor import Actor
@@ -194,7 +194,7 @@ URL_PARAMS = {"doc_id": doc_id}
 
 # --- pages in the browser -------------------------------------------------------------------------------------------
 # Demo cases and documents are named by summary ({case[…]}, {doc[…|kind|draft|approved]}): p-work has an approved
-# answer not yet served, p-yellow a draft awaiting approval (center.cases.document_views.seed_demo).
+# answer not yet served, p-yellow a draft awaiting approval (center.cases.documents.views.seed_demo).
 P_WORK, P_YELLOW = "反映镇中心小学周边交通安全隐患", "讨要石材厂拖欠的劳务费"
 
 SCREENS = [

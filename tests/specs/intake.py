@@ -1,4 +1,4 @@
-"""Specs of the intake and triage routes (center/cases/intake_views.py) for the shared registry tests."""
+"""Specs of the intake and triage routes (center/cases/intake/views.py) for the shared registry tests."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ def _case_number(demo) -> str:
     """A fresh registered yellow petition handled at 青石镇 (qs.staff's township), made once per test."""
     number = getattr(demo, "_intake_spec_case", None)
     if number is None:
-        from center.cases.operations import register_case
+        from center.cases.intake.operations import register_case
 
         case = register_case(demo.actor("qs.staff"), kind="petition", petition_class="appeal",
                              summary="表单测试：反映镇区道路雨后积水", category="其他", channel="visit",
@@ -33,18 +33,18 @@ def _intake(demo) -> dict:
 
 
 FORM_SPECS = {
-    "case_intake.new": FormSpec("qs.staff", page=lambda demo: "/cases/new", schema="center.cases.schemas.IntakeArgs",
+    "case_intake.new": FormSpec("qs.staff", page=lambda demo: "/cases/new", schema="center.cases.intake.schemas.IntakeArgs",
                                 valid=_intake),
     "case_intake.transition": FormSpec(
         "qs.staff", lambda demo: {"number": _case_number(demo), "action": "accept"}, _case_page,
-        schema="center.cases.schemas.TransitionArgs", valid=lambda demo: {"remark": "符合受理条件"}),
+        schema="center.cases.intake.schemas.TransitionArgs", valid=lambda demo: {"remark": "符合受理条件"}),
     "case_intake.owner": FormSpec(
-        "qs.staff", lambda demo: {"number": _case_number(demo)}, _case_page, schema="center.cases.schemas.OwnerArgs",
+        "qs.staff", lambda demo: {"number": _case_number(demo)}, _case_page, schema="center.cases.intake.schemas.OwnerArgs",
         valid=lambda demo: {"owner_leader_id": str(demo.user("qs.leader").id),
                             "assignee_id": str(demo.user("qs.staff").id)}),
     "case_intake.regrade": FormSpec(
         "qs.staff", lambda demo: {"number": _case_number(demo)}, _case_page,
-        schema="center.cases.schemas.RegradeArgs",
+        schema="center.cases.intake.schemas.RegradeArgs",
         valid=lambda demo: {"new_colour": "orange", "regrade_reason": "涉及人数增加，可能激化"}),
 }
 

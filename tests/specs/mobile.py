@@ -26,8 +26,8 @@ def _open(demo):
 def _closed_grid_case(demo):
     """A dispute of the grid, mediated, approved and closed: a follow-up visit is due."""
     from center.cases.demo import _ready_to_close
-    from center.cases.lifecycle import transition
-    from center.cases.operations import register_case
+    from center.cases.intake.operations import register_case
+    from center.cases.lifecycle.operations import transition
     from core.db import utcnow
 
     summary = "路边排水沟堵塞引发的邻里争执（回访用）"

@@ -1,5 +1,5 @@
-"""Registry-test specs of 督办, progress notes and attachments (center.cases.supervision_views,
-center.cases.attachment_views)."""
+"""Registry-test specs of 督办, progress notes and attachments (center.cases.supervision.views,
+center.cases.attachments.views)."""
 
 from __future__ import annotations
 
@@ -28,13 +28,13 @@ def _page(summary):
 
 FORM_SPECS = {
     "case_supervision.supervise_view": FormSpec(
-        "qs.leader", _params(OVERDUE), _page(OVERDUE), schema="center.cases.supervision_views.SuperviseArgs",
+        "qs.leader", _params(OVERDUE), _page(OVERDUE), schema="center.cases.supervision.views.SuperviseArgs",
         valid=lambda demo: {"level": "2", "form": "phone", "opinion": "请加快办理，三日内报告进展"}),
     "case_files.add_note_view": FormSpec(
-        "qs.staff", _params(IN_WORK), _page(IN_WORK), schema="center.cases.attachment_views.NoteArgs",
+        "qs.staff", _params(IN_WORK), _page(IN_WORK), schema="center.cases.attachments.views.NoteArgs",
         valid=lambda demo: {"note": "已电话联系申请人，约定下周现场查看"}),
     "case_files.upload_view": FormSpec(
-        "qs.staff", _params(IN_WORK), _page(IN_WORK), schema="center.cases.attachment_views.UploadArgs",
+        "qs.staff", _params(IN_WORK), _page(IN_WORK), schema="center.cases.attachments.views.UploadArgs",
         upload=True, valid=lambda demo: {"purpose": "other"}),
 }
 
@@ -75,7 +75,7 @@ def _let_department_see_a_case(j) -> None:
 
 def attachment_id(j) -> int:
     """An attachment on the case the route test will name for this user (made if the case has none)."""
-    from center.cases.attachments import check_files, upload
+    from center.cases.attachments.operations import check_files, upload
     from center.cases.models import Attachment, Case
     from core.actor import Actor
 

@@ -115,7 +115,7 @@ def test_a_submit_without_a_session_files_nothing_and_is_told_to_sign_in(app, db
 
 
 def _grid_case(db, demo, summary="路灯损坏，夜间出行不便"):
-    from center.cases.operations import register_case
+    from center.cases.intake.operations import register_case
 
     case = register_case(demo.actor("qs01.g1"), kind="dispute", summary=summary, category="其他",
                          channel="grid_report", origin_unit=demo.unit(GRID),
@@ -157,7 +157,7 @@ def test_another_grids_worker_cannot_touch_the_case(db, demo, login_as, client):
 
 def test_follow_up_visit_with_the_residents_evaluation(app, db, demo, login_as, client):
     from center.cases.demo import _ready_to_close
-    from center.cases.lifecycle import transition
+    from center.cases.lifecycle.operations import transition
     from core.db import utcnow
 
     case = _grid_case(db, demo, summary="邻里因宅前通道发生争执")

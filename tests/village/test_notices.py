@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from center.cases.lifecycle import transition
-from center.cases.operations import register_case
+from center.cases.intake.operations import register_case
+from center.cases.lifecycle.operations import transition
 from center.cases.presenters import today_shanghai
 from core.actor import Actor
 from core.db import utcnow

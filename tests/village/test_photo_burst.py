@@ -17,7 +17,7 @@ import requests
 from PIL import Image
 from sqlalchemy import func, select
 
-from center.cases import attachments
+from center.cases.attachments import operations as attachments
 from center.cases.models import Attachment, Case, CaseEvent
 from tests.conftest import DEMO_PASSWORD, csrf_from
 from tests.village.test_mobile import filing

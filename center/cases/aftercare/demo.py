@@ -10,11 +10,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from center.cases import aftercare, mediation
-from center.cases.identity import resident_id_check_char
-from center.cases.lifecycle import shanghai_date, transition
+from center.cases.aftercare import operations as aftercare
+from center.cases.intake.identity import resident_id_check_char
+from center.cases.intake.operations import register_case
+from center.cases.lifecycle.operations import shanghai_date, transition
+from center.cases.mediation import operations as mediation
 from center.cases.models import CaseStatus
-from center.cases.operations import register_case
 from core.accounts.models import User
 from core.actor import Actor
 from core.db import db
@@ -22,7 +23,7 @@ from core.org.models import OrgUnit
 
 
 def _answered_and_served(case, *, drafter: User, approver: User, approved_at: datetime, served_at: datetime) -> None:
-    """TODO(documents): draft, approve and serve through center.cases.documents once it settles."""
+    """TODO(documents): draft, approve and serve through center.cases.documents.operations once it settles."""
     from center.cases.models import CaseDocument, DocumentKind, ServiceMethod, ServiceRecord
 
     unit = case.handling_unit

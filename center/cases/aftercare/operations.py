@@ -9,7 +9,7 @@
   again; ``seq`` keeps counting over the case's life.
 - **复查/复核** (信访工作条例 Art. 35): the petitioner asks the organ one level up within 30 days of receiving
   the answer (service date) — 复核 within 30 days of the 复查 decision; the organ decides within 30 days
-  (the clock of ``center.cases.lifecycle``). The organ is a unit of the platform (the answering unit's parent)
+  (the clock of ``center.cases.lifecycle.operations``). The organ is a unit of the platform (the answering unit's parent)
   or an organ outside it, recorded by name and reference.
   Consequences of a decision, performed on the platform's behalf (system actor, right after the decision's
   event that names its decider, because they follow from the organ's decision, not from the recorder's
@@ -25,10 +25,10 @@ from datetime import date, datetime, time
 from flask import current_app
 from sqlalchemy import select
 
-from center.cases import lifecycle
-from center.cases.closing import approved_answer, service_of
-from center.cases.lifecycle import shanghai_date
-from center.cases.mediation import SKEW, clean_text
+from center.cases.lifecycle import operations as lifecycle
+from center.cases.lifecycle.closing import approved_answer, service_of
+from center.cases.lifecycle.operations import shanghai_date
+from center.cases.mediation.operations import SKEW, clean_text
 from center.cases.models import (
     EVALUATION_STAGE_LABELS,
     RATING_LABELS,
@@ -249,7 +249,7 @@ def platform_organ(case: Case, level: ReviewLevel) -> OrgUnit | None:
     return review.organ_unit.parent
 
 
-#: The petitioner's window row of each level (center.cases.clock).
+#: The petitioner's window row of each level (center.cases.lifecycle.clock).
 WINDOW_RULE = {ReviewLevel.review: "review_window", ReviewLevel.re_review: "re_review_window"}
 
 
@@ -269,7 +269,7 @@ def review_window(case: Case, level: ReviewLevel) -> tuple[date, date] | None:
         start = review.decided_on if review is not None and review.decision != ReviewDecision.revoked else None
     if start is None:
         return None
-    # The window row (center.cases.clock) carries the recomputed end once the holiday table is published.
+    # The window row (center.cases.lifecycle.clock) carries the recomputed end once the holiday table is published.
     rule = WINDOW_RULE[level]
     row = next((d for d in reversed(case.deadlines) if d.rule == rule and d.started_on == start), None)
     if row is not None:
@@ -353,7 +353,7 @@ def request_review(case: Case, *, actor: Actor, level: str, requested_on: date, 
                     recorded_by_user_id=actor.user_id)
     db.session.add(review)
     action = REQUESTED[level]
-    from center.cases import clock
+    from center.cases.lifecycle import clock
     from center.cases.models import DeadlineKind
 
     clock.meet(case, [WINDOW_RULE[level]], _on(requested_on), "requested", kind=DeadlineKind.window)
@@ -430,7 +430,7 @@ def decide_review(review: Review, *, actor: Actor, decided_on: date, decision: s
     db.session.flush()
     record(actor, f"case.{DECIDED[review.level]}", review, unit_id=case.handling_unit_id, changed=changed)
     if review.level == ReviewLevel.review and decision != ReviewDecision.revoked:
-        from center.cases import clock
+        from center.cases.lifecycle import clock
         from center.cases.models import DeadlineKind
 
         # The petitioner's 复核 window runs from the 复查 decision (its service is the decision day here).

@@ -13,7 +13,10 @@ from datetime import datetime
 from flask import Blueprint, flash, redirect, url_for
 from sqlalchemy import select
 
-from center.cases import aftercare, lifecycle, mediation, registry
+from center.cases import registry
+from center.cases.aftercare import operations as aftercare
+from center.cases.lifecycle import operations as lifecycle
+from center.cases.mediation import operations as mediation
 from center.cases.models import (
     EVALUATION_SOURCE_LABELS,
     EVALUATION_STAGE_LABELS,
@@ -385,7 +388,7 @@ def init_app(app) -> None:
     registry.register_panel(55, "cases/_panel_aftercare.html", aftercare_panel)
     registry.register_panel(65, "cases/_panel_reviews.html", reviews_panel)
     registry.register_event_labels(EVENT_LABELS)
-    from center.cases import aftercare_demo
+    from center.cases.aftercare import demo as aftercare_demo
     from core import hooks
 
     hooks.register_demo_seeder("aftercare", aftercare_demo.load)

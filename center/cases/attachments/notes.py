@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from center.cases.attachments import NOTE, Prepared, attach
+from center.cases.attachments.operations import NOTE, Prepared, attach
 from center.cases.models import Attachment, Case, CaseEvent
 from center.cases.queries import can_see
 from core.accounts.models import User

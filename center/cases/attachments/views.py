@@ -8,7 +8,8 @@ import io
 from flask import Blueprint, flash, redirect, request, send_file, url_for
 
 from center.cases import registry
-from center.cases.attachments import (
+from center.cases.attachments.notes import NOTE_MAX, add_note, notes_of
+from center.cases.attachments.operations import (
     CONTENT_TYPES,
     MAX_FILES,
     NOTE,
@@ -21,14 +22,13 @@ from center.cases.attachments import (
     stored_path,
     upload,
 )
-from center.cases.notes import NOTE_MAX, add_note, notes_of
 from center.cases.queries import get_case_by_number_or_404
 from core.auth.decorators import permission
 from core.auth.permissions import can, require
 from core.schemas import BaseSchema, fields, length, one_of
 from core.web import current_actor, submit
 
-bp = Blueprint("case_files", __name__, url_prefix="/cases")
+bp = Blueprint("case_files", __name__, url_prefix="/cases", template_folder="templates")
 
 #: A file answered by ``download`` can never run as a page of ours, whatever it contains.
 FILE_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
@@ -178,7 +178,7 @@ def init_app(app) -> None:
     """Registered from center.init_app (center.CASE_MODULES)."""
     from PIL import Image
 
-    from center.cases.attachments import MAX_JPEG_PIXELS
+    from center.cases.attachments.operations import MAX_JPEG_PIXELS
     from core import hooks
 
     # Pillow's own guard (a warning above it, which _clean_image makes an error; an error above twice it):

@@ -14,8 +14,8 @@ from datetime import UTC, date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from center.cases import doc_templates
-from center.cases.lifecycle import HANDLE, shanghai_date
+from center.cases.documents import texts as doc_templates
+from center.cases.lifecycle.operations import HANDLE, shanghai_date
 from center.cases.models import (
     Case,
     CaseDocument,
@@ -46,7 +46,7 @@ LEADER_ROLES = {"district": Role.district_leader, "township": Role.township_lead
 DRAFTABLE = (DocumentKind.answer, DocumentKind.acceptance, DocumentKind.not_accepted, DocumentKind.extension)
 #: A 受理告知书 is issued once the petition is accepted, before its answer.
 NOTICE_IN = frozenset({CaseStatus.accepted, CaseStatus.in_progress, CaseStatus.mediating, CaseStatus.reopened})
-#: The deadline each approved (issued) kind meets, by case kind, and the act's name (center.cases.clock).
+#: The deadline each approved (issued) kind meets, by case kind, and the act's name (center.cases.lifecycle.clock).
 MEETS_ON_ISSUE = {
     (DocumentKind.acceptance, CaseKind.petition): ("notice", "notice_issued"),
     (DocumentKind.not_accepted, CaseKind.petition): ("notice", "not_accepted_notice"),
@@ -333,7 +333,7 @@ def approve_document(doc: CaseDocument, *, actor: Actor, at: datetime | None = N
 
 def _meet_on_issue(doc: CaseDocument, actor: Actor, at: datetime) -> None:
     """The approved document is issued on its approval date: it meets the deadline its kind names."""
-    from center.cases import clock
+    from center.cases.lifecycle import clock
 
     spec = MEETS_ON_ISSUE.get((doc.kind, doc.case.kind))
     if spec is None:
@@ -347,7 +347,7 @@ def _meet_on_issue(doc: CaseDocument, actor: Actor, at: datetime) -> None:
 
 
 def _rule_label(rule: str) -> str:
-    from center.cases.lifecycle import deadline_rules
+    from center.cases.lifecycle.operations import deadline_rules
 
     spec = deadline_rules().get(rule)
     return spec.label if spec else rule
@@ -403,8 +403,8 @@ def record_service(doc: CaseDocument, *, actor: Actor, method, served_on: date, 
 def _open_review_window(doc: CaseDocument, service: ServiceRecord, at: datetime) -> None:
     """The first service of a petition's answer opens the petitioner's 30-day 复查 window (a window row: never
     supervised, never lateness); a re-service does not extend it."""
-    from center.cases import clock
-    from center.cases.closing import approved_answer
+    from center.cases.lifecycle import clock
+    from center.cases.lifecycle.closing import approved_answer
     from center.cases.models import DeadlineKind
 
     case = doc.case
@@ -417,8 +417,8 @@ def _open_review_window(doc: CaseDocument, service: ServiceRecord, at: datetime)
 
 
 def review_window_ends(case: Case) -> date | None:
-    """Last day to request 复查 (the rule lives in center.cases.aftercare.review_window), or None."""
-    from center.cases.aftercare import review_window
+    """Last day to request 复查 (the rule lives in center.cases.aftercare.operations.review_window), or None."""
+    from center.cases.aftercare.operations import review_window
     from center.cases.models import ReviewLevel
 
     window = review_window(case, ReviewLevel.review)

@@ -1,14 +1,14 @@
 """Answer documents, approval, service records, extension and their exports: the case-page panel and the
 pages behind its buttons. Each page loads the case through the scoped query (404 outside jurisdiction) and
-the document by id AND case; the operations in center.cases.documents decide who may do what."""
+the document by id AND case; the operations in center.cases.documents.operations decide who may do what."""
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from center.cases import documents as ops
 from center.cases import registry
+from center.cases.documents import operations as ops
 from center.cases.models import (
     SERVICE_METHOD_LABELS,
     CaseDocument,
@@ -270,7 +270,7 @@ def extend(number: str):
 def _export(number: str, doc_id: int, ext: str):
     from flask import Response
 
-    from center.cases import docexport
+    from center.cases.documents import export as docexport
     from core.audit.operations import record_security_event
 
     case = _case(number)

@@ -1,5 +1,5 @@
 """Case registry writes: intake (``file_case`` / ``register_case``, every intake rule in one place) and repeat
-detection. Which units take part (where one files, who may handle) is ``center.cases.units``. Operations never
+detection. Which units take part (where one files, who may handle) is ``center.cases.routing.units``. Operations never
 commit."""
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import or_, select
 
-from center.cases import identity, units
-from center.cases.lifecycle import shanghai_date, start_deadlines
+from center.cases.intake import identity
+from center.cases.intake.numbering import NUMBER_RE, next_number
+from center.cases.lifecycle.operations import shanghai_date, start_deadlines
 from center.cases.models import (
     DEFAULT_CATEGORIES,
     Case,
@@ -26,9 +27,9 @@ from center.cases.models import (
     PetitionClass,
     RiskColour,
 )
-from center.cases.numbering import NUMBER_RE, next_number
 from center.cases.queries import can_see, cases_query
-from center.cases.units import default_handling_unit
+from center.cases.routing import units
+from center.cases.routing.units import default_handling_unit
 from core.actor import Actor
 from core.audit.operations import record
 from core.auth.permissions import has_permission
@@ -45,7 +46,7 @@ REPEAT_WINDOW = timedelta(days=365)
 REPEAT_SCAN, REPEAT_SHOWN = 100, 20
 NAME_MAX = 100
 INTAKE_KEY_MAX = 64
-#: The clerk's answer "this is not a repeat" to the repeat candidates (center.cases.schemas.REPEAT_PATTERN).
+#: The clerk's answer "this is not a repeat" to the repeat candidates (center.cases.intake.schemas.REPEAT_PATTERN).
 NOT_A_REPEAT = "none"
 CASE_FIELDS = ("number", "kind", "petition_class", "category", "channel", "summary", "demands", "people_count",
                "risk_colour", "status", "origin_unit_id", "handling_unit_id", "accused_unit_id", "repeat_of_case_id",
@@ -299,7 +300,7 @@ def file_case(actor: Actor, *, kind: CaseKind | str, summary: str, category: str
                              from_status=None, to_status=CaseStatus.registered, note=note, changed_fields=changed))
     db.session.flush()
     record(actor, "case.registered", case, unit_id=case.handling_unit_id, changed=changed)
-    from center.cases.handoff_notices import notify_registered_elsewhere
+    from center.cases.routing.notices import notify_registered_elsewhere
 
     notify_registered_elsewhere(case, actor)
     logger.info("case %s registered by %s", case.number, actor)
@@ -329,9 +330,9 @@ def find_repeat_candidates(actor: Actor, parties: Iterable, *, district: OrgUnit
     see (jurisdiction and the 检举控告 rule). The caller shows the candidates to the clerk and links ``repeat_of``.
 
     With ``summary`` (the intake always gives it), a name + phone match counts only when the earlier case is
-    about a similar matter (center.cases.similarity; ``threshold`` overrides the configured one); a document
+    about a similar matter (center.cases.intake.similarity; ``threshold`` overrides the configured one); a document
     number match counts whatever the matter."""
-    from center.cases.similarity import is_similar
+    from center.cases.intake.similarity import is_similar
 
     crypto = provider()
     id_indexes, name_phone = set(), set()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from center.cases.identity import IdType
+from center.cases.intake.identity import IdType
 from center.cases.models import CaseChannel, CaseKind, PartyKind, PetitionClass, RiskColour
 from core.schemas import BaseSchema, fields, length, number_range, one_of, regexp
 
@@ -30,7 +30,7 @@ class IntakeArgs(BaseSchema.from_dict({**_party_fields("applicant", True),
     category = fields.String(required=True, validate=length(max=32))
     channel = fields.String(required=True, validate=one_of([c.value for c in CaseChannel]))
     origin_unit_id = fields.Integer(required=True)
-    #: optional: the operation routes by kind when absent (center.cases.units.default_handling_unit)
+    #: optional: the operation routes by kind when absent (center.cases.routing.units.default_handling_unit)
     handling_unit_id = fields.Integer()
     accused_unit_id = fields.Integer()
     summary = fields.String(required=True, validate=length(max=2000))

@@ -25,7 +25,18 @@ from flask import (
     url_for,
 )
 
-from center.cases import lifecycle, registry, routing, units
+from center.cases import registry
+from center.cases.intake.operations import RepeatCandidates, categories, file_case, reveal
+from center.cases.intake.schemas import (
+    LEGAL_CHANNELS,
+    IntakeArgs,
+    OwnerArgs,
+    RegradeArgs,
+    TransitionArgs,
+    parties_from,
+)
+from center.cases.intake.similarity import similarity
+from center.cases.lifecycle import operations as lifecycle
 from center.cases.models import (
     CHANNEL_LABELS,
     ID_TYPE_LABELS,
@@ -34,17 +45,9 @@ from center.cases.models import (
     RISK_LABELS,
     STATUS_LABELS,
 )
-from center.cases.operations import RepeatCandidates, categories, file_case, reveal
 from center.cases.queries import can_see, get_case_by_number_or_404
-from center.cases.schemas import (
-    LEGAL_CHANNELS,
-    IntakeArgs,
-    OwnerArgs,
-    RegradeArgs,
-    TransitionArgs,
-    parties_from,
-)
-from center.cases.similarity import similarity
+from center.cases.routing import operations as routing
+from center.cases.routing import units
 from core.accounts.models import Role, User
 from core.auth.decorators import permission
 from core.auth.permissions import can, granting
@@ -56,7 +59,7 @@ from core.web import commit, current_actor, form_data, load_form, submit
 
 bp = Blueprint("case_intake", __name__, url_prefix="/cases", template_folder="templates")
 
-#: Transitions with pages of their own (center.cases.aftercare_views): not offered by the triage panel.
+#: Transitions with pages of their own (center.cases.aftercare.views): not offered by the triage panel.
 OWN_PAGES = frozenset({"evaluate", "terminate"})
 FORM_ACTIONS = frozenset(lifecycle.ACTIONS) - OWN_PAGES
 EVENT_LABELS = {"assign_owner": "指定包案领导/承办人", "regrade": "调整风险等级"}
@@ -78,7 +81,7 @@ def _unit_options(rows: list[OrgUnit]) -> list[tuple[str, str]]:
 
 
 def _intake_context(actor) -> dict:
-    """The form's options, from the same functions the operation decides with (center.cases.units)."""
+    """The form's options, from the same functions the operation decides with (center.cases.routing.units)."""
     return {
         "unit_options": _unit_options(units.intake_units(actor)),
         "handling_options": _unit_options(units.intake_handling_units(actor)),
@@ -296,7 +299,7 @@ def _action_form(case, t) -> dict:
     elif t.action == "refer_mediation":
         form["consent"] = True
     elif t.action == "close":
-        from center.cases.closing import missing_for_close
+        from center.cases.lifecycle.closing import missing_for_close
 
         form["missing"] = missing_for_close(case)
     return form

@@ -61,7 +61,7 @@ def start(case: Case, names, at: datetime, *, started_on: date | None = None,
           kind: DeadlineKind = DeadlineKind.duty) -> list[Deadline]:
     """Start the rules ``names`` counted from ``started_on`` (default: the Shanghai date of ``at``). A rule
     that already runs (a continuation after a move) is not started twice."""
-    from center.cases.lifecycle import deadline_rules
+    from center.cases.lifecycle.operations import deadline_rules
     from core.calendar import load_calendar
 
     names = [n for n in names if not open_rows(case, {n}, kind=kind)]

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from center.cases import permissions
-from center.cases.clock import shanghai_date  # noqa: F401 - the one Shanghai-date helper, re-exported
+from center.cases.lifecycle.clock import shanghai_date  # noqa: F401 - the one Shanghai-date helper, re-exported
 from center.cases.models import Case, CaseEvent, CaseKind, CaseStatus, Deadline
 from core.actor import Actor
 from core.audit.operations import record
@@ -100,7 +100,7 @@ def allowed_actions(case: Case) -> list[Transition]:
     offered = [t for t in TRANSITIONS if case.kind in t.kinds and case.status in t.sources and not t.by_record
                and t.action not in _organ_refusal(case)]
     if case.kind == P and any(t.action == "answer" for t in offered):
-        from center.cases.closing import approved_answer
+        from center.cases.lifecycle.closing import approved_answer
 
         if approved_answer(case) is None:  # 答复 is offered once the answer is approved (文书与送达)
             offered = [t for t in offered if t.action != "answer"]
@@ -145,7 +145,7 @@ DEADLINE_RULES = {
     # concluded within a month of acceptance (人民调解工作若干规定 Art. 34), met by the agreement or 调解不成.
     "dispute_accept": DeadlineRule("dispute_accept", "纠纷受理", 3, working_days=True),
     "dispute_resolve": DeadlineRule("dispute_resolve", "调处化解", 30),
-    # The petitioner's windows (center.cases.clock: never supervised, never lateness).
+    # The petitioner's windows (center.cases.lifecycle.clock: never supervised, never lateness).
     "review_window": DeadlineRule("review_window", "申请复查", 30),
     "re_review_window": DeadlineRule("re_review_window", "申请复核", 30),
 }
@@ -160,7 +160,7 @@ STARTS = {
 }
 #: (kind, action) → rules the transition itself meets (a met deadline keeps its row, with met_at). The
 #: notice, the answer and the dispute's resolution are met by their documents and outcomes instead
-#: (center.cases.documents.approve_document, center.cases.mediation.record_outcome).
+#: (center.cases.documents.operations.approve_document, center.cases.mediation.operations.record_outcome).
 MEETS = {
     (P, "accept"): ("transfer",),
     (P, "not_accept"): ("transfer",),
@@ -197,15 +197,15 @@ def _triggers() -> tuple[dict, dict]:
 
 def start_deadlines(case: Case, action: str, at: datetime) -> list[Deadline]:
     """Deadline rows started by ``action`` on ``case``, counted from the Shanghai date of ``at`` and held by
-    the handling organ (center.cases.clock)."""
-    from center.cases import clock
+    the handling organ (center.cases.lifecycle.clock)."""
+    from center.cases.lifecycle import clock
 
     names = _triggers()[0].get((case.kind, action), ())
     return clock.start(case, names, at) if names else []
 
 
 def meet_deadlines(case: Case, action: str, at: datetime) -> list[Deadline]:
-    from center.cases import clock
+    from center.cases.lifecycle import clock
 
     names = _triggers()[1].get((case.kind, action), ())
     return clock.meet(case, names, at, action) if names else []
@@ -220,7 +220,7 @@ def _check_target_unit(case: Case, action: str, unit: OrgUnit | None) -> OrgUnit
     if action == "hand_down":
         if unit is None:
             raise ValidationFailed({"unit_id": ["请选择交办的单位"]})
-        from center.cases.units import hand_down_refusal
+        from center.cases.routing.units import hand_down_refusal
 
         refusal = hand_down_refusal(case, unit)
         if refusal:
@@ -230,7 +230,7 @@ def _check_target_unit(case: Case, action: str, unit: OrgUnit | None) -> OrgUnit
         unit = unit or current.parent
         if unit is None:
             raise ValidationFailed({"unit_id": ["区县已是最高层级，无法再上报"]})
-        from center.cases.units import escalation_targets, unstaffed_refusal
+        from center.cases.routing.units import escalation_targets, unstaffed_refusal
 
         if unit.id not in {u.id for u in escalation_targets(case, staffed_only=False)}:
             raise ValidationFailed({"unit_id": ["只能上报给本单位的上级单位"]})
@@ -278,7 +278,7 @@ def _check_department(case: Case, action: str, department: Department | None) ->
 def _check_record(case: Case, action: str) -> None:
     """评价 and 终结 are not free transitions: each follows its record, through every channel."""
     if action == "evaluate":
-        from center.cases.aftercare import latest_result_evaluation
+        from center.cases.aftercare.operations import latest_result_evaluation
 
         if latest_result_evaluation(case) is None:
             raise InvalidTransition("评价须记录信访人（申请人）对办理结果的评价：请在“评价与回访”中登记")
@@ -294,7 +294,7 @@ def _check_record(case: Case, action: str) -> None:
 
 def _check_answer(case: Case) -> None:
     """答复 is the approved answer document of the current organ (its issue date met the answer deadline)."""
-    from center.cases.closing import approved_answer
+    from center.cases.lifecycle.closing import approved_answer
 
     if approved_answer(case) is None:
         raise InvalidTransition("不能答复：缺少本办理机关经领导审批印发的答复意见书（信访处理意见书）。"
@@ -304,7 +304,7 @@ def _check_answer(case: Case) -> None:
 def _compose_note(case: Case, action: str, note: str | None, legal_channel: str | None) -> str | None:
     """Rules of the note itself: 不予受理 states its reason (it goes into the 不予受理告知); 导入法定程序 names
     the legal channel (诉访分离, 信访工作条例 Art. 28)."""
-    from center.cases.schemas import LEGAL_CHANNELS
+    from center.cases.intake.schemas import LEGAL_CHANNELS
 
     note = (note or "").strip() or None
     if note is not None and len(note) > NOTE_MAX:
@@ -339,7 +339,7 @@ def transition(case: Case, action: str, *, actor: Actor, note: str | None = None
     the parent of the handling unit). ``at`` pins the time (tests, back-dated paper intake). ``consent``
     names the parties whose consent to 访调对接 was recorded ("applicant", "respondent"); ``department`` is
     the competent organ a ``transfer`` goes to; ``legal_channel`` the route of ``guide_to_legal``. ``close``
-    is refused while ``center.cases.closing.missing_for_close`` names something missing; ``evaluate`` and
+    is refused while ``center.cases.lifecycle.closing.missing_for_close`` names something missing; ``evaluate`` and
     ``terminate`` without their record."""
     from center.cases.queries import can_see
 
@@ -364,7 +364,7 @@ def transition(case: Case, action: str, *, actor: Actor, note: str | None = None
     if action == "answer" and case.kind == P:
         _check_answer(case)
     if action == "close":
-        from center.cases.closing import missing_for_close
+        from center.cases.lifecycle.closing import missing_for_close
 
         missing = missing_for_close(case)
         if missing:
@@ -382,7 +382,7 @@ def transition(case: Case, action: str, *, actor: Actor, note: str | None = None
         if target_department is not None:
             note = f"转送{target_department.name}" + (f"：{note}" if note else "")
     meet_deadlines(case, action, at)
-    from center.cases import clock
+    from center.cases.lifecycle import clock
 
     started = clock.move(case, action, at) + start_deadlines(case, action, at)
     if started:

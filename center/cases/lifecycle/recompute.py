@@ -8,7 +8,7 @@ import logging
 
 from sqlalchemy import select
 
-from center.cases.lifecycle import deadline_rules
+from center.cases.lifecycle.operations import deadline_rules
 from center.cases.models import CaseEvent, Deadline, Extension
 from core.actor import Actor
 from core.audit.operations import record

@@ -13,6 +13,8 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import or_, select
 from sqlalchemy.orm import aliased, selectinload
 
+from center.cases.intake.operations import reveal
+from center.cases.listing.search import FILTER_NAMES, Filters, filtered_query, ordered
 from center.cases.models import (
     CHANNEL_LABELS,
     KIND_LABELS,
@@ -24,9 +26,7 @@ from center.cases.models import (
     Party,
     PartyRole,
 )
-from center.cases.operations import reveal
 from center.cases.presenters import next_deadlines, today_shanghai
-from center.cases.search import FILTER_NAMES, Filters, filtered_query, ordered
 from core.actor import Actor
 from core.audit.operations import record
 from core.auth.permissions import granting, require

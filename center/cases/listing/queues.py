@@ -15,7 +15,7 @@ from sqlalchemy import and_, exists, func, literal, not_, or_, select
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import aliased
 
-from center.cases.lifecycle import FINAL_STATUSES
+from center.cases.lifecycle.operations import FINAL_STATUSES
 from center.cases.models import Case, CaseStatus, Deadline, DeadlineKind
 from center.cases.presenters import eighty_percent_used, next_deadlines, today_shanghai
 from center.cases.queries import cases_query

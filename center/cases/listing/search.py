@@ -30,8 +30,8 @@ from marshmallow import validates_schema
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy import case as sql_case
 
-from center.cases.desk import DONE, QUEUE_KEYS, overdue_clause, queue_clause, unit_scope
-from center.cases.identity import IdType, normalize_document, normalize_phone
+from center.cases.intake.identity import IdType, normalize_document, normalize_phone
+from center.cases.listing.queues import DONE, QUEUE_KEYS, overdue_clause, queue_clause, unit_scope
 from center.cases.models import (
     SEARCH_TTL,
     Case,

@@ -2,7 +2,7 @@
 reveal of a party's personal data.
 
 Search is POST → redirect → GET too: the filter form posts to /cases/search, the search text is kept
-server-side under a random id (center.cases.search.save_search) and the list, its pager, queue tabs and export
+server-side under a random id (center.cases.listing.search.save_search) and the list, its pager, queue tabs and export
 carry only ``s=<id>`` beside the filters that say nothing about a person. No ID number, phone or name typed
 into the search box reaches a URL, and so no access log, browser history or Referer header.
 
@@ -20,18 +20,16 @@ from urllib.parse import quote
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 
 from center.cases import models
-from center.cases.desk import QUEUE_LABELS, QUEUES, queue_counts
-from center.cases.export import (
+from center.cases.intake.operations import categories, reveal
+from center.cases.listing.export import (
     build_workbook,
     export_details,
     export_rows,
     get_party_or_404,
     reveal_party,
 )
-from center.cases.operations import categories, reveal
-from center.cases.presenters import next_deadlines, today_shanghai
-from center.cases.queries import get_case_by_number_or_404
-from center.cases.search import (
+from center.cases.listing.queues import QUEUE_LABELS, QUEUES, queue_counts
+from center.cases.listing.search import (
     Filters,
     SearchArgs,
     SearchExpired,
@@ -42,6 +40,8 @@ from center.cases.search import (
     search_form_values,
     unit_options,
 )
+from center.cases.presenters import next_deadlines, today_shanghai
+from center.cases.queries import get_case_by_number_or_404
 from core.auth.decorators import permission
 from core.auth.permissions import can, require
 from core.db import db

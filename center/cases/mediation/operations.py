@@ -4,7 +4,7 @@ A dispute — or a 申诉求决类 petition referred to people's mediation (访�
 sessions. A session's outcome is 调解成功 with the agreement's text (调解协议书) or 调解不成 with the legal
 channel the parties were guided to. A failed session may be followed by another one. Once the handling unit's
 leader approved an outcome (the village head for a village, a township leader for a township, a district
-leader for the district — a membership exactly at the handling unit), ``center.cases.closing`` lets the case
+leader for the district — a membership exactly at the handling unit), ``center.cases.lifecycle.closing`` lets the case
 close: the generic "answer" (出具调处结果) and "close" transitions, or ``approve_and_close`` in one step.
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from center.cases import lifecycle
-from center.cases.closing import organ_since
+from center.cases.lifecycle import operations as lifecycle
+from center.cases.lifecycle.closing import organ_since
 from center.cases.models import (
     MEDIATION_OUTCOME_LABELS,
     MEDIATION_TYPE_LABELS,
@@ -157,7 +157,7 @@ def record_outcome(session: MediationSession, *, actor: Actor, outcome: str, agr
 def _meet_resolution(case: Case, session: MediationSession) -> None:
     """A dispute's 调处化解 deadline is met by the recorded agreement (调解协议) or 调解不成, on the day the session
     was held: the named act, not the status change. A session from before the last move meets nothing now."""
-    from center.cases import clock
+    from center.cases.lifecycle import clock
 
     since = organ_since(case)
     if case.kind != CaseKind.dispute or (since is not None and session.held_at < since):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import JSON, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from center.cases.identity import ID_TYPE_LABELS, IdType  # noqa: F401 - re-exported for callers
+from center.cases.intake.identity import ID_TYPE_LABELS, IdType  # noqa: F401 - re-exported for callers
 from core.db import Base, CString, TimestampMixin, UTCDateTime, utcnow
 from core.enums import enum_column
 from core.org.models import Department, OrgUnit
@@ -253,12 +253,12 @@ DEADLINE_KIND_LABELS = {DeadlineKind.duty: "办理期限", DeadlineKind.window: 
 
 
 class Deadline(TimestampMixin, Base):
-    """A running or met deadline of one rule (center.cases.lifecycle.DEADLINE_RULES) on one case.
+    """A running or met deadline of one rule (center.cases.lifecycle.operations.DEADLINE_RULES) on one case.
 
     Each row is held by one **responsible** unit or department (the handling organ when it started). A move
     (转送, 交办, 上报, 退回) ends the running row for the old holder (``ended_by`` "moved") and opens a continuation
     row (``continues_id``) with the same period for the new one, so lateness is charged to whoever held the
-    step on its last day (center.cases.clock.is_late)."""
+    step on its last day (center.cases.lifecycle.clock.is_late)."""
 
     __tablename__ = "case_deadlines"
     __audited__ = True
@@ -290,7 +290,7 @@ class Deadline(TimestampMixin, Base):
     held_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: The row this one continues after a move (same period, new holder).
     continues_id: Mapped[int | None] = mapped_column(ForeignKey("case_deadlines.id"))
-    #: The named act that ended the row (center.cases.clock.ENDED_BY_LABELS): met_at is its date.
+    #: The named act that ended the row (center.cases.lifecycle.clock.ENDED_BY_LABELS): met_at is its date.
     ended_by: Mapped[str | None] = mapped_column(String(32))
 
     case: Mapped[Case] = relationship(back_populates="deadlines")

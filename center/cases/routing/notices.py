@@ -2,12 +2,12 @@
 and leaders, never the sender:
 
 - 交办 (hand_down) and 上报 (escalate): the new handling unit's staff and leaders (a transition listener,
-  registered by center.init_app; 转送 already tells the department, center.cases.lifecycle._notify_organ);
+  registered by center.init_app; 转送 already tells the department, center.cases.lifecycle.operations._notify_organ);
 - a case registered at another unit (its handling unit is none of the filer's own units): that unit's staff
   and leaders (``notify_registered_elsewhere``, called at the end of ``file_case``);
 - 派单 and 随驻召集 tell the department's liaisons and head (center.departments.operations).
 
-Who the staff and leaders of a unit are is ``center.cases.units.unit_receivers``; who may hear of a 检举控告
+Who the staff and leaders of a unit are is ``center.cases.routing.units.unit_receivers``; who may hear of a 检举控告
 case is ``center.cases.queries.hearers``. One idempotency key per event (or case) and user.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from center.cases.models import Case, CaseChannel
 from center.cases.queries import hearers
-from center.cases.units import unit_receivers
+from center.cases.routing.units import unit_receivers
 from core.actor import Actor
 from core.org.models import OrgUnit
 from notify.render import shorten

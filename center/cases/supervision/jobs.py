@@ -1,4 +1,4 @@
-"""Scheduled jobs of the case registry: 督办 levels 1–3 (center.cases.supervision), every morning."""
+"""Scheduled jobs of the case registry: 督办 levels 1–3 (center.cases.supervision.operations), every morning."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ JOB_NAME = "cases.supervision"
 def supervision_job(actor) -> dict[int, int]:
     """The daily 督办 scan as the system actor, for today's date in Asia/Shanghai. State-driven: a missed or
     repeated fire does the owed work once (each level is issued once per deadline)."""
-    from center.cases.supervision import scan
+    from center.cases.supervision.operations import scan
     from core.calendar import today_in_shanghai
 
     return scan(actor, today=today_in_shanghai())
@@ -20,7 +20,7 @@ def demo_seeder(system_actor, context: dict) -> None:
 
     from sqlalchemy import select
 
-    from center.cases.supervision import scan, supervise
+    from center.cases.supervision.operations import scan, supervise
     from core.accounts.models import User
     from core.actor import Actor
     from core.calendar import today_in_shanghai
@@ -38,7 +38,7 @@ def demo_seeder(system_actor, context: dict) -> None:
 
 def init_app(app) -> None:
     """Registered from center.init_app (center.CASE_MODULES): the daily job, the 督办 views, panel and demo."""
-    from center.cases import supervision_views
+    from center.cases.supervision import views as supervision_views
     from core import hooks
     from core.scheduler import register_job
 

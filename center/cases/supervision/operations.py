@@ -33,7 +33,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, selectinload
 
-from center.cases.lifecycle import FINAL_STATUSES, deadline_rules
+from center.cases.lifecycle.operations import FINAL_STATUSES, deadline_rules
 from center.cases.models import (
     SUPERVISION_FORM_LABELS,
     SUPERVISION_LEVEL_LABELS,

@@ -1,5 +1,5 @@
 """督办 on the case page: the record of every 督办 (scheduled and by hand) and a leader's 督办 form.
-Registered from center.cases.jobs.init_app (the 督办 module's entry in center.CASE_MODULES)."""
+Registered from center.cases.supervision.jobs.init_app (the 督办 module's entry in center.CASE_MODULES)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from center.cases import registry
 from center.cases.models import SUPERVISION_FORM_LABELS, SUPERVISION_LEVEL_LABELS
 from center.cases.presenters import today_shanghai
 from center.cases.queries import get_case_by_number_or_404
-from center.cases.supervision import (
+from center.cases.supervision.operations import (
     MANUAL_FORMS,
     MANUAL_LEVELS,
     NOT_SUPERVISED,
@@ -27,7 +27,7 @@ from core.db import db
 from core.schemas import BaseSchema, fields, length, one_of
 from core.web import current_actor, submit
 
-bp = Blueprint("case_supervision", __name__, url_prefix="/cases")
+bp = Blueprint("case_supervision", __name__, url_prefix="/cases", template_folder="templates")
 OPINION_MAX = 2000
 
 

@@ -1,0 +1,1 @@
+"""Mediation (三调联动): sessions, their outcome and its approval."""
