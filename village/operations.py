@@ -14,9 +14,10 @@ from core.accounts.queries import users_holding
 from core.actor import Actor
 from core.audit.operations import record
 from core.auth.permissions import require
-from core.db import db, utcnow, xact_lock
+from core.db import xact_lock
 from core.errors import NotFound, ValidationFailed
 from core.org.models import OrgUnit
+from core.work import timeline
 from notify.render import shorten
 
 logger = logging.getLogger(__name__)
@@ -84,13 +85,12 @@ def file_for_resident(actor: Actor, *, grid: OrgUnit, kind: str, resident: dict,
         raise  # its field is the phone form's own (repeat_of), and the page lists the candidates
     except ValidationFailed as exc:  # the registry names the party's fields parties.0.*: the form names them plainly
         raise ValidationFailed({key.removeprefix("parties.0."): value for key, value in exc.errors.items()}) from None
-    consent_event = CaseEvent(case=case, actor_user_id=actor.user_id, at=utcnow(), action="agent_consent",
-                              note="居民已确认委托网格员代为登记" + ("，附委托书照片" if consent_photo else "")
-                              + (f"{PLACE_MARK}{place_text}" if place_text else ""),
-                              changed_fields=["consent"] + (["attachments"] if consent_photo else [])
-                              + (["place"] if place_text else []))
-    db.session.add(consent_event)
-    db.session.flush()
+    # its audit row ("case.agent_filed", below) names the whole filing, photos included
+    consent_event = timeline.log(case, "agent_consent", actor=actor, audit=timeline.NO_AUDIT,
+                                 note="居民已确认委托网格员代为登记" + ("，附委托书照片" if consent_photo else "")
+                                 + (f"{PLACE_MARK}{place_text}" if place_text else ""),
+                                 changed=["consent"] + (["attachments"] if consent_photo else [])
+                                 + (["place"] if place_text else []))
     if photos:
         attach(case, list(photos), actor=actor, purpose="photo")
     if consent_photo is not None:
@@ -114,11 +114,7 @@ def request_escalation(case: Case, *, actor: Actor, reason: str) -> CaseEvent:
         raise ValidationFailed({"reason": ["请说明需要上报的原因"]})
     if len(reason) > REASON_MAX:
         raise ValidationFailed({"reason": [f"不能超过 {REASON_MAX} 个字"]})
-    event = CaseEvent(case=case, actor_user_id=actor.user_id, at=utcnow(), action="escalation_requested",
-                      note=reason, changed_fields=["escalation_request"])
-    db.session.add(event)
-    db.session.flush()
-    record(actor, "case.escalation_requested", case, unit_id=case.handling_unit_id, changed=["escalation_request"])
+    event = timeline.log(case, "escalation_requested", actor=actor, note=reason, changed=["escalation_request"])
     _tell(_desk_staff(case.handling_unit), case, "case.escalation_requested", "网格员申请上报",
           f"{case.number}：{shorten(reason, 40)}", f"escalation:{event.id}")
     return event

@@ -23,7 +23,6 @@ from center.cases.models import (
     AssignmentStatus,
     Case,
     CaseAssignment,
-    CaseEvent,
     CaseStatus,
 )
 from center.cases.queries import hearers, may_hear_of, require_visible
@@ -32,12 +31,12 @@ from center.departments.presenters import duration_text, late_by
 from core.accounts.models import Role, User
 from core.accounts.queries import users_holding
 from core.actor import Actor
-from core.audit.operations import record
 from core.auth.permissions import can, granting, require
 from core.db import db, utcnow
 from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from core.org.models import Department, DepartmentKind, OrgUnit
 from core.timefmt import localtime
+from core.work import timeline
 
 logger = logging.getLogger(__name__)
 
@@ -138,10 +137,8 @@ def arrival_place(case: Case) -> str:
 # --- writing a step -----------------------------------------------------------------------------------------
 
 def _event(a: CaseAssignment, actor: Actor, at: datetime, action: str, note: str, changed: list[str]) -> None:
-    db.session.add(CaseEvent(case=a.case, actor_user_id=actor.user_id, at=at, action=action, note=note,
-                             changed_fields=[f"assignment.{name}" for name in changed]))
-    db.session.flush()
-    record(actor, f"case.{action}", a, unit_id=a.case.handling_unit_id, changed=changed)
+    timeline.log(a.case, action, actor=actor, at=at, note=note, changed=[f"assignment.{name}" for name in changed],
+                 audit_object=a, audit_changed=changed)
     logger.info("case %s assignment %s %s by %s", a.case.number, a.id, action, actor)
 
 

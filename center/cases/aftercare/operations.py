@@ -36,7 +36,6 @@ from center.cases.models import (
     REVIEW_LEVEL_LABELS,
     VISIT_METHOD_LABELS,
     Case,
-    CaseEvent,
     CaseKind,
     CaseStatus,
     Deadline,
@@ -58,6 +57,7 @@ from core.calendar.days import SHANGHAI
 from core.db import db, utcnow
 from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from core.org.models import OrgUnit
+from core.work import timeline
 
 logger = logging.getLogger(__name__)
 
@@ -149,9 +149,8 @@ def record_evaluation(case: Case, *, actor: Actor, stage: str, rating: str, sour
     if stage == EvaluationStage.result and case.status == S.closed:
         lifecycle.transition(case, "evaluate", actor=actor, note=text, at=at)
     else:
-        db.session.add(CaseEvent(case=case, actor_user_id=actor.user_id, at=at, action="evaluation", note=text,
-                                 changed_fields=changed))
-        db.session.flush()
+        # the evaluation row's own audit is written above
+        timeline.log(case, "evaluation", actor=actor, at=at, note=text, changed=changed, audit=timeline.NO_AUDIT)
     return row
 
 
@@ -211,10 +210,8 @@ def record_visit(case: Case, *, actor: Actor, visited_at: datetime, method: str,
                           visitor_user_id=actor.user_id)
     db.session.add(visit)
     changed = ["seq", "visited_at", "method", "notes"]
-    db.session.add(CaseEvent(case=case, actor_user_id=actor.user_id, at=utcnow(), action="follow_up",
-                             note=f"第 {seq} 次回访（{VISIT_METHOD_LABELS[method]}）", changed_fields=changed))
-    db.session.flush()
-    record(actor, "case.follow_up", visit, unit_id=case.handling_unit_id, changed=changed)
+    timeline.log(case, "follow_up", actor=actor, note=f"第 {seq} 次回访（{VISIT_METHOD_LABELS[method]}）",
+                 changed=changed, audit_object=visit)
     if rating is not None:
         record_evaluation(case, actor=actor, stage=EvaluationStage.result, rating=rating,
                           source=EvaluationSource.follow_up, note=note, visit=visit)
@@ -363,10 +360,8 @@ def request_review(case: Case, *, actor: Actor, level: str, requested_on: date, 
         row.responsible_department_id = None
     changed = ["level", "requested_on", "organ_unit_id" if organ_unit else "external_organ", "deadlines"]
     organ = organ_unit.name if organ_unit is not None else external_organ
-    db.session.add(CaseEvent(case=case, actor_user_id=actor.user_id, at=at or utcnow(), action=action,
-                             note=f"信访人于 {requested_on:%Y-%m-%d} 向{organ}申请{label}", changed_fields=changed))
-    db.session.flush()
-    record(actor, f"case.{action}", review, unit_id=case.handling_unit_id, changed=changed)
+    timeline.log(case, action, actor=actor, at=at, note=f"信访人于 {requested_on:%Y-%m-%d} 向{organ}申请{label}",
+                 changed=changed, audit_object=review)
     logger.info("case %s %s requested at %s", case.number, level, organ)
     return review
 
@@ -424,11 +419,8 @@ def decide_review(review: Review, *, actor: Actor, decided_on: date, decision: s
     at = at or utcnow()
     lifecycle.meet_deadlines(case, DECIDED[review.level], _on(decided_on))
     changed = ["decided_on", "decision", "notes", "deadlines"] + (["external_reference"] if reference else [])
-    db.session.add(CaseEvent(case=case, actor_user_id=actor.user_id, at=at, action=DECIDED[review.level],
-                             note=f"{review.organ_name}{label}意见：{REVIEW_DECISION_LABELS[decision]}",
-                             changed_fields=changed))
-    db.session.flush()
-    record(actor, f"case.{DECIDED[review.level]}", review, unit_id=case.handling_unit_id, changed=changed)
+    timeline.log(case, DECIDED[review.level], actor=actor, at=at, changed=changed, audit_object=review,
+                 note=f"{review.organ_name}{label}意见：{REVIEW_DECISION_LABELS[decision]}")
     if review.level == ReviewLevel.review and decision != ReviewDecision.revoked:
         from center.cases.lifecycle import clock
         from center.cases.models import DeadlineKind
@@ -469,10 +461,7 @@ def pause_review(review: Review, *, actor: Actor, days: int, note: str | None = 
     due = load_calendar().add_calendar_days(row.started_on, rule.days + row.paused_days)
     row.due_on, row.provisional = due.date, due.provisional
     label = REVIEW_LEVEL_LABELS[review.level]
-    db.session.add(CaseEvent(case=case, actor_user_id=actor.user_id, at=utcnow(), action="review_paused",
-                             changed_fields=["paused_days", "due_on"],
-                             note=f"听证 {days} 天不计入{label}期限，期限由 {old:%Y-%m-%d} 调整为 {due.date:%Y-%m-%d}"
-                                  + (f"（{note}）" if note else "")))
-    db.session.flush()
-    record(actor, "case.review_paused", row, unit_id=case.handling_unit_id, changed=["paused_days", "due_on"])
+    timeline.log(case, "review_paused", actor=actor, changed=["paused_days", "due_on"], audit_object=row,
+                 note=f"听证 {days} 天不计入{label}期限，期限由 {old:%Y-%m-%d} 调整为 {due.date:%Y-%m-%d}"
+                      + (f"（{note}）" if note else ""))
     return row

@@ -12,10 +12,10 @@ from center.cases.models import Attachment, Case, CaseEvent
 from center.cases.queries import can_see
 from core.accounts.models import User
 from core.actor import Actor
-from core.audit.operations import record
 from core.auth.permissions import require
-from core.db import db, utcnow
+from core.db import db
 from core.errors import NotFound, ValidationFailed
+from core.work import timeline
 
 NOTE_MAX = 2000
 
@@ -33,13 +33,9 @@ def add_note(case: Case, *, actor: Actor, text: str, photos: list[Prepared] = ()
     if any(not p.is_image for p in photos):
         raise ValidationFailed({"photos": ["进展记录只能附照片"]})
     changed = ["note"] + (["attachments"] if photos else [])
-    event = CaseEvent(case=case, actor_user_id=actor.user_id, at=utcnow(), action="note", note=text,
-                      changed_fields=changed)
-    db.session.add(event)
-    db.session.flush()
+    event = timeline.log(case, "note", actor=actor, note=text, changed=changed)
     if photos:
         attach(case, list(photos), actor=actor, purpose="photo", event=event)
-    record(actor, "case.note", case, unit_id=case.handling_unit_id, changed=changed)
     return event
 
 

@@ -39,8 +39,9 @@ from center.cases.queries import can_see
 from core.actor import Actor
 from core.audit.operations import record
 from core.auth.permissions import require
-from core.db import db, utcnow
+from core.db import db
 from core.errors import NotFound, ValidationFailed
+from core.work import timeline
 
 logger = logging.getLogger(__name__)
 
@@ -333,11 +334,9 @@ def upload(case: Case, files: list[Prepared], *, actor: Actor, purpose: str = "o
         raise ValidationFailed({"purpose": ["请从列表中选择"]})
     if not files:
         raise ValidationFailed({"file": ["请选择要上传的文件"]})
-    event = CaseEvent(case=case, actor_user_id=actor.user_id, at=utcnow(), action="attachment",
-                      note=f"上传{PURPOSE_LABELS[purpose]}：" + "、".join(f.filename for f in files),
-                      changed_fields=["attachments"])
-    db.session.add(event)
-    db.session.flush()
+    # attach() audits each stored file itself
+    event = timeline.log(case, "attachment", actor=actor, audit=timeline.NO_AUDIT, changed=["attachments"],
+                         note=f"上传{PURPOSE_LABELS[purpose]}：" + "、".join(f.filename for f in files))
     return attach(case, files, actor=actor, purpose=purpose, event=event)
 
 

@@ -19,7 +19,6 @@ from center.cases.lifecycle.operations import HANDLE, shanghai_date
 from center.cases.models import (
     Case,
     CaseDocument,
-    CaseEvent,
     CaseKind,
     CaseStatus,
     Deadline,
@@ -37,6 +36,7 @@ from core.auth.permissions import can
 from core.db import db, utcnow
 from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from core.org.models import Department, OrgUnit, UnitKind
+from core.work import timeline
 
 logger = logging.getLogger(__name__)
 
@@ -186,8 +186,8 @@ def _render(case: Case, kind: DocumentKind, facts: doc_templates.DocFacts) -> tu
 
 
 def _event(case: Case, actor: Actor, action: str, at: datetime, note: str, changed: list[str]) -> None:
-    db.session.add(CaseEvent(case=case, actor_user_id=actor.user_id, at=at, action=action, note=note,
-                             changed_fields=changed))
+    # each document step writes its own audit row about the document itself
+    timeline.log(case, action, actor=actor, at=at, note=note, changed=changed, audit=timeline.NO_AUDIT)
 
 
 def _new_document(case: Case, kind: DocumentKind, *, actor: Actor, drafter_user_id: int, unit: OrgUnit,

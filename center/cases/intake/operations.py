@@ -18,7 +18,6 @@ from center.cases.models import (
     DEFAULT_CATEGORIES,
     Case,
     CaseChannel,
-    CaseEvent,
     CaseKind,
     CaseStatus,
     Party,
@@ -31,12 +30,12 @@ from center.cases.queries import can_see, cases_query
 from center.cases.routing import units
 from center.cases.routing.units import default_handling_unit
 from core.actor import Actor
-from core.audit.operations import record
 from core.auth.permissions import has_permission
 from core.crypto import provider
 from core.db import db, utcnow, xact_lock
 from core.errors import PermissionDenied, ValidationFailed
 from core.org.models import OrgUnit
+from core.work import timeline
 
 logger = logging.getLogger(__name__)
 
@@ -296,10 +295,8 @@ def file_case(actor: Actor, *, kind: CaseKind | str, summary: str, category: str
     start_deadlines(case, "register", received_at)
     changed = [f for f in CASE_FIELDS if f != "parties" and getattr(case, f) is not None]
     changed += ["parties"] if cleaned else []
-    db.session.add(CaseEvent(case=case, actor_user_id=actor.user_id, at=received_at, action="register",
-                             from_status=None, to_status=CaseStatus.registered, note=note, changed_fields=changed))
-    db.session.flush()
-    record(actor, "case.registered", case, unit_id=case.handling_unit_id, changed=changed)
+    timeline.log(case, "register", actor=actor, at=received_at, note=note, changed=changed, audit="case.registered",
+                 from_status=None, to_status=CaseStatus.registered)
     from center.cases.routing.notices import notify_registered_elsewhere
 
     notify_registered_elsewhere(case, actor)

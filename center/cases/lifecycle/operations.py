@@ -18,11 +18,11 @@ from center.cases import permissions
 from center.cases.lifecycle.clock import shanghai_date  # noqa: F401 - the one Shanghai-date helper, re-exported
 from center.cases.models import Case, CaseEvent, CaseKind, CaseStatus, Deadline
 from core.actor import Actor
-from core.audit.operations import record
 from core.auth.permissions import require
 from core.db import db, utcnow
 from core.errors import InvalidTransition, NotFound, ValidationFailed
 from core.org.models import Department, OrgUnit
+from core.work import timeline
 from notify.render import shorten
 
 #: Longest note on a transition (a reason, a remark).
@@ -389,11 +389,8 @@ def transition(case: Case, action: str, *, actor: Actor, note: str | None = None
         changed.append("deadlines")
     if action == "refer_mediation":
         changed += [f"consent.{who}" for who in sorted(consent)]
-    event = CaseEvent(case=case, actor_user_id=actor.user_id, at=at, action=action, from_status=from_status,
-                      to_status=spec.target, note=note, changed_fields=changed)
-    db.session.add(event)
-    db.session.flush()
-    record(actor, f"case.{action}", case, unit_id=case.handling_unit_id, changed=changed)
+    event = timeline.log(case, action, actor=actor, at=at, note=note, changed=changed, from_status=from_status,
+                         to_status=spec.target)
     from center.cases.registry import transition_listeners
 
     for listener in transition_listeners:

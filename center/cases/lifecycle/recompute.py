@@ -9,10 +9,11 @@ import logging
 from sqlalchemy import select
 
 from center.cases.lifecycle.operations import deadline_rules
-from center.cases.models import CaseEvent, Deadline, Extension
+from center.cases.models import Deadline, Extension
 from core.actor import Actor
 from core.audit.operations import record
 from core.db import db
+from core.work import timeline
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +42,9 @@ def recompute_provisional(years: set[int]) -> int:
         row.due_on, row.provisional = due.date, due.provisional
         if due.date != old:
             moved += 1
-            db.session.add(CaseEvent(case_id=row.case_id, action="deadline_recomputed", changed_fields=["due_on"],
-                                     note=f"法定节假日安排录入后，{rule.label}期限由 {old:%Y-%m-%d} 调整为 {due.date:%Y-%m-%d}"))
+            # one audit row for the whole recomputation (below), one timeline line per moved row
+            timeline.log(row.case, "deadline_recomputed", actor=None, changed=["due_on"], audit=timeline.NO_AUDIT,
+                         note=f"法定节假日安排录入后，{rule.label}期限由 {old:%Y-%m-%d} 调整为 {due.date:%Y-%m-%d}")
     if moved:
         record(Actor.system("job"), "case.deadlines_recomputed", object_type="case_deadlines", object_id=str(moved),
                changed=["due_on", "provisional"])

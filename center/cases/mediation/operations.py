@@ -19,7 +19,6 @@ from center.cases.models import (
     MEDIATION_OUTCOME_LABELS,
     MEDIATION_TYPE_LABELS,
     Case,
-    CaseEvent,
     CaseKind,
     CaseStatus,
     MediationOutcome,
@@ -29,10 +28,10 @@ from center.cases.models import (
 from center.cases.queries import require_visible
 from core.accounts.models import ROLE_LABELS, Membership, Role
 from core.actor import Actor
-from core.audit.operations import record
 from core.auth.permissions import can, require
 from core.db import db, utcnow
 from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
+from core.work import timeline
 
 logger = logging.getLogger(__name__)
 
@@ -109,10 +108,8 @@ def record_session(case: Case, *, actor: Actor, mediation_type: str, held_at: da
                                participants=participants, notes=notes, recorded_by_user_id=actor.user_id)
     db.session.add(session)
     changed = ["mediation_type", "held_at", "place", "mediators", "participants", "notes"]
-    db.session.add(CaseEvent(case=case, actor_user_id=actor.user_id, at=utcnow(), action="mediation_session",
-                             note=f"{MEDIATION_TYPE_LABELS[kind]}：{mediators}", changed_fields=changed))
-    db.session.flush()
-    record(actor, "case.mediation_session", session, unit_id=case.handling_unit_id, changed=changed)
+    timeline.log(case, "mediation_session", actor=actor, note=f"{MEDIATION_TYPE_LABELS[kind]}：{mediators}",
+                 changed=changed, audit_object=session)
     logger.info("case %s mediation session %s by %s", case.number, session.id, actor)
     return session
 
@@ -146,10 +143,7 @@ def record_outcome(session: MediationSession, *, actor: Actor, outcome: str, agr
     session.outcome, session.agreement, session.guidance = result, agreement, guidance
     changed = ["outcome", "agreement" if result == MediationOutcome.success else "guidance"]
     note = MEDIATION_OUTCOME_LABELS[result] + ("（更正）" if corrected else "")
-    db.session.add(CaseEvent(case=case, actor_user_id=actor.user_id, at=utcnow(), action="mediation_outcome",
-                             note=note, changed_fields=changed))
-    db.session.flush()
-    record(actor, "case.mediation_outcome", session, unit_id=case.handling_unit_id, changed=changed)
+    timeline.log(case, "mediation_outcome", actor=actor, note=note, changed=changed, audit_object=session)
     _meet_resolution(case, session)
     return session
 
@@ -207,10 +201,8 @@ def approve_outcome(session: MediationSession, *, actor: Actor, at: datetime | N
     at = at or utcnow()
     session.approved_by_user_id, session.approved_at = actor.user_id, at
     changed = ["approved_by_user_id", "approved_at"]
-    db.session.add(CaseEvent(case=case, actor_user_id=actor.user_id, at=at, action="mediation_approved",
-                             note=MEDIATION_OUTCOME_LABELS[session.outcome], changed_fields=changed))
-    db.session.flush()
-    record(actor, "case.mediation_approved", session, unit_id=case.handling_unit_id, changed=changed)
+    timeline.log(case, "mediation_approved", actor=actor, at=at, note=MEDIATION_OUTCOME_LABELS[session.outcome],
+                 changed=changed, audit_object=session)
     logger.info("case %s mediation outcome %s approved by %s", case.number, session.id, actor)
     return session
 

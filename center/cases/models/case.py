@@ -19,6 +19,7 @@ from center.cases.intake.identity import ID_TYPE_LABELS, IdType  # noqa: F401 - 
 from core.db import Base, CString, TimestampMixin, UTCDateTime, utcnow
 from core.enums import enum_column
 from core.org.models import Department, OrgUnit
+from core.work.timeline import register_subject
 
 if TYPE_CHECKING:
     from center.cases.models.handling import CaseAssignment
@@ -317,3 +318,12 @@ class CaseCounter(Base):
 
     def __repr__(self) -> str:
         return f"<CaseCounter {self.district_id} {self.year} {self.last}>"
+
+
+def _case_event(case: Case, **fields) -> CaseEvent:
+    return CaseEvent(case=case, **fields)
+
+
+# A case is a work subject: timeline.log writes its CaseEvent rows (with from/to status for a transition) and
+# files the audit row under its handling unit.
+register_subject(Case, event=_case_event, unit=lambda case: case.handling_unit_id, audit_prefix="case")

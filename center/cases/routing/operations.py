@@ -20,11 +20,11 @@ from center.cases.models import RISK_LABELS, Case, CaseEvent, RiskColour
 from center.cases.queries import may_hear_of
 from core.accounts.models import ROLE_LABELS, Membership, Role, User
 from core.actor import Actor
-from core.audit.operations import record
 from core.auth.permissions import can, require
-from core.db import db, utcnow
+from core.db import db
 from core.errors import ValidationFailed
 from core.org.models import OrgUnit
+from core.work import timeline
 from notify.render import shorten
 
 logger = logging.getLogger(__name__)
@@ -177,11 +177,7 @@ def assign_owner(case: Case, *, actor: Actor, owner_leader: User | None = None,
         notes.append(f"承办人：{assignee.display_name}")
     if not changed:
         raise ValidationFailed({"owner_leader_id": ["所选人员与现在相同，没有变化"]})
-    event = CaseEvent(case=case, actor_user_id=actor.user_id, at=utcnow(), action="assign_owner",
-                      note="；".join(notes), changed_fields=changed)
-    db.session.add(event)
-    db.session.flush()
-    record(actor, "case.assign_owner", case, unit_id=case.handling_unit_id, changed=changed)
+    event = timeline.log(case, "assign_owner", actor=actor, note="；".join(notes), changed=changed)
     if "owner_leader_user_id" in changed:
         _notify(case, owner_leader, "您被指定为包案领导", event)
     if "assignee_user_id" in changed and assignee.id != actor.user_id:
@@ -218,10 +214,6 @@ def regrade(case: Case, colour: RiskColour | str, *, actor: Actor, reason: str) 
         case.owner_leader = None
         changed.append("owner_leader_user_id")
         note += "（原包案领导层级不符，需重新指定）"
-    event = CaseEvent(case=case, actor_user_id=actor.user_id, at=utcnow(), action="regrade", note=note,
-                      changed_fields=changed)
-    db.session.add(event)
-    db.session.flush()
-    record(actor, "case.regrade", case, unit_id=case.handling_unit_id, changed=changed)
+    event = timeline.log(case, "regrade", actor=actor, note=note, changed=changed)
     logger.info("case %s regraded %s → %s by %s", case.number, before, colour, actor)
     return event

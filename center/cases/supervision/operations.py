@@ -38,7 +38,6 @@ from center.cases.models import (
     SUPERVISION_FORM_LABELS,
     SUPERVISION_LEVEL_LABELS,
     Case,
-    CaseEvent,
     Deadline,
     DeadlineKind,
     Supervision,
@@ -49,11 +48,11 @@ from center.cases.queries import can_see, cases_query, hearers
 from core.accounts.models import Role, User
 from core.accounts.queries import users_holding
 from core.actor import Actor
-from core.audit.operations import record
 from core.auth.permissions import require
 from core.db import db, utcnow
 from core.errors import InvalidTransition, NotFound, ValidationFailed
 from core.org.models import OrgUnit, UnitKind
+from core.work import timeline
 from notify.render import shorten
 
 logger = logging.getLogger(__name__)
@@ -239,11 +238,9 @@ def _issue(actor: Actor, case: Case, deadline: Deadline, level: int, *, new_due:
         with db.session.begin_nested():
             db.session.add(row)
             deadline.supervision_level = max(previous, level)
-            db.session.add(CaseEvent(case=case, actor_user_id=actor.user_id, at=now,
-                                     action=f"supervision_{level}", note=note, changed_fields=["supervision_level"]))
-            db.session.flush()
-            record(actor, f"case.supervision_{level}", row, unit_id=case.handling_unit_id,
-                   changed=["deadline_id", "level", "new_due_on", "supervision_level"])
+            timeline.log(case, f"supervision_{level}", actor=actor, at=now, note=note,
+                         changed=["supervision_level"], audit_object=row,
+                         audit_changed=["deadline_id", "level", "new_due_on", "supervision_level"])
             db.session.flush()
     except IntegrityError:  # another scan issued this level a moment ago: never twice
         logger.info("督办 level %d of deadline %s already issued", level, deadline.id)
@@ -306,11 +303,8 @@ def supervise(case: Case, *, actor: Actor, level: int, form: SupervisionForm | s
     text = f"{SUPERVISION_LEVEL_LABELS[level]}（{SUPERVISION_FORM_LABELS[form]}）：{row.note}"
     if new_due_on is not None:
         text += f"；限 {new_due_on.isoformat()} 前办结"
-    db.session.add(CaseEvent(case=case, actor_user_id=actor.user_id, at=now, action="supervision_manual",
-                             note=text, changed_fields=["supervision"]))
-    db.session.flush()
-    record(actor, "case.supervise", row, unit_id=case.handling_unit_id,
-           changed=["level", "form", "note", "new_due_on"])
+    timeline.log(case, "supervision_manual", actor=actor, at=now, note=text, changed=["supervision"],
+                 audit="case.supervise", audit_object=row, audit_changed=["level", "form", "note", "new_due_on"])
     cache = _Recipients()
     unit = case.handling_unit
     users = _users([case.assignee], cache.at([unit.id], STAFF_ROLES), cache.at([unit.id], LEADER_ROLES))
