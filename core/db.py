@@ -1,4 +1,4 @@
-"""Database kernel: declarative base, naming convention, time helpers, SQLite pragmas and write intent.
+"""Database kernel: declarative base, naming convention, time helpers, SQLite pragmas, write intent, capacity.
 
 SQLite: WAL, foreign keys, busy timeout. pysqlite's own transaction handling is switched off so that we
 emit BEGIN ourselves: ``BEGIN IMMEDIATE`` while the current unit of work intends to write (every non-GET
@@ -208,3 +208,108 @@ def _day_number_sqlite(element, compiler, **kw):
 @compiles(day_number, "postgresql")
 def _day_number_pg(element, compiler, **kw):
     return f"(({compiler.process(element.clauses, **kw)}) - DATE '1970-01-01')"
+
+
+# --- capacity: one conditional statement ----------------------------------------------------------------
+#
+# Seats, reception slots and duty posts are rows with a ``capacity`` and a ``taken`` count. A unit is taken
+# with ONE conditional UPDATE: the database tests the condition and changes the row in the same statement,
+# under its row lock (PostgreSQL, READ COMMITTED re-checks the WHERE against the newest row version after a
+# concurrent writer commits) or its database write lock (SQLite). A read-modify-write in Python (SELECT taken,
+# compare, UPDATE) would let two transactions both see the last unit free. The CHECK constraint is the
+# backstop for any code that writes the columns some other way: such a write fails instead of overbooking.
+
+CAPACITY_CHECK_NAME = "capacity"  # → ck_<table>_capacity under NAMING_CONVENTION
+
+
+def capacity_check(*, capacity: str = "capacity", taken: str = "taken", name: str = CAPACITY_CHECK_NAME):
+    """The backstop: ``0 <= taken <= capacity`` as a table-level CHECK constraint."""
+    from sqlalchemy import CheckConstraint
+
+    return CheckConstraint(f"{taken} >= 0 AND {taken} <= {capacity}", name=name)
+
+
+def capacity_columns(*, capacity: str = "capacity", taken: str = "taken", name: str = CAPACITY_CHECK_NAME):
+    """Columns and CHECK of a capacity row for a Core ``Table``: ``Table("slots", md, id_col, *capacity_columns())``."""
+    from sqlalchemy import Column
+
+    return (Column(capacity, Integer, nullable=False),
+            Column(taken, Integer, nullable=False, default=0, server_default=text("0")),
+            capacity_check(capacity=capacity, taken=taken, name=name))
+
+
+class CapacityMixin:
+    """An ORM model holding a capacity row: ``class ReceptionSlot(CapacityMixin, db.Model)``.
+
+    The CHECK is appended to the mapped table when the class is mapped (see ``_attach_capacity_check``),
+    not through ``__table_args__``, which a model declaring its own ``__table_args__`` would silently
+    replace, dropping the backstop."""
+
+    capacity: Mapped[int] = mapped_column(Integer, nullable=False)
+    taken: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
+
+
+@event.listens_for(CapacityMixin, "instrument_class", propagate=True)
+def _attach_capacity_check(mapper, class_):
+    table = mapper.local_table
+    if not any(c.info.get("capacity_backstop") for c in table.constraints):  # single-table subclasses
+        check = capacity_check()
+        check.info["capacity_backstop"] = True
+        table.append_constraint(check)
+
+
+def _check_amount(amount) -> int:
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount < 1:
+        raise ValueError(f"capacity amount must be a positive integer, got {amount!r}")
+    return amount
+
+
+def _capacity_update(table, row_id, session, id_column, taken_column, condition, delta) -> bool:
+    from sqlalchemy import inspect, update
+
+    mapper = inspect(table, raiseerr=False) if isinstance(table, type) else None
+    core = table.__table__ if mapper is not None else table
+    taken = core.c[taken_column]
+    stmt = (update(core).where(core.c[id_column] == row_id, condition(core, taken))
+            .values({taken_column: taken + delta}))
+    session = db.session if session is None else session
+    orm = hasattr(session, "identity_map")  # a Session, not a Connection
+    if orm and session.autoflush:
+        session.flush()  # as an ORM query would: the statement must see pending changes (say, a new capacity)
+    count = session.execute(stmt).rowcount
+    if count > 1:
+        raise RuntimeError(f"{core.name}.{id_column} is not unique: {count} capacity rows changed")
+    if count == 1 and mapper is not None and orm and list(mapper.primary_key) == [core.c[id_column]]:
+        # The statement bypassed the ORM: a loaded instance would still show the old count.
+        loaded = session.identity_map.get(mapper.identity_key_from_primary_key([row_id]))
+        if loaded is not None:
+            session.expire(loaded, [mapper.get_property_by_column(taken).key])
+    return count == 1
+
+
+def take_capacity(table, row_id, *, amount: int = 1, session=None, id_column: str = "id",
+                  capacity_column: str = "capacity", taken_column: str = "taken") -> bool:
+    """Take ``amount`` units of capacity row ``row_id``; True if taken, False if there is not enough room
+    (or no such row) — then nothing changed.
+
+    ``table`` is a Core ``Table`` or an ORM class mapped to one table, with integer capacity/taken columns
+    (names overridable; ``id_column`` must be unique). A loaded instance's ``taken`` is expired afterwards. Runs one ``UPDATE … SET taken = taken + :n WHERE id = :id AND
+    taken + :n <= capacity`` in the caller's transaction (``session``: a Session or Connection, default
+    ``db.session``) and never commits: the caller commits once, with its other changes. On SQLite the
+    caller's transaction must be a write transaction (``write_intent``: every non-GET request, job and CLI
+    command is), so the statement waits for the write lock instead of failing on a stale snapshot. On
+    PostgreSQL it relies on READ COMMITTED (the default); under REPEATABLE READ a concurrent taker gets a
+    serialization failure instead of False.
+    """
+    amount = _check_amount(amount)
+    return _capacity_update(table, row_id, session, id_column, taken_column,
+                            lambda t, taken: taken + amount <= t.c[capacity_column], amount)
+
+
+def release_capacity(table, row_id, *, amount: int = 1, session=None, id_column: str = "id",
+                     taken_column: str = "taken") -> bool:
+    """Give back ``amount`` units of row ``row_id``; False (and nothing changed) when fewer are taken, so
+    a double release never drives the count below zero. Same transaction rules as ``take_capacity``."""
+    amount = _check_amount(amount)
+    return _capacity_update(table, row_id, session, id_column, taken_column,
+                            lambda t, taken: taken >= amount, -amount)

@@ -439,12 +439,10 @@ def _api_intake(demo) -> dict:
 def _api_case_number(demo) -> str:
     number = getattr(demo, "_json_spec_case", None)
     if number is None:
-        from center.cases.intake.operations import register_case
+        from tests.factories import make_case
 
-        case = register_case(demo.actor("qs.staff"), kind="dispute", category="邻里纠纷", channel="visit",
-                             summary="坏输入测试：邻里纠纷", origin_unit=demo.unit("青石镇"),
-                             parties=[{"role": "applicant", "kind": "person", "name": "坏输入测试人"}])
-        demo.db.session.commit()
+        case = make_case(demo, "qs.staff", "青石镇", category="邻里纠纷", summary="坏输入测试：邻里纠纷",
+                         applicant="坏输入测试人", repeat_of=None, commit=True)
         number = demo._json_spec_case = case.number
     return number
 
@@ -465,6 +463,7 @@ JSON_SPECS: dict[str, JsonSpec] = {
     "api.create_case": JsonSpec("qs.staff", valid=_api_intake, success_status=201),
     "api.transition_case": JsonSpec("qs.staff", lambda demo: {"number": _api_case_number(demo)},
                                     lambda demo: {"action": "accept", "note": "坏输入测试：予以受理"}),
+    "api.search_cases": JsonSpec("qs.staff", valid=lambda demo: {"q": "坏输入测试 查找"}),
 }
 for _extra in collect("JSON_SPECS"):
     JSON_SPECS.update(_extra)
