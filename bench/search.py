@@ -63,6 +63,7 @@ def main() -> None:
             from core.actor import Actor
             from core.db import db
             from core.org.models import OrgUnit
+            from core.work.models import WorkSubject
 
             rng = random.Random(20261123)
             units = list(db.session.scalars(select(OrgUnit).where(OrgUnit.kind != "grid")))
@@ -71,6 +72,8 @@ def main() -> None:
             start = time.perf_counter()
             case_rows, party_rows = [], []
             base = db.session.scalar(select(func.coalesce(func.max(Case.id), 0)))
+            subject_base = db.session.scalar(select(func.coalesce(func.max(WorkSubject.id), 0)))
+            subject_rows = []
             for i in range(args.cases):
                 unit = rng.choice(units)
                 summary = "反映" + "".join(rng.sample(WORDS, 4)) + ("100%" if i % 500 == 0 else "") + "问题"
@@ -79,11 +82,14 @@ def main() -> None:
                                   "channel": "visit", "summary": summary, "people_count": 1, "risk_colour": "blue",
                                   "status": rng.choice(["registered", "accepted", "in_progress", "closed"]),
                                   "received_at": now - timedelta(hours=i), "origin_unit_id": unit.id,
-                                  "handling_unit_id": unit.id, "created_at": now, "updated_at": now})
+                                  "handling_unit_id": unit.id, "created_at": now, "updated_at": now,
+                                  "subject_id": subject_base + i + 1})
+                subject_rows.append({"id": subject_base + i + 1, "kind": "case", "created_at": now})
                 party_rows.append({"case_id": base + i + 1, "role": "applicant", "kind": "person",
                                    "name": rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN),
                                    "created_at": now, "updated_at": now})
             for chunk in range(0, len(case_rows), 2000):
+                db.session.execute(insert(WorkSubject), subject_rows[chunk:chunk + 2000])
                 db.session.execute(insert(Case), case_rows[chunk:chunk + 2000])
                 db.session.execute(insert(Party), party_rows[chunk:chunk + 2000])
             db.session.commit()

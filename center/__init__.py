@@ -22,10 +22,12 @@ def init_app(app):
         models,  # noqa: F401 - register the case registry's tables
         permissions,
     )
+    from center.desk import permissions as desk_permissions
     from center.desk import views
     from core import hooks
 
     permissions.init_app(app)
+    desk_permissions.init_app(app)
     app.register_blueprint(views.bp)
     from center.cases import views as case_views
 

@@ -46,6 +46,12 @@ def create_app(config: dict | None = None) -> Flask:
                org_views.bp, audit_views.bp):
         app.register_blueprint(bp)
 
+    from core.accounts import permissions as account_permissions
+    from core.audit import permissions as audit_permissions
+    from core.org import permissions as org_permissions
+
+    for kernel_permissions in (account_permissions, org_permissions, audit_permissions):
+        kernel_permissions.init_app(app)  # like every feature's permissions.py (core.auth.registry)
     from core import scheduler
 
     scheduler.init_app(app)  # features register their jobs into its registry next

@@ -313,3 +313,22 @@ def release_capacity(table, row_id, *, amount: int = 1, session=None, id_column:
     amount = _check_amount(amount)
     return _capacity_update(table, row_id, session, id_column, taken_column,
                             lambda t, taken: taken >= amount, -amount)
+
+
+# --- one row of a scoped query, or 404 ---------------------------------------------------------------------
+
+
+def get_or_404(query, ident, *, column=None):
+    """The row of ``query`` (a ``select`` already scoped to the actor) whose ``column`` is ``ident``, else
+    NotFound (404 — a row outside the actor's sight is not there). ``column`` defaults to the selected entity's
+    ``id``, and ``ident`` is then read as an id (``core.errors.as_id``: a malformed or out-of-range id is a
+    404 too). Every ``get_*_or_404`` is this with its own scoped query."""
+    from core.errors import NotFound, as_id
+
+    if column is None:
+        column = query.column_descriptions[0]["entity"].id
+        ident = as_id(ident)
+    row = db.session.scalar(query.where(column == ident))
+    if row is None:
+        raise NotFound()
+    return row

@@ -106,6 +106,22 @@ def submit(schema, perform, template: str, *, data: dict | None = None, context_
         return render_template(template, errors=exc.errors, form=form_data(), **context), 422
 
 
+def act(run, *, done: str, to):
+    """A button that posts no field (启用, 恢复通道, 重新发送 …): ``run()`` — one operation — then commit, the
+    success message ``done`` and a redirect to ``to`` (a URL, or a function of what ``run`` returned); input the
+    operation refuses (ValidationFailed) is the error page with its message, 422, nothing written."""
+    from flask import flash, redirect
+
+    from core.schemas import EmptyArgs
+
+    def perform(_args):
+        result = run()
+        flash(done, "success")
+        return redirect(to(result) if callable(to) else to)
+
+    return submit(EmptyArgs(), perform, "core/error.html", code=422, message="操作未完成")
+
+
 def safe_next(target: str | None, default: str) -> str:
     """Only same-site relative paths; '//evil' and 'http://…' fall back to the default."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:

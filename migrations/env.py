@@ -91,14 +91,31 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        sqlite = connection.dialect.name == 'sqlite'
+        if sqlite:
+            # A batch migration rebuilds a SQLite table (create a copy, drop the old one, rename): with foreign
+            # keys enforced, dropping a table other rows reference fails as soon as the database holds data.
+            # Enforcement is switched off for the migration only (the pragma works outside a transaction) and
+            # every reference is checked before the migration's transaction commits. On the raw connection:
+            # SQLAlchemy's first statement would open the transaction (core.db emits BEGIN) and the pragma would
+            # then do nothing.
+            connection.connection.dbapi_connection.execute('PRAGMA foreign_keys=OFF')
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
             **conf_args
         )
 
-        with context.begin_transaction():
-            context.run_migrations()
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql('PRAGMA foreign_key_check').fetchall()
+                    if broken:
+                        raise RuntimeError(f'migration left broken references: {broken[:10]}')
+        finally:
+            if sqlite:
+                connection.connection.dbapi_connection.execute('PRAGMA foreign_keys=ON')
 
 
 if context.is_offline_mode():

@@ -6,9 +6,19 @@ The only package that imports wechatpy. Features call ``notify.outbox.enqueue`` 
 
 def init_app(app):
     from core import hooks
-    from notify import cli, models, views  # noqa: F401 - models register their tables
+    from notify import cli, models, permissions, views  # noqa: F401 - models register their tables
     from notify.wechat import callback
 
+    permissions.init_app(app)
+    hooks.register_audit_labels({
+        "notify.bound": "绑定消息账号", "notify.requeued": "重发消息", "notify.channel_resumed": "恢复消息通道",
+        "notify.test_sent": "发送测试消息", "notify.preferences_updated": "修改消息设置",
+        "notify.binding_code_issued": "生成微信绑定码", "wechat.signin": "微信登录", "wechat.bind": "微信绑定",
+        "wechat.bind_proof": "微信绑定身份验证失败", "wechat.bind_proof_code_sent": "发送微信绑定验证码",
+    }, {
+        "deliveries": "消息投递", "notifications": "消息", "notify_bindings": "消息绑定",
+        "notify_channel_states": "消息通道", "notify_binding_codes": "微信绑定码",
+    })
     app.register_blueprint(views.bp)
     app.register_blueprint(callback.bp)
     from notify.wechat import binding_views, signin

@@ -32,7 +32,7 @@ WRONG_PASSWORD = "密码不正确"
 WRONG_OTP = "验证码不正确或已过期，请重新获取"
 NO_PROOF = "请输入您的登录密码，或获取验证码后填写"
 NO_CHANNEL = "您还没有能接收验证码的企业微信、微信或短信，请输入登录密码完成验证"
-PLATFORM_LABELS = {Platform.wecom: "企业微信（政务微信）", Platform.mp: "微信", Platform.phone: "手机"}
+PLATFORM_LABELS = Platform.labels()
 
 
 @dataclass(frozen=True)

@@ -10,51 +10,50 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, TimestampMixin, UTCDateTime, utcnow
-from core.enums import enum_column
+from core.enums import LabelledEnum, enum_column
 
 
-class Channel(StrEnum):
-    wecom = "wecom"
-    mp_template = "mp_template"
-    sms = "sms"
-    log = "log"
+class Channel(LabelledEnum):
+    wecom = "wecom", "企业微信"
+    mp_template = "mp_template", "公众号模板消息"
+    sms = "sms", "短信"
+    log = "log", "日志(开发)"
 
 
-CHANNEL_LABELS = {Channel.wecom: "企业微信", Channel.mp_template: "公众号模板消息", Channel.sms: "短信",
-                  Channel.log: "日志(开发)"}
+CHANNEL_LABELS = Channel.labels()
 
 
-class Platform(StrEnum):
+class Platform(LabelledEnum):
     """Identity kinds a binding holds."""
 
-    wecom = "wecom"
-    mp = "mp"
-    phone = "phone"
+    wecom = "wecom", "企业微信（政务微信）"
+    mp = "mp", "微信"
+    phone = "phone", "手机"
 
 
 #: Which binding a channel needs.
 CHANNEL_PLATFORM = {Channel.wecom: Platform.wecom, Channel.mp_template: Platform.mp, Channel.sms: Platform.phone}
 
 
-class NotificationStatus(StrEnum):
-    pending = "pending"          # a delivery is queued or in flight
-    sent = "sent"                # accepted by the platform
-    delivered = "delivered"      # receipt confirmed (template receipt)
-    failed = "failed"            # no channel could deliver it
-    expired = "expired"          # past expires_at before it could go out
-    coalesced = "coalesced"      # merged into a digest notification
-    muted = "muted"              # the recipient muted this event type (kept, visible to admins)
+class NotificationStatus(LabelledEnum):
+    pending = "pending", "待发送"          # a delivery is queued or in flight
+    sent = "sent", "已发送"                # accepted by the platform
+    delivered = "delivered", "已送达"      # receipt confirmed (template receipt)
+    failed = "failed", "发送失败"            # no channel could deliver it
+    expired = "expired", "已过期"          # past expires_at before it could go out
+    coalesced = "coalesced", "已并入汇总"      # merged into a digest notification
+    muted = "muted", "接收人已屏蔽此类消息"              # the recipient muted this event type (kept, visible to admins)
 
 
-class DeliveryStatus(StrEnum):
-    queued = "queued"
-    sending = "sending"
-    sent = "sent"
-    delivered = "delivered"
-    failed = "failed"            # this channel failed for the recipient; a fallback delivery follows
-    dead = "dead"                # dead letter: needs an admin
-    expired = "expired"
-    coalesced = "coalesced"
+class DeliveryStatus(LabelledEnum):
+    queued = "queued", "排队中"
+    sending = "sending", "发送中"
+    sent = "sent", "已发送"
+    delivered = "delivered", "已送达"
+    failed = "failed", "已转其他通道"            # this channel failed for the recipient; a fallback delivery follows
+    dead = "dead", "死信"                # dead letter: needs an admin
+    expired = "expired", "已过期"
+    coalesced = "coalesced", "已合并"
 
 
 class Notification(Base):

@@ -7,8 +7,7 @@ from sqlalchemy import select
 from core.accounts.models import User
 from core.accounts.queries import users_query
 from core.actor import Actor
-from core.db import db
-from core.errors import NotFound, as_id
+from core.db import db, get_or_404
 from notify.models import Binding, ChannelState, Delivery, Notification
 
 
@@ -31,19 +30,13 @@ def list_deliveries(actor: Actor, *, status: str | None = None, channel: str | N
 
 
 def get_notification_or_404(notification_id: int, *, actor: Actor) -> Notification:
-    n = db.session.scalar(select(Notification).where(Notification.id == as_id(notification_id),
-                                                     Notification.user_id.in_(_visible_user_ids(actor))))
-    if n is None:
-        raise NotFound()
-    return n
+    return get_or_404(select(Notification).where(Notification.user_id.in_(_visible_user_ids(actor))),
+                      notification_id)
 
 
 def get_delivery_or_404(delivery_id: int, *, actor: Actor) -> Delivery:
-    d = db.session.scalar(select(Delivery).join(Notification).where(
-        Delivery.id == as_id(delivery_id), Notification.user_id.in_(_visible_user_ids(actor))))
-    if d is None:
-        raise NotFound()
-    return d
+    return get_or_404(select(Delivery).join(Notification).where(
+        Notification.user_id.in_(_visible_user_ids(actor))), delivery_id)
 
 
 def list_bindings(actor: Actor, limit: int = 500):

@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 
 from core.accounts.queries import get_user_or_404
 from core.auth.decorators import permission
 from core.db import utcnow
-from core.schemas import EmptyArgs
-from core.web import current_actor, submit
+from core.web import act, current_actor
 from notify import operations, queries
-from notify.models import CHANNEL_LABELS, Channel, DeliveryStatus
+from notify.models import CHANNEL_LABELS, Channel, DeliveryStatus, NotificationStatus
 
 bp = Blueprint("notify_admin", __name__, url_prefix="/admin/notify", template_folder="templates")
 
-STATUS_LABELS = {"queued": "排队中", "sending": "发送中", "sent": "已发送", "delivered": "已送达", "failed": "已转其他通道",
-                 "dead": "死信", "expired": "已过期", "coalesced": "已合并"}
-NOTIFICATION_STATUS_LABELS = {"pending": "待发送", "sent": "已发送", "delivered": "已送达", "failed": "发送失败",
-                              "expired": "已过期", "coalesced": "已并入汇总", "muted": "接收人已屏蔽此类消息"}
+STATUS_LABELS = DeliveryStatus.labels()
+NOTIFICATION_STATUS_LABELS = NotificationStatus.labels()
 #: A delivery in one of these states went out: whatever the platform said with it ("0 ok") is not an error.
 SUCCESS_STATUSES = {DeliveryStatus.sent, DeliveryStatus.delivered, DeliveryStatus.coalesced}
 
@@ -111,12 +108,8 @@ def requeue(delivery_id: int):
     actor = current_actor()
     d = queries.get_delivery_or_404(delivery_id, actor=actor)
 
-    def perform(args):
-        operations.requeue(d, actor=actor)
-        flash("已重新排队发送", "success")
-        return redirect(url_for("notify_admin.notification", notification_id=d.notification_id))
-
-    return submit(EmptyArgs(), perform, "core/error.html", code=422, message="操作未完成")
+    return act(lambda: operations.requeue(d, actor=actor), done="已重新排队发送",
+               to=url_for("notify_admin.notification", notification_id=d.notification_id))
 
 
 @bp.route("/channels")
@@ -133,12 +126,8 @@ def resume(channel: str):
 
         raise NotFound()
 
-    def perform(args):
-        operations.resume_channel(channel, actor=current_actor())
-        flash("通道已恢复", "success")
-        return redirect(url_for("notify_admin.channels"))
-
-    return submit(EmptyArgs(), perform, "core/error.html", code=422, message="操作未完成")
+    return act(lambda: operations.resume_channel(channel, actor=current_actor()), done="通道已恢复",
+               to=url_for("notify_admin.channels"))
 
 
 @bp.route("/bindings")
@@ -153,12 +142,8 @@ def send_test(user_id: int):
     actor = current_actor()
     user = get_user_or_404(user_id, actor=actor, action="notify.manage")
 
-    def perform(args):
-        n = operations.send_test(user, actor=actor)
-        flash("测试消息已排队", "success")
-        return redirect(url_for("notify_admin.notification", notification_id=n.id))
-
-    return submit(EmptyArgs(), perform, "core/error.html", code=422, message="操作未完成")
+    return act(lambda: operations.send_test(user, actor=actor), done="测试消息已排队",
+               to=lambda n: url_for("notify_admin.notification", notification_id=n.id))
 
 
 __all__ = ["bp", "DeliveryStatus"]

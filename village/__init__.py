@@ -3,8 +3,9 @@
 
 def init_app(app):
     from core import hooks
-    from village import views
+    from village import permissions, views
 
+    permissions.init_app(app)
     app.register_blueprint(views.bp)
     from village import commands, grid_workers, mobile
 
@@ -17,6 +18,9 @@ def init_app(app):
     from center.cases.registry import register_event_labels
 
     register_event_labels({"agent_consent": "代办委托", "escalation_requested": "网格员申请上报"})
+    hooks.register_audit_labels({
+        "case.agent_filed": "网格员代办登记", "case.escalation_requested": "申请上报",
+    })
     from village import demo
 
     hooks.register_demo_seeder("village", demo.load)

@@ -19,7 +19,7 @@ from center.cases.models import Case
 from center.cases.presenters import next_deadlines
 from center.cases.queries import cases_query
 from core.actor import Actor
-from core.db import db, write_intent
+from core.db import db
 from core.timefmt import SHANGHAI
 from notify.render import shorten
 from village.todo import my_tasks
@@ -57,7 +57,8 @@ def _todo(user, actor: Actor) -> str:
 
 
 def _send_card(user, tasks) -> None:
-    """A text card that opens the mobile desk. Keyed per user and minute: asking twice sends one card."""
+    """A text card that opens the mobile desk. Keyed per user and minute: asking twice sends one card.
+    Queued in the callback's transaction: the route commits it with everything else, or nothing."""
     from datetime import datetime
 
     from notify.outbox import enqueue
@@ -65,10 +66,8 @@ def _send_card(user, tasks) -> None:
     minute = datetime.now(SHANGHAI).strftime("%Y%m%d%H%M")
     overdue = sum(1 for t in tasks if t.deadline is not None and t.deadline.days_left < 0)
     body = f"共{len(tasks)}件" + (f"，其中超期{overdue}件" if overdue else "")
-    with write_intent():
-        enqueue("grid.todo", user, {"title": "我的待办", "body": body, "url": "/m/"}, key=f"todo:{user.id}:{minute}",
-                priority="urgent")  # asked for just now: not held for quiet hours
-        db.session.commit()
+    enqueue("grid.todo", user, {"title": "我的待办", "body": body, "url": "/m/"}, key=f"todo:{user.id}:{minute}",
+            priority="urgent")  # asked for just now: not held for quiet hours
 
 
 def _status(actor: Actor, number: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from sqlalchemy import select
 
-from core.accounts.models import Membership, Role, User
+from core.accounts.queries import grid_workers
 from core.auth.decorators import permission
 from core.auth.scoping import unit_filter
 from core.db import db
@@ -21,12 +21,7 @@ bp = Blueprint("village_grid", __name__, url_prefix="/village/grid-workers")
 @permission("grid.bind")
 def index():
     actor = current_actor()
-    rows = db.session.execute(
-        select(User, OrgUnit).join(Membership, Membership.user_id == User.id)
-        .join(OrgUnit, Membership.unit_id == OrgUnit.id)
-        .where(Membership.role == Role.grid_worker, Membership.is_active.is_(True), User.is_active.is_(True),
-               unit_filter(actor, "grid.bind", OrgUnit.path))
-        .order_by(OrgUnit.path, User.display_name)).all()
+    rows = grid_workers(where=unit_filter(actor, "grid.bind", OrgUnit.path))
     bound = {}
     if rows:
         for b in db.session.scalars(select(Binding).where(Binding.user_id.in_([u.id for u, _ in rows]),

@@ -17,8 +17,8 @@ from center.cases.listing.queues import DONE
 from center.cases.models import Case, CaseStatus, Deadline, DeadlineKind, FollowUpVisit
 from center.cases.presenters import colour_of, today_shanghai
 from center.cases.queries import may_hear_of
-from core.accounts.models import Role, User
-from core.accounts.queries import users_holding
+from core.accounts.models import User
+from core.accounts.queries import grid_workers
 from core.actor import Actor
 from core.db import db
 from core.org.models import OrgUnit
@@ -32,7 +32,7 @@ TOLD_ON = {"hand_down": "已交办到村（社区）", "escalate": "已上报", 
 def grid_workers_of(unit: OrgUnit) -> list[User]:
     if unit.tier != "grid":
         return []
-    return users_holding([Role.grid_worker], unit_ids=[unit.id])
+    return [user for user, _grid in grid_workers(unit_ids=[unit.id])]
 
 
 def _send(user: User, case: Case, kind: str, title: str, body: str, key: str) -> None:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request
-from sqlalchemy import select
 
-from core.accounts.models import Membership, Role, User
+from core.accounts.queries import grid_workers
 from core.auth.decorators import permission
-from core.db import db
 from core.desk import desk_unit
 from core.org import queries as org_queries
 from core.web import current_actor
@@ -23,12 +21,8 @@ def index():
     grids = org_queries.list_units(actor, parent=village)
     workers = {}
     if grids:
-        rows = db.session.execute(
-            select(Membership.unit_id, User.display_name).join(User, User.id == Membership.user_id)
-            .where(Membership.unit_id.in_([g.id for g in grids]), Membership.role == Role.grid_worker,
-                   Membership.is_active.is_(True), User.is_active.is_(True)).order_by(User.display_name))
-        for unit_id, name in rows:
-            workers.setdefault(unit_id, []).append(name)
+        for user, grid in grid_workers(unit_ids=[g.id for g in grids]):
+            workers.setdefault(grid.id, []).append(user.display_name)
     from center.cases.listing.queues import desk_cases
 
     return render_template("village/desk.html", village=village, grids=grids, workers=workers,

@@ -14,3 +14,8 @@ def init_app(app) -> None:
     # Registered here, after Flask-WTF's own check (the API views are exempt from it) and before core.web_hooks'
     # hooks and the route guard (registered after the features), which then see the token's user.
     app.before_request(auth.authenticate)
+    from core import hooks
+
+    hooks.register_audit_labels({
+        "api.scope_refused": "接口令牌超出范围被拒绝", "api.token_refused": "接口令牌被拒绝",
+    })

@@ -4,5 +4,5 @@ At this level, what every subject shares: ``models/`` (Case, Party, CaseEvent, D
 (scoped reads, ``get_case_or_404``), ``permissions`` (who may take each step), ``registry`` (the case page's
 extension points), ``views`` (the case page), ``presenters`` and ``demo``. Each subject is a subpackage with
 DESIGN.md §2's file names: ``intake/``, ``lifecycle/``, ``routing/``, ``documents/``, ``mediation/``,
-``aftercare/``, ``supervision/``, ``attachments/``, ``listing/``.
+``aftercare/``, ``reviews/``, ``supervision/``, ``attachments/``, ``listing/``.
 """

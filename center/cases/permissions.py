@@ -29,6 +29,7 @@ from core.auth.registry import (
     RELATIONS,
     grant,
     register_action,
+    register_permission,
     register_relations,
 )
 
@@ -65,6 +66,18 @@ REVIEW_DECIDE = "case.review_decide"
 #: The petitioner asks the organ one level up for 复查/复核: recorded by the handling organ or by that organ.
 REVIEW_REQUEST = "case.review_request"
 ASSIGNMENT_WORK = "case.assignment_work"
+
+# Flat permissions: held by the role whatever the case, within the membership's jurisdiction (seeing is the
+# union of jurisdictions; center.cases.queries). Not decisions: those are the actions above.
+READ = "case.read"
+INTAKE = "case.intake"
+#: Seeing a party's full ID number and phone (every reveal is audited) and exporting the list.
+REVEAL = "case.reveal"
+EXPORT = "case.export"
+#: Who files a case (登记): the centers' staff, the village side (a grid worker files for a resident, 代办).
+INTAKE_ROLES = (R.center_staff, R.township_staff, R.village_head, R.village_cadre, R.grid_worker)
+REVEAL_ROLES = (R.district_leader, R.center_staff, R.township_leader, R.township_staff)
+EXPORT_ROLES = (*REVEAL_ROLES, R.department_head, R.village_head)
 
 
 def _hidden_by_accusation(m: Membership, case: Case) -> bool:
@@ -120,6 +133,10 @@ def init_app(app) -> None:
     register_relations(Case, case_relations)
     register_relations(CaseAssignment, assignment_relations)
     register_relations(Review, review_relations)
+    register_permission(READ, "查看事项", CASE_ROLES)
+    register_permission(INTAKE, "登记事项", INTAKE_ROLES)
+    register_permission(REVEAL, "查看当事人完整信息", REVEAL_ROLES)
+    register_permission(EXPORT, "导出事项清单", EXPORT_ROLES)
     register_action(TRIAGE, "受理、分流、交办、转送、派单",
                     grant(STAFF, {HANDLING}))
     register_action(HANDLE, "办理（调解、起草文书、送达、上报）",

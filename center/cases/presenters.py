@@ -6,13 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import literal, select
+from sqlalchemy import select
 
 from center.cases.models import Case, Deadline, DeadlineKind
-from core.db import day_number, db
+from core.db import db
 from core.timefmt import SHANGHAI
+from core.work.deadlines import EPOCH, colour_of, eighty_percent_used  # noqa: F401 - shared with every subject
 
-EPOCH = date(1970, 1, 1)  # day_number's day 0
 RULE_LABELS = {"transfer": "转送交办", "notice": "受理告知", "answer": "办理答复", "dispute_resolve": "调处化解",
                "review_decision": "复查决定", "re_review_decision": "复核决定", "dispute_accept": "纠纷受理",
                "review_window": "申请复查期限", "re_review_window": "申请复核期限"}
@@ -33,20 +33,6 @@ class DeadlineView:
 
 def today_shanghai() -> date:
     return datetime.now(SHANGHAI).date()
-
-
-def colour_of(deadline: Deadline, today: date) -> str:
-    if today > deadline.due_on:
-        return "red"
-    span = (deadline.due_on - deadline.started_on).days or 1
-    used = (today - deadline.started_on).days
-    return "yellow" if used / span >= 0.8 else "green"
-
-
-def eighty_percent_used(started_on, due_on, today: date):
-    """SQL twin of ``colour_of``'s yellow test on two DATE columns: by ``today`` at least 80 % of the period
-    started_on → due_on is used, 5·(T − S) ≥ 4·(D − S) ⇔ S + 4·D ≤ 5·T (day numbers, both engines)."""
-    return day_number(started_on) + 4 * day_number(due_on) <= literal(5 * (today - EPOCH).days)
 
 
 def next_deadlines(cases: list[Case], today: date | None = None) -> dict[int, DeadlineView]:

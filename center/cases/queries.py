@@ -13,12 +13,13 @@ from sqlalchemy import false, or_, select
 from sqlalchemy.orm import aliased
 
 from center.cases.intake.numbering import NUMBER_RE
-from center.cases.models import LIVE_ASSIGNMENT, Case, CaseAssignment, PetitionClass
+from center.cases.models import Case, PetitionClass
+from center.departments.models import LIVE_ASSIGNMENT, CaseAssignment
 from core.actor import Actor
 from core.auth.permissions import covers, granting
 from core.auth.scoping import unit_filter
-from core.db import db
-from core.errors import NotFound, as_id
+from core.db import db, get_or_404
+from core.errors import NotFound
 from core.org.models import OrgUnit
 
 READ = "case.read"
@@ -107,20 +108,13 @@ def hearers(case: Case, users) -> list:
 
 
 def get_case_or_404(case_id, *, actor: Actor, action: str = READ) -> Case:
-    case_id = as_id(case_id)
-    case = db.session.scalar(cases_query(actor, action).where(Case.id == case_id))
-    if case is None:
-        raise NotFound()
-    return case
+    return get_or_404(cases_query(actor, action), case_id)
 
 
 def get_case_by_number_or_404(number: str, *, actor: Actor, action: str = READ) -> Case:
     if not isinstance(number, str) or not NUMBER_RE.fullmatch(number):
         raise NotFound()
-    case = db.session.scalar(cases_query(actor, action).where(Case.number == number))
-    if case is None:
-        raise NotFound()
-    return case
+    return get_or_404(cases_query(actor, action), number, column=Case.number)
 
 
 def list_cases(actor: Actor, *, status=None, kind=None, handling_unit: OrgUnit | None = None, limit: int = 50,

@@ -18,15 +18,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from center.cases import permissions
-from center.cases.models import (
-    LIVE_ASSIGNMENT,
-    AssignmentStatus,
-    Case,
-    CaseAssignment,
-    CaseStatus,
-)
+from center.cases.models import Case, CaseStatus
 from center.cases.queries import hearers, may_hear_of, require_visible
 from center.departments.duty import on_duty
+from center.departments.models import LIVE_ASSIGNMENT, AssignmentStatus, CaseAssignment
 from center.departments.presenters import duration_text, late_by
 from core.accounts.models import Role, User
 from core.accounts.queries import users_holding

@@ -3,7 +3,8 @@ handling side, and for the department's own users the button of their next step.
 
 from __future__ import annotations
 
-from center.cases.models import AssignmentStatus, Case
+from center.cases.models import Case
+from center.departments.models import AssignmentStatus
 from center.departments.operations import (
     DISPATCH_BLOCKED,
     allowed_departments,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from center.cases.models import AssignmentStatus, CaseAssignment
+from center.departments.models import AssignmentStatus, CaseAssignment
 
 S = AssignmentStatus
 

@@ -11,12 +11,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
-from center.cases.models import LIVE_ASSIGNMENT, AssignmentStatus, Case, CaseAssignment
+from center.cases.models import Case
 from center.cases.queries import accusation_shown, cases_query
+from center.departments.models import LIVE_ASSIGNMENT, AssignmentStatus, CaseAssignment
 from center.departments.presenters import arrival_view, since
 from core.actor import Actor
-from core.db import db, utcnow
-from core.errors import NotFound, as_id
+from core.db import db, get_or_404, utcnow
 from core.org.models import Department
 
 S = AssignmentStatus
@@ -27,12 +27,7 @@ QUEUE_LIMIT = 200
 
 def get_assignment_or_404(case: Case, assignment_id) -> CaseAssignment:
     """An assignment of a case the caller already loaded through the scoped query (else 404)."""
-    assignment_id = as_id(assignment_id)
-    a = db.session.scalar(select(CaseAssignment).where(CaseAssignment.id == assignment_id,
-                                                       CaseAssignment.case_id == case.id))
-    if a is None:
-        raise NotFound()
-    return a
+    return get_or_404(select(CaseAssignment).where(CaseAssignment.case_id == case.id), assignment_id)
 
 
 def _assignments(department_ids: list[int]):

@@ -3,46 +3,32 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, TimestampMixin, UTCDateTime, utcnow
-from core.enums import enum_column
+from core.enums import LabelledEnum, enum_column
 from core.org.models import Department, OrgUnit
 
 
-class Role(StrEnum):
-    system_admin = "system_admin"
-    security_admin = "security_admin"
-    auditor = "auditor"
-    district_leader = "district_leader"
-    center_staff = "center_staff"
-    department_head = "department_head"
-    department_liaison = "department_liaison"
-    township_leader = "township_leader"
-    township_staff = "township_staff"
-    village_head = "village_head"
-    village_cadre = "village_cadre"
-    grid_worker = "grid_worker"
+class Role(LabelledEnum):
+    system_admin = "system_admin", "系统管理员"
+    security_admin = "security_admin", "安全管理员"
+    auditor = "auditor", "安全审计员"
+    district_leader = "district_leader", "区领导"
+    center_staff = "center_staff", "中心受理员"
+    department_head = "department_head", "部门负责人"
+    department_liaison = "department_liaison", "部门联络员"
+    township_leader = "township_leader", "乡镇领导"
+    township_staff = "township_staff", "乡镇工作人员"
+    village_head = "village_head", "村(社区)主任"
+    village_cadre = "village_cadre", "村(社区)干部"
+    grid_worker = "grid_worker", "网格员"
 
 
-ROLE_LABELS = {
-    Role.system_admin: "系统管理员",
-    Role.security_admin: "安全管理员",
-    Role.auditor: "安全审计员",
-    Role.district_leader: "区领导",
-    Role.center_staff: "中心受理员",
-    Role.department_head: "部门负责人",
-    Role.department_liaison: "部门联络员",
-    Role.township_leader: "乡镇领导",
-    Role.township_staff: "乡镇工作人员",
-    Role.village_head: "村(社区)主任",
-    Role.village_cadre: "村(社区)干部",
-    Role.grid_worker: "网格员",
-}
+ROLE_LABELS = Role.labels()
 
 #: Roles held at a department rather than at a unit.
 DEPARTMENT_ROLES = frozenset({Role.department_head, Role.department_liaison})
@@ -52,30 +38,29 @@ DEPARTMENT_ROLES = frozenset({Role.department_head, Role.department_liaison})
 ADMIN_ROLES = frozenset({Role.system_admin, Role.security_admin, Role.auditor})
 
 
-class AccountKind(StrEnum):
+class AccountKind(LabelledEnum):
     #: a person who signs in with a password (and WeChat once bound)
-    person = "person"
+    person = "person", "人员账户"
     #: another system calling the API with a scoped token; it never signs in interactively
-    service = "service"
+    service = "service", "接口服务账户"
 
 
-ACCOUNT_KIND_LABELS = {AccountKind.person: "人员账户", AccountKind.service: "接口服务账户"}
+ACCOUNT_KIND_LABELS = AccountKind.labels()
 
 #: Stored instead of a password hash for service accounts: not an argon2 hash, so no password ever matches it.
 NO_PASSWORD = "!service-account-no-password"
 
 
-class MembershipStatus(StrEnum):
+class MembershipStatus(LabelledEnum):
     #: placed by the system administrator, waiting for the security administrator: grants nothing
-    proposed = "proposed"
-    active = "active"
+    proposed = "proposed", "待激活"
+    active = "active", "有效"
     #: the security administrator declined it
-    refused = "refused"
-    ended = "ended"
+    refused = "refused", "已拒绝"
+    ended = "ended", "已撤销"
 
 
-MEMBERSHIP_STATUS_LABELS = {MembershipStatus.proposed: "待激活", MembershipStatus.active: "有效",
-                            MembershipStatus.refused: "已拒绝", MembershipStatus.ended: "已撤销"}
+MEMBERSHIP_STATUS_LABELS = MembershipStatus.labels()
 
 
 class User(TimestampMixin, Base):
@@ -290,33 +275,29 @@ class ApiToken(Base):
         return f"<ApiToken {self.id} user {self.user_id} {self.prefix}…>"
 
 
-class AdminActKind(StrEnum):
-    reset_password = "reset_password"
-    disable = "disable"
-    enable = "enable"
-    end_membership = "end_membership"
-    bind_device = "bind_device"
+class AdminActKind(LabelledEnum):
+    reset_password = "reset_password", "重置密码"
+    disable = "disable", "停用账户"
+    enable = "enable", "启用账户"
+    end_membership = "end_membership", "撤销岗位"
+    bind_device = "bind_device", "绑定微信"
     #: break-glass only (the console): clearing a lockout is no credential, so the web needs no request for it
-    unlock = "unlock"
+    unlock = "unlock", "解除登录锁定"
 
 
-ADMIN_ACT_LABELS = {AdminActKind.reset_password: "重置密码", AdminActKind.disable: "停用账户",
-                    AdminActKind.enable: "启用账户", AdminActKind.end_membership: "撤销岗位",
-                    AdminActKind.bind_device: "绑定微信", AdminActKind.unlock: "解除登录锁定"}
+ADMIN_ACT_LABELS = AdminActKind.labels()
 
 
-class AdminRequestStatus(StrEnum):
-    pending = "pending"
+class AdminRequestStatus(LabelledEnum):
+    pending = "pending", "待批准"
     #: approved, waiting for the requester to carry it out (bind_device: the requester issues the code)
-    approved = "approved"
-    executed = "executed"
-    rejected = "rejected"
-    cancelled = "cancelled"
+    approved = "approved", "已批准待执行"
+    executed = "executed", "已执行"
+    rejected = "rejected", "已驳回"
+    cancelled = "cancelled", "已撤回"
 
 
-ADMIN_REQUEST_STATUS_LABELS = {AdminRequestStatus.pending: "待批准", AdminRequestStatus.approved: "已批准待执行",
-                               AdminRequestStatus.executed: "已执行", AdminRequestStatus.rejected: "已驳回",
-                               AdminRequestStatus.cancelled: "已撤回"}
+ADMIN_REQUEST_STATUS_LABELS = AdminRequestStatus.labels()
 
 
 class AdminRequest(TimestampMixin, Base):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import exists, or_, select
 
-from core.accounts.models import LoginThrottle, Membership, User
+from core.accounts.models import LoginThrottle, Membership, Role, User
 from core.actor import Actor
 from core.auth.scoping import scope_department_ids, unit_filter
-from core.db import db
+from core.db import db, get_or_404
 from core.errors import NotFound, as_id
 from core.org.models import Department, OrgUnit
 
@@ -53,11 +53,7 @@ def list_users(actor: Actor, *, q: str | None = None, role: str | None = None, u
 
 
 def get_user_or_404(user_id, *, actor: Actor, action: str = "user.view") -> User:
-    user_id = as_id(user_id)
-    user = db.session.scalar(users_query(actor, action).where(User.id == user_id))
-    if user is None:
-        raise NotFound()
-    return user
+    return get_or_404(users_query(actor, action), user_id)
 
 
 def get_membership_or_404(membership_id, *, actor: Actor, action: str = "user.view") -> Membership:
@@ -90,6 +86,23 @@ def users_holding(roles, *, unit_ids=(), department_id: int | None = None) -> li
     return list(db.session.scalars(stmt).unique())
 
 
+#: Who leads a unit, by its tier: the district's leaders, a township's leaders, a village's (community's) head.
+#: A grid has none; a department is led by its department_head.
+LEADER_ROLES: dict[str, Role] = {"district": Role.district_leader, "township": Role.township_leader,
+                                 "village": Role.village_head}
+
+
+def leader_role(tier: str) -> Role | None:
+    """The leader post of a unit of ``tier`` (``unit.tier``), or None."""
+    return LEADER_ROLES.get(tier)
+
+
+def leaders_of(unit: OrgUnit) -> list[User]:
+    """Active users holding ``unit``'s leader post exactly at ``unit`` (not above, not below), by id."""
+    role = leader_role(unit.tier)
+    return users_holding([role], unit_ids=[unit.id]) if role is not None else []
+
+
 def pending_memberships(actor: Actor, *, limit: int = 300) -> list[Membership]:
     """Proposed memberships at places inside the actor's jurisdiction for membership.activate, oldest first
     (the security administrator's queue)."""
@@ -104,3 +117,21 @@ def pending_memberships(actor: Actor, *, limit: int = 300) -> list[Membership]:
                                      or_(Membership.id.in_(at_unit), Membership.id.in_(at_department)))
             .order_by(Membership.created_at, Membership.id).limit(limit))
     return list(db.session.scalars(stmt))
+
+
+def grid_workers(*, unit_ids=None, within: OrgUnit | None = None, where=None) -> list[tuple[User, OrgUnit]]:
+    """(grid worker, their grid) for every active user in an active grid-worker post: at the grids
+    ``unit_ids``, or anywhere under ``within``, or wherever ``where`` (a clause on OrgUnit, e.g. a jurisdiction
+    filter) allows — by grid, then name. The one query every desk and notice asks "who works these grids"."""
+    from core.auth.scoping import subtree_clause
+
+    stmt = (select(User, OrgUnit).join(Membership, Membership.user_id == User.id)
+            .join(OrgUnit, Membership.unit_id == OrgUnit.id)
+            .where(Membership.role == Role.grid_worker, Membership.is_active.is_(True), User.is_active.is_(True)))
+    if unit_ids is not None:
+        stmt = stmt.where(OrgUnit.id.in_(list(unit_ids)))
+    if within is not None:
+        stmt = stmt.where(subtree_clause(OrgUnit.path, within.path))
+    if where is not None:
+        stmt = stmt.where(where)
+    return [(user, unit) for user, unit in db.session.execute(stmt.order_by(OrgUnit.path, User.display_name))]

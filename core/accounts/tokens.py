@@ -31,7 +31,7 @@ from core.accounts.models import AccountKind, ApiToken, User
 from core.actor import Actor
 from core.audit.operations import record
 from core.auth.permissions import can, require
-from core.db import db, own_transaction, short_read, utcnow
+from core.db import db, get_or_404, own_transaction, short_read, utcnow
 from core.errors import PermissionDenied, ValidationFailed
 
 logger = logging.getLogger(__name__)
@@ -188,12 +188,7 @@ def list_own_tokens(actor: Actor, *, limit: int = 200) -> list[ApiToken]:
 
 
 def get_own_token_or_404(token_id, *, actor: Actor) -> ApiToken:
-    from core.errors import NotFound, as_id
-
-    token = db.session.scalar(own_tokens_query(actor).where(ApiToken.id == as_id(token_id)))
-    if token is None:
-        raise NotFound()
-    return token
+    return get_or_404(own_tokens_query(actor), token_id)
 
 
 def list_tokens(actor: Actor, *, limit: int = 500) -> list[ApiToken]:
@@ -202,12 +197,7 @@ def list_tokens(actor: Actor, *, limit: int = 500) -> list[ApiToken]:
 
 
 def get_token_or_404(token_id, *, actor: Actor) -> ApiToken:
-    from core.errors import NotFound, as_id
-
-    token = db.session.scalar(tokens_query(actor).where(ApiToken.id == as_id(token_id)))
-    if token is None:
-        raise NotFound()
-    return token
+    return get_or_404(tokens_query(actor), token_id)
 
 
 @dataclass(frozen=True)

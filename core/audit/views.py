@@ -13,7 +13,8 @@ from core.web import current_actor
 
 bp = Blueprint("audit", __name__, url_prefix="/admin")
 
-#: Chinese names of audit actions (codes stay in the data; unknown codes are shown as they are).
+#: Chinese names of the kernel's own audit actions (codes stay in the data; unknown codes are shown as they are).
+#: Features register theirs at init_app (``core.hooks.register_audit_labels``), like their permissions.
 ACTION_LABELS = {
     "login": "登录", "logout": "退出", "login.failed": "登录失败", "login.locked": "锁定中尝试登录",
     "login.lockout": "登录锁定", "login.unlocked": "解除锁定", "permission.denied": "越权访问被拒绝",
@@ -24,33 +25,27 @@ ACTION_LABELS = {
     "admin_request.created": "申请管理员账户操作", "admin_request.approved": "批准管理员账户操作",
     "admin_request.rejected": "驳回管理员账户操作", "admin_request.cancelled": "撤回管理员账户操作申请",
     "admin_request.executed": "执行管理员账户操作", "accounts.break_glass": "控制台紧急恢复管理员账户",
-    "login.service_account": "接口服务账户尝试登录", "api.scope_refused": "接口令牌超出范围被拒绝",
-    "wechat.bind_proof": "微信绑定身份验证失败", "wechat.bind_proof_code_sent": "发送微信绑定验证码", "security.policy_updated": "修改安全策略",
+    "login.service_account": "接口服务账户尝试登录", "security.policy_updated": "修改安全策略",
+    "api_token.issued": "签发接口令牌", "api_token.revoked": "吊销接口令牌",
     "org.unit_created": "新建单位", "org.unit_updated": "修改单位", "org.unit_enabled": "启用单位",
     "org.unit_disabled": "停用单位", "org.department_created": "新建部门", "org.department_updated": "修改部门",
     "org.department_enabled": "启用部门", "org.department_disabled": "停用部门", "org.imported": "导入组织机构",
-    "demo.loaded": "加载示范数据", "notify.bound": "绑定消息账号", "notify.requeued": "重发消息",
-    "notify.channel_resumed": "恢复消息通道", "notify.test_sent": "发送测试消息",
-    "notify.preferences_updated": "修改消息设置", "case.registered": "登记事项", "case.accept": "受理",
-    "case.not_accept": "不予受理", "case.hand_down": "交办", "case.escalate": "上报", "case.start": "开始办理",
-    "case.mediate": "开始调解", "case.answer": "答复", "case.close": "办结", "case.evaluate": "评价",
-    "case.reopen": "重新办理", "case.guide_to_legal": "导入法定程序", "case.terminate": "终结",
-    "case.deadlines_recomputed": "期限重算", "case.exported": "导出事项清单", "case.party_revealed": "查看当事人完整信息",
-    "case.agent_filed": "网格员代办登记", "case.escalation_requested": "申请上报", "case.note": "记录进展",
-    "notify.binding_code_issued": "生成微信绑定码", "wechat.signin": "微信登录", "wechat.bind": "微信绑定",
-    "api.token_refused": "接口令牌被拒绝", "api_token.issued": "签发接口令牌", "api_token.revoked": "吊销接口令牌",
-    "case.assign_owner": "指定包案领导/承办人", "case.regrade": "调整风险等级", "case.attachment": "上传附件",
-    "case.supervise": "人工督办", "case.supervision_1": "临期提醒", "case.supervision_2": "超期督办",
-    "case.supervision_3": "挂牌督办", "case.refer_mediation": "转人民调解", "case.dispatch": "派单至部门",
-    "case.summons": "召集随驻部门", "case.summons_acknowledged": "部门响应召集", "case.arrived": "部门到达",
-    "case.assignment_taken": "部门接办", "case.assignment_done": "部门办结反馈", "case.assignment_withdrawn": "撤回派单", "calendar.day_set": "设置节假日", "calendar.day_cleared": "清除节假日", "calendar.year_published": "发布节假日安排",
+    "demo.loaded": "加载示范数据",
+    "calendar.day_set": "设置节假日", "calendar.day_cleared": "清除节假日", "calendar.year_published": "发布节假日安排",
 }
 OBJECT_LABELS = {"users": "用户", "org_units": "单位", "departments": "部门", "memberships": "岗位", "route": "页面",
-                 "action": "操作", "security_policies": "安全策略", "deliveries": "消息投递",
-                 "notifications": "消息", "notify_bindings": "消息绑定", "notify_channel_states": "消息通道", "cases": "事项", "case_deadlines": "办理期限",
-                 "case_assignments": "部门派单", "case_supervisions": "督办", "case_attachments": "附件",
-                 "api_tokens": "接口令牌", "notify_binding_codes": "微信绑定码",
+                 "action": "操作", "security_policies": "安全策略", "api_tokens": "接口令牌",
                  "admin_requests": "管理员操作申请"}
+
+
+def action_labels() -> dict[str, str]:
+    """The kernel's labels over those the features registered (the audit log page shows these)."""
+    return {**hooks.audit_action_labels, **ACTION_LABELS}
+
+
+def object_labels() -> dict[str, str]:
+    return {**hooks.audit_object_labels, **OBJECT_LABELS}
+
 
 RESULTS = {"ok": "成功", "denied": "拒绝", "failed": "失败", "locked": "锁定"}
 
@@ -72,6 +67,5 @@ def index():
                            actor_name=args.get("actor", "").strip()[:64] or None, result=result, day=day,
                            before_id=before)
     return render_template("core/audit.html", entries=entries, args=args, results=RESULTS, error=error,
-                           action_labels={**hooks.audit_action_labels, **ACTION_LABELS},
-                           object_labels={**hooks.audit_object_labels, **OBJECT_LABELS},
+                           action_labels=action_labels(), object_labels=object_labels(),
                            next_before=entries[-1].id if len(entries) == PAGE_SIZE else None)

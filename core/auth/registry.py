@@ -4,10 +4,19 @@ jurisdictions (``core.auth.permissions.covers`` and each feature's scoped querie
 is allowed only to a membership whose role is granted it *and* that stands in a granted relation to the
 subject — the handling organ decides, a summoned department gives feedback, the origin adds notes.
 
-A feature registers, at ``init_app``:
+A feature registers, at ``init_app``, from its own ``permissions.py``:
 - ``register_relations(SubjectType, resolver)``: ``resolver(membership, subject) -> set of relation names``;
-- ``register_action(name, label, grant(roles, relations, tiers=None), ...)``.
-The kernel never names a feature's subject; ``core.auth.permissions.can`` consults this registry first.
+- ``register_action(name, label, grant(roles, relations, tiers=None), ...)``: a decision on a subject;
+- ``register_permission(name, label, roles, tiers=None)``: a flat permission (a desk, seeing cases, managing
+  the org tree …), held by its roles — optionally only at some tiers of the membership's place — whatever the
+  subject; ``can`` then asks only whether a granting membership's jurisdiction covers the target.
+This registry is the only place permissions are declared: the kernel never names a feature's subject nor its
+permissions, and ``core.auth.permissions`` holds only the mechanism.
+
+One declaration per name: registering a name again with the same grants and label is a no-op (``init_app``
+runs once per app instance, and tests build several apps); with other grants, another label, or as the other
+kind (an action and a flat permission of one name) it is refused with ``RegistrationConflict``, so two
+features can never silently widen or narrow each other's grants and the outcome never depends on import order.
 """
 
 from __future__ import annotations
@@ -55,7 +64,25 @@ class ActionSpec:
     grants: tuple[Grant, ...]
 
 
+@dataclass(frozen=True)
+class PermissionSpec:
+    """A flat permission: no relation to a subject, only the role and (optionally) the tier of its place."""
+    name: str
+    label: str
+    roles: frozenset[Role]
+    #: tiers of the membership's place, as in ``Grant.tiers``; None = any
+    tiers: frozenset[str] | None = None
+
+    def held_by(self, m: Membership) -> bool:
+        return m.role in self.roles and (self.tiers is None or place_tier(m) in self.tiers)
+
+
+class RegistrationConflict(ValueError):
+    """A name registered again with other grants (see the module docstring)."""
+
+
 _actions: dict[str, ActionSpec] = {}
+_permissions: dict[str, PermissionSpec] = {}
 _resolvers: dict[type, Callable[[Membership, object], Iterable[str]]] = {}
 
 
@@ -63,9 +90,25 @@ def grant(roles: Iterable[Role], relations: Iterable[str], tiers: Iterable[str] 
     return Grant(frozenset(roles), frozenset(relations), frozenset(tiers) if tiers is not None else None)
 
 
+def _claim(spec: ActionSpec | PermissionSpec) -> None:
+    existing = _actions.get(spec.name) or _permissions.get(spec.name)
+    if existing is not None and existing != spec:
+        raise RegistrationConflict(f"{spec.name!r} is already registered with other grants: {existing!r}; "
+                                   "one feature declares a name, with every role that holds it")
+
+
 def register_action(name: str, label: str, *grants: Grant) -> None:
-    """Declare an action. Registering the same name again replaces it (init_app runs once per app instance)."""
-    _actions[name] = ActionSpec(name, label, tuple(grants))
+    """Declare an action: per grant, the roles (at tiers) that hold it in the given relations to the subject."""
+    spec = ActionSpec(name, label, tuple(grants))
+    _claim(spec)
+    _actions[name] = spec
+
+
+def register_permission(name: str, label: str, roles: Iterable[Role], tiers: Iterable[str] | None = None) -> None:
+    """Declare a flat permission held by ``roles`` (only at places of ``tiers``, when given)."""
+    spec = PermissionSpec(name, label, frozenset(roles), frozenset(tiers) if tiers is not None else None)
+    _claim(spec)
+    _permissions[name] = spec
 
 
 def register_relations(subject_type: type, resolver: Callable[[Membership, object], Iterable[str]]) -> None:
@@ -73,6 +116,7 @@ def register_relations(subject_type: type, resolver: Callable[[Membership, objec
 
 
 def is_registered(action: str) -> bool:
+    """Is ``action`` an action decided by relation to its subject? (A flat permission is not.)"""
     return action in _actions
 
 
@@ -82,6 +126,18 @@ def action_spec(action: str) -> ActionSpec:
 
 def registered_actions() -> dict[str, ActionSpec]:
     return dict(_actions)
+
+
+def registered_permissions() -> dict[str, PermissionSpec]:
+    return dict(_permissions)
+
+
+def held_names(m: Membership) -> frozenset[str]:
+    """Every name ``m`` could hold: the flat permissions its role holds at its place, and the actions its role
+    is granted in some relation (``core.auth.permissions.membership_permissions``)."""
+    held = {name for name, spec in _permissions.items() if spec.held_by(m)}
+    held.update(name for name in _actions if role_may_hold(m, name))
+    return frozenset(held)
 
 
 def place_tier(m: Membership) -> str | None:

@@ -63,8 +63,9 @@ def _demo_seeder(actor, context) -> None:
 
 def init_app(app) -> None:
     from core import hooks
-    from core.calendar import cli, views
+    from core.calendar import cli, permissions, views
 
+    permissions.init_app(app)
     app.register_blueprint(views.bp)
     app.cli.add_command(cli.calendar_cli)
     hooks.register_demo_seeder("calendar", _demo_seeder)

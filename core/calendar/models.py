@@ -9,31 +9,30 @@ are a draft, shown to the administrator and used only once the year is published
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
 
 from sqlalchemy import Boolean, Date, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, TimestampMixin, UTCDateTime
-from core.enums import enum_column
+from core.enums import LabelledEnum, enum_column
 
 
-class DayKind(StrEnum):
+class DayKind(LabelledEnum):
     #: a statutory rest day (法定节假日, including the weekend days inside a holiday span)
-    holiday = "holiday"
+    holiday = "holiday", "节假日"
     #: a make-up working day on a weekend (调休上班)
-    workday = "workday"
+    workday = "workday", "调休上班"
 
 
-DAY_KIND_LABELS = {DayKind.holiday: "节假日", DayKind.workday: "调休上班"}
+DAY_KIND_LABELS = DayKind.labels()
 
 
-class CalendarSource(StrEnum):
-    chinese_calendar = "chinese-calendar"
-    admin = "admin"
+class CalendarSource(LabelledEnum):
+    chinese_calendar = "chinese-calendar", "chinese-calendar 数据包"
+    admin = "admin", "管理员录入"
 
 
-SOURCE_LABELS = {CalendarSource.chinese_calendar: "chinese-calendar 数据包", CalendarSource.admin: "管理员录入"}
+SOURCE_LABELS = CalendarSource.labels()
 
 
 class CalendarDay(TimestampMixin, Base):

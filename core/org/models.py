@@ -6,30 +6,22 @@ is one range scan. Several districts may share a database: each is a root with i
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, CString, TimestampMixin
-from core.enums import enum_column
+from core.enums import LabelledEnum, enum_column
 
 
-class UnitKind(StrEnum):
-    district = "district"
-    township = "township"
-    village = "village"
-    community = "community"
-    grid = "grid"
+class UnitKind(LabelledEnum):
+    district = "district", "区/县"
+    township = "township", "乡镇/街道"
+    village = "village", "村"
+    community = "community", "社区"
+    grid = "grid", "网格"
 
 
-UNIT_KIND_LABELS = {
-    UnitKind.district: "区/县",
-    UnitKind.township: "乡镇/街道",
-    UnitKind.village: "村",
-    UnitKind.community: "社区",
-    UnitKind.grid: "网格",
-}
+UNIT_KIND_LABELS = UnitKind.labels()
 
 #: Tier of each kind: villages and communities are one tier.
 TIER = {
@@ -92,17 +84,13 @@ class OrgUnit(TimestampMixin, Base):
         return f"<OrgUnit {self.id} {self.kind} {self.code}>"
 
 
-class DepartmentKind(StrEnum):
-    resident = "resident"
-    rotating = "rotating"
-    on_call = "on_call"
+class DepartmentKind(LabelledEnum):
+    resident = "resident", "常驻"
+    rotating = "rotating", "轮驻"
+    on_call = "on_call", "随驻"
 
 
-DEPARTMENT_KIND_LABELS = {
-    DepartmentKind.resident: "常驻",
-    DepartmentKind.rotating: "轮驻",
-    DepartmentKind.on_call: "随驻",
-}
+DEPARTMENT_KIND_LABELS = DepartmentKind.labels()
 
 
 class Department(TimestampMixin, Base):

@@ -6,8 +6,7 @@ from sqlalchemy import case, func, select
 
 from core.actor import Actor
 from core.auth.scoping import subtree_clause, unit_filter
-from core.db import db
-from core.errors import NotFound, as_id
+from core.db import db, get_or_404
 from core.org.models import Department, OrgUnit, UnitKind
 
 
@@ -16,11 +15,7 @@ def units_query(actor: Actor, action: str = "org.view"):
 
 
 def get_unit_or_404(unit_id, *, actor: Actor, action: str = "org.view") -> OrgUnit:
-    unit_id = as_id(unit_id)
-    unit = db.session.scalar(units_query(actor, action).where(OrgUnit.id == unit_id))
-    if unit is None:
-        raise NotFound()
-    return unit
+    return get_or_404(units_query(actor, action), unit_id)
 
 
 def list_units(actor: Actor, *, parent: OrgUnit | None = None, kind: str | None = None, q: str | None = None,
@@ -83,11 +78,7 @@ def list_departments(actor: Actor, *, unit: OrgUnit | None = None, kind: str | N
 
 
 def get_department_or_404(dept_id, *, actor: Actor, action: str = "org.view") -> Department:
-    dept_id = as_id(dept_id)
-    dept = db.session.scalar(departments_query(actor, action).where(Department.id == dept_id))
-    if dept is None:
-        raise NotFound()
-    return dept
+    return get_or_404(departments_query(actor, action), dept_id)
 
 
 def unit_by_code(code: str) -> OrgUnit | None:

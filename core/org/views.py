@@ -10,8 +10,7 @@ from core.org import operations, queries
 from core.org.importer import import_units, read_rows
 from core.org.models import ALLOWED_PARENT, DEPARTMENT_KIND_LABELS, UNIT_KIND_LABELS
 from core.org.schemas import DepartmentArgs, UnitCreateArgs, UnitUpdateArgs
-from core.schemas import EmptyArgs
-from core.web import commit, current_actor, submit
+from core.web import act, commit, current_actor, submit
 
 bp = Blueprint("org", __name__, url_prefix="/admin")
 
@@ -96,12 +95,8 @@ def _toggle_unit(unit_id: int, active: bool):
     actor = current_actor()
     u = queries.get_unit_or_404(unit_id, actor=actor, action="org.manage")
 
-    def perform(args):
-        operations.set_unit_active(u, active, actor=actor)
-        flash("已启用" if active else "已停用", "success")
-        return redirect(url_for("org.unit", unit_id=u.id))
-
-    return submit(EmptyArgs(), perform, "core/error.html", code=422, message="操作未完成")
+    return act(lambda: operations.set_unit_active(u, active, actor=actor), done="已启用" if active else "已停用",
+               to=url_for("org.unit", unit_id=u.id))
 
 
 @bp.route("/org/<int:unit_id>/disable", methods=["POST"])
@@ -198,12 +193,8 @@ def _toggle_department(dept_id: int, active: bool):
     actor = current_actor()
     dept = queries.get_department_or_404(dept_id, actor=actor, action="org.manage")
 
-    def perform(args):
-        operations.set_department_active(dept, active, actor=actor)
-        flash("已启用" if active else "已停用", "success")
-        return redirect(url_for("org.departments"))
-
-    return submit(EmptyArgs(), perform, "core/error.html", code=422, message="操作未完成")
+    return act(lambda: operations.set_department_active(dept, active, actor=actor),
+               done="已启用" if active else "已停用", to=url_for("org.departments"))
 
 
 @bp.route("/departments/<int:dept_id>/disable", methods=["POST"])

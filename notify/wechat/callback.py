@@ -19,7 +19,7 @@ from flask import Blueprint, Response, current_app, request
 from sqlalchemy.exc import IntegrityError
 
 from core.auth.decorators import public
-from core.db import own_transaction
+from core.db import db, own_transaction
 from core.extensions import csrf
 from core.security import BAD_TEXT_MESSAGE, has_bad_text
 from notify.models import CallbackReceipt
@@ -168,6 +168,9 @@ def _handle(platform: str) -> Response:
                 return _reply(platform, message, f"消息{BAD_TEXT_MESSAGE}", nonce)
             return Response("success", mimetype="text/plain")
         reply = _dispatch(platform, message)
+        # The route owns the transaction (DESIGN.md §3.2): what the handler wrote — a binding's state, a
+        # receipt, a queued card — commits once, here, before the reply leaves; any error rolls it back below.
+        db.session.commit()
         logger.info("callback %s %s handled in %.0f ms", platform, message.get("MsgType"),
                     (time.monotonic() - started) * 1000)
         if reply:
@@ -178,8 +181,6 @@ def _handle(platform: str) -> Response:
         return Response(exc.reason, status=exc.status, mimetype="text/plain")
     except Exception:  # never a 5xx to WeChat
         logger.exception("callback %s failed", platform)
-        from core.db import db
-
         db.session.rollback()
         return Response("success", mimetype="text/plain")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from core.db import db, write_intent
+from core.db import db
 from notify.models import BindingState, Platform
 
 logger = logging.getLogger(__name__)
@@ -27,25 +27,23 @@ def user_for(platform: str, external_id: str):
 
 
 def handle_event(platform: str, message: dict[str, str]) -> str | None:
+    """Apply a platform event to the session; the callback route commits (or rolls back) it."""
     from notify.bindings import find_by_identity, mark_stale
     from notify.operations import mark_receipt
 
     event = (message.get("Event") or "").lower()
-    with write_intent():
-        if event == "templatesendjobfinish":
-            status = message.get("Status", "")
-            mark_receipt(message.get("MsgID") or message.get("MsgId") or "", success=status == "success",
-                         reason=status)
-        elif event in ("subscribe", "unsubscribe") and platform == "mp":
-            binding = find_by_identity(Platform.mp, message.get("FromUserName", ""))
-            if binding is not None:
-                if event == "subscribe":
-                    binding.state, binding.stale_reason = BindingState.verified, None
-                else:
-                    mark_stale(binding, "unsubscribed")
-        else:
-            db.session.rollback()
-            return None
-        db.session.commit()
+    if event == "templatesendjobfinish":
+        status = message.get("Status", "")
+        mark_receipt(message.get("MsgID") or message.get("MsgId") or "", success=status == "success",
+                     reason=status)
+    elif event in ("subscribe", "unsubscribe") and platform == "mp":
+        binding = find_by_identity(Platform.mp, message.get("FromUserName", ""))
+        if binding is not None:
+            if event == "subscribe":
+                binding.state, binding.stale_reason = BindingState.verified, None
+            else:
+                mark_stale(binding, "unsubscribed")
+    else:
+        return None
     logger.info("wechat event %s on %s", event, platform)
     return None

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests import dbutil
-from tests.conftest import DEMO_PASSWORD, make_app, migrate_and_seed
+from tests.conftest import DEMO_PASSWORD, make_app
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
@@ -94,11 +94,11 @@ def _python() -> str:
 
 
 @pytest.fixture(scope="session")
-def live_database(tmp_path_factory):
-    """A fresh SQLite file, migrated, holding the demo district; answers (url, LiveDemo)."""
-    url = dbutil.fresh_database_url(tmp_path_factory.mktemp("live"))
+def live_database(tmp_path_factory, migrated_template):
+    """A fresh SQLite file, migrated, holding the demo district (a copy of the session's template); answers
+    (url, LiveDemo)."""
+    url = dbutil.copy_database(migrated_template, tmp_path_factory.mktemp("live"))
     app = make_app(url)
-    migrate_and_seed(app)
     from sqlalchemy import select
 
     from core.accounts.models import User

@@ -296,15 +296,15 @@ def build(demo, key: str) -> Subject:
         elif extra == "approved_outcome":
             subject.session_id = _mediation(demo, case, worker, outcome=True, approver=leader).id
         elif extra in ("review", "review_external"):
-            from center.cases.aftercare import operations as aftercare
+            from center.cases.reviews import operations as reviews
 
             if extra == "review":
-                review = aftercare.request_review(case, actor=demo.actor(triage), level="review",
-                                                  requested_on=_today(), organ_unit=demo.unit("示范区"))
+                review = reviews.request_review(case, actor=demo.actor(triage), level="review",
+                                                requested_on=_today(), organ_unit=demo.unit("示范区"))
             else:
-                review = aftercare.request_review(case, actor=demo.actor(triage), level="review",
-                                                  requested_on=_today(), external_organ="市信访局",
-                                                  external_reference="市信收〔2026〕0001号")
+                review = reviews.request_review(case, actor=demo.actor(triage), level="review",
+                                                requested_on=_today(), external_organ="市信访局",
+                                                external_reference="市信收〔2026〕0001号")
             subject.review_id = review.id
         else:
             raise ValueError(f"unknown extra {extra!r} in {key}")

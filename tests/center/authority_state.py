@@ -12,7 +12,6 @@ ZHUJIAN = "区住房和城乡建设委员会"
 def _case_tables():
     from center.cases.models import (
         Attachment,
-        CaseAssignment,
         CaseDocument,
         CaseEvent,
         Deadline,
@@ -25,6 +24,7 @@ def _case_tables():
         ServiceRecord,
         Supervision,
     )
+    from center.departments.models import CaseAssignment
 
     return [m.__table__ for m in (Party, CaseEvent, Deadline, CaseAssignment, CaseDocument, ServiceRecord,
                                   MediationSession, Extension, Supervision, Evaluation, FollowUpVisit, Review,

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from center.cases.intake.operations import find_repeat_candidates, register_case
+from center.cases.intake.operations import find_repeat_candidates
 from center.cases.lifecycle import operations as lifecycle
 from center.cases.presenters import today_shanghai
 from center.cases.routing import operations as routing
@@ -17,14 +17,11 @@ from core.actor import Actor
 from core.db import utcnow
 from core.errors import ValidationFailed
 from notify.models import Notification
+from tests.factories import case_maker, make_case
 
-
-def _accusation(demo, *, accused: str, origin: str, by: str = "center.li", days_ago: int = 0, **kw):
-    return register_case(demo.actor(by), kind="petition", petition_class="accusation",
-                         summary="举报村干部挪用集体资金", category="其他", channel="letter",
-                         origin_unit=demo.unit(origin), accused_unit=demo.unit(accused),
-                         parties=[{"role": "applicant", "kind": "person", "name": "匿名群众"}],
-                         received_at=utcnow() - timedelta(days=days_ago), **kw)
+# An accusation (检举控告) by letter the district center registered; each test names origin= and accused=.
+_accusation = case_maker(by="center.li", kind="petition", petition_class="accusation", summary="举报村干部挪用集体资金",
+                         channel="letter", applicant="匿名群众", repeat_of=None)
 
 
 def _told(db, case, usernames, demo):
@@ -56,7 +53,8 @@ def test_grid_workers_of_the_accused_village_hear_nothing(db, demo):
 
 
 def test_supervision_and_owner_candidates_skip_the_accused_units_users(db, demo):
-    case = _accusation(demo, accused="青石镇", origin="青石村", days_ago=55)  # 55 of 60 days: 提醒 is due
+    case = _accusation(demo, accused="青石镇", origin="青石村",
+                       at=utcnow() - timedelta(days=55))  # 55 of 60 days: 提醒 is due
     lifecycle.transition(case, "accept", actor=demo.actor("center.li"), at=utcnow() - timedelta(days=55))
     assert supervision.scan(Actor.system("job"), today=today_shanghai())[1] >= 1
     assert _told(db, case, ["qs.staff", "qs.leader", "qs.leader2"], demo) == []
@@ -69,9 +67,8 @@ def test_supervision_and_owner_candidates_skip_the_accused_units_users(db, demo)
 def test_intake_shows_repeat_candidates_only_from_the_clerks_jurisdiction(db, demo):
     person = {"role": "applicant", "kind": "person", "name": "周春梅", "id_type": "resident_id",
               "id_number": "11010519491231002X"}
-    elsewhere = register_case(demo.actor("cg.staff"), kind="petition", petition_class="appeal", summary="物业纠纷",
-                              category="涉房/物业", channel="visit", origin_unit=demo.unit("城关街道"),
-                              parties=[person])
+    elsewhere = make_case(demo, "cg.staff", "城关街道", "petition", summary="物业纠纷", category="涉房/物业",
+                          parties=[person], repeat_of=None)
     district = demo.unit("示范区")
     assert elsewhere in find_repeat_candidates(demo.actor("center.li"), [person], district=district)
     assert find_repeat_candidates(demo.actor("qs.staff"), [person], district=district) == []

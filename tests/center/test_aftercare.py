@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import select
 
 from center.cases.aftercare import operations as aftercare
-from center.cases.intake.operations import register_case
 from center.cases.lifecycle import operations as lifecycle
 from center.cases.mediation import operations as mediation
 from center.cases.models import CaseStatus, Evaluation, FollowUpVisit
 from core.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from tests.center.test_mediation import AT, SH, actions, mediating, post, session_on, text
+from tests.factories import make_case
 
 CLOSED_AT = AT + timedelta(days=3)
 VISIT = datetime(2026, 9, 10, 15, 0, tzinfo=SH)
@@ -50,9 +50,7 @@ def test_acceptance_evaluation_after_acceptance_only_and_without_a_status_change
                                      source="staff", note="受理及时")
     assert (ev.stage, ev.rating, ev.source, case.status) == ("acceptance", "basically", "staff", CaseStatus.mediating)
     assert actions(case)[-1] == "evaluation"
-    new = register_case(demo.actor("qs.staff"), kind="dispute", summary="新登记纠纷", category="邻里纠纷",
-                        channel="visit", origin_unit=demo.unit("青石村"),
-                        parties=[{"role": "applicant", "kind": "person", "name": "张三"}])
+    new = make_case(demo, "qs.staff", "青石村", summary="新登记纠纷", category="邻里纠纷", applicant="张三", repeat_of=None)
     with pytest.raises(InvalidTransition, match="尚未受理"):
         aftercare.record_evaluation(new, actor=demo.actor("qs01.cadre"), stage="acceptance", rating="satisfied",
                                     source="staff")

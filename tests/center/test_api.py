@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import csrf_token
+from tests.factories import case_maker
 
 HAN = re.compile(r"[\u3400-\u9fff]")
 PHONE = "13901019876"
@@ -36,17 +37,8 @@ def _bearer(plain: str) -> dict:
     return {"Authorization": f"Bearer {plain}"}
 
 
-def _register(demo, username: str, origin: str, **kw):
-    from center.cases.intake.operations import register_case
-
-    kind = kw.pop("kind", "petition")
-    defaults = {"summary": "接口测试事项", "category": "其他", "channel": "visit",
-                "parties": [{"role": "applicant", "kind": "person", "name": "测试人"}],
-                "petition_class": "appeal" if kind == "petition" else None}
-    defaults.update(kw)
-    case = register_case(demo.actor(username), kind=kind, origin_unit=demo.unit(origin), **defaults)
-    demo.db.session.commit()
-    return case
+# _register(demo, username, origin, **fields): a petition (by default) registered and committed.
+_register = case_maker(kind="petition", summary="接口测试事项", repeat_of=None, commit=True)
 
 
 def _intake_body(demo, **extra) -> dict:

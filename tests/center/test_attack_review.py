@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.center import authority_spec as spec
+from tests.factories import make_case
 
 
 def _today() -> str:
@@ -37,10 +38,10 @@ def test_township_clerk_cannot_record_the_review_as_external_when_the_organ_abov
     Secure: the 复查 request naming an outside organ is refused (422) while the organ above is on the platform,
     nothing is recorded, and the petition is not terminated."""
     s = spec.build(demo, "T.p.closed")
-    from center.cases.aftercare import operations as aftercare
     from center.cases.models import ReviewLevel
+    from center.cases.reviews import operations as reviews
 
-    assert aftercare.platform_organ(s.case, ReviewLevel.review).name == "示范区"
+    assert reviews.platform_organ(s.case, ReviewLevel.review).name == "示范区"
     client, token = spec.sign_in(signed_in, "qs.staff")
     n = s.number
     before = spec.snapshot(db, s.case.id)
@@ -173,15 +174,12 @@ def test_an_accusation_cannot_name_the_district_itself_and_be_handled_by_the_acc
 def test_the_organ_department_does_not_dispatch_to_itself(db, demo):
     """A department that is the handling organ cannot make itself a feedback party too (it would keep sight
     of the case after returning it)."""
-    from center.cases.intake.operations import register_case
     from center.cases.lifecycle.operations import transition
     from center.departments import operations
     from core.errors import ValidationFailed
 
     renshe = demo.department("区人社局（劳动人事争议仲裁院）")
-    case = register_case(demo.actor("center.li"), kind="petition", petition_class="appeal", summary="拖欠工资",
-                         category="劳资/欠薪", channel="visit", origin_unit=demo.unit("示范区"), repeat_of="none",
-                         parties=[{"role": "applicant", "kind": "person", "name": "赵六"}])
+    case = make_case(demo, "center.li", "示范区", "petition", summary="拖欠工资", category="劳资/欠薪", applicant="赵六")
     transition(case, "transfer", actor=demo.actor("center.li"), department=renshe)
     with pytest.raises(ValidationFailed) as refused:
         operations.dispatch(case, renshe, actor=demo.actor("renshe.liaison"), task="自派")

@@ -120,7 +120,7 @@ def test_the_village_head_is_offered_no_decision_on_a_township_petition(app, db,
 
 def test_the_summoned_liaison_gives_feedback_and_takes_no_case_decision(app, db, demo, signed_in):
     """区民政局, summoned to the red 35-person petition: acknowledge, arrival, progress, then its result."""
-    from center.cases.models import CaseAssignment
+    from center.departments.models import CaseAssignment
 
     case = _demo_case(db, "反映开发区企业破产职工安置问题（集体访）")
     assert case.people_count == 35 and case.risk_colour == "red"

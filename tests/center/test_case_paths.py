@@ -13,20 +13,18 @@ from sqlalchemy import select
 from center.cases.aftercare import operations as aftercare
 from center.cases.documents import operations as documents
 from center.cases.documents.texts import ANSWER_PLACEHOLDER
-from center.cases.intake.operations import register_case
 from center.cases.lifecycle import operations as lifecycle
 from center.cases.models import Case, CaseStatus, Deadline, ReviewLevel
 from center.cases.presenters import today_shanghai
+from center.cases.reviews import operations as reviews
 from core.db import utcnow
 from core.errors import InvalidTransition, PermissionDenied
+from tests.factories import case_maker
 
-
-def _petition(demo):
-    return register_case(
-        demo.actor("qs.staff"), kind="petition", petition_class="appeal", summary="反映征地补偿款未足额发放",
-        demands="补发剩余补偿款；公开补偿标准", category="征地拆迁", channel="visit", origin_unit=demo.unit("青石村"),
-        parties=[{"role": "applicant", "kind": "person", "name": "李桂兰", "phone": "13901010001"}],
-        repeat_of="none")  # the demo district has her earlier petition: this one is a new matter
+# The demo district has her earlier petition: this one is a new matter (repeat_of="none", the default).
+_petition = case_maker(kind="petition", origin="青石村", summary="反映征地补偿款未足额发放",
+                       demands="补发剩余补偿款；公开补偿标准", category="征地拆迁",
+                       applicant={"name": "李桂兰", "phone": "13901010001"}, repeat_of="none")
 
 
 def test_a_petition_from_intake_to_termination_is_one_record(db, demo):
@@ -57,14 +55,14 @@ def test_a_petition_from_intake_to_termination_is_one_record(db, demo):
     aftercare.record_evaluation(case, actor=staff, stage="result", rating="unsatisfied", source="staff")
     assert case.status == CaseStatus.evaluated
 
-    review = aftercare.request_review(case, actor=staff, level=ReviewLevel.review, requested_on=today_shanghai(),
-                                      organ_unit=demo.unit("示范区"))
-    aftercare.decide_review(review, actor=demo.actor("leader.wang"), decided_on=today_shanghai(), decision="upheld",
-                            notes="原处理意见事实清楚，维持")
-    re_review = aftercare.request_review(case, actor=staff, level=ReviewLevel.re_review, requested_on=today_shanghai(),
-                                         external_organ="市信访局", external_reference="市信复〔2026〕18号")
-    aftercare.decide_review(re_review, actor=staff, decided_on=today_shanghai(), decision="upheld",
-                            external_reference="市信复〔2026〕18号")
+    review = reviews.request_review(case, actor=staff, level=ReviewLevel.review, requested_on=today_shanghai(),
+                                    organ_unit=demo.unit("示范区"))
+    reviews.decide_review(review, actor=demo.actor("leader.wang"), decided_on=today_shanghai(), decision="upheld",
+                          notes="原处理意见事实清楚，维持")
+    re_review = reviews.request_review(case, actor=staff, level=ReviewLevel.re_review, requested_on=today_shanghai(),
+                                       external_organ="市信访局", external_reference="市信复〔2026〕18号")
+    reviews.decide_review(re_review, actor=staff, decided_on=today_shanghai(), decision="upheld",
+                          external_reference="市信复〔2026〕18号")
     db.session.commit()
 
     db.session.expire_all()

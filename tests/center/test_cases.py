@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, text
 
-from center.cases.intake.operations import find_repeat_candidates, register_case, reveal
+from center.cases.intake.operations import find_repeat_candidates, reveal
 from center.cases.lifecycle import operations as lifecycle
 from center.cases.models import Case, CaseEvent, CaseKind, CaseStatus, Deadline, Party
 from center.cases.queries import can_see, cases_query, get_case_by_number_or_404, get_case_or_404
@@ -22,6 +22,7 @@ from core.db import utcnow
 from core.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from tests.center.test_identity import make_resident_id
 from tests.conftest import make_app
+from tests.factories import case_maker
 
 SH = ZoneInfo("Asia/Shanghai")
 AT = datetime(2026, 9, 20, 10, 0, tzinfo=SH).astimezone(UTC)  # a Sunday, a 调休 working day before 国庆
@@ -35,16 +36,10 @@ def person(name="王𠮷", id_number=ID_A, phone="13812345678", address="青石�
             "address": address, **kw}
 
 
-def new_case(demo, username="qs.staff", *, kind="dispute", origin="青石村", handling=None, parties=None,
-             at=AT, **kw) -> Case:
-    kw.setdefault("petition_class", "appeal" if kind == "petition" else None)
-    kw.setdefault("category", "邻里纠纷")
-    kw.setdefault("channel", "visit")
-    kw.setdefault("repeat_of", "none")  # the same person on purpose: answered, as a clerk would
-    return register_case(demo.actor(username), kind=kind, summary="邻居建房占用通道，协商未果",
-                         origin_unit=demo.unit(origin),
-                         handling_unit=demo.unit(handling) if handling else None,
-                         parties=[person()] if parties is None else parties, received_at=at, **kw)
+# A dispute a 青石镇 clerk registered at 青石村 at AT, the applicant ``person()`` (the same person on purpose:
+# the repeat question is answered "none", as a clerk would).
+new_case = case_maker(origin="青石村", summary="邻居建房占用通道，协商未果", category="邻里纠纷", applicant=person(),
+                      at=AT, repeat_of="none")
 
 
 # --- intake ---------------------------------------------------------------------------------------------------

@@ -9,38 +9,30 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from center.cases.aftercare import operations as aftercare
 from center.cases.documents import operations as documents
 from center.cases.documents.texts import ANSWER_PLACEHOLDER
-from center.cases.intake.operations import register_case
 from center.cases.lifecycle import clock
 from center.cases.lifecycle import operations as lifecycle
 from center.cases.listing.queues import queue_clause
 from center.cases.mediation import operations as mediation
 from center.cases.models import Case, CaseEvent, Deadline, DeadlineKind, Supervision
 from center.cases.queries import cases_query
+from center.cases.reviews import operations as reviews
 from center.cases.supervision.operations import scan
 from core.actor import Actor
 from core.db import db as _db
 from core.errors import InvalidTransition
+from tests.factories import case_maker, make_case
 
 RENSHE = "区人社局（劳动人事争议仲裁院）"
 T0 = datetime(2026, 9, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, a Tuesday
 
 
-def _petition(demo, *, at=T0, unit="青石镇", summary="期限测试：反映灌溉渠堵塞"):
-    return register_case(demo.actor("qs.staff"), kind="petition", petition_class="appeal", summary=summary,
-                         demands="疏通灌溉渠", category="其他", channel="visit", origin_unit=demo.unit(unit),
-                         parties=[{"role": "applicant", "kind": "person", "name": "周春梅"}], received_at=at,
-                         repeat_of="none")
-
-
-def _dispute(demo, *, at=T0, by="qs.staff", unit="青石镇", handling=None):
-    extra = {"handling_unit": demo.unit(handling)} if handling else {}
-    return register_case(demo.actor(by), kind="dispute", summary="期限测试：两户因排水沟发生争执", category="邻里纠纷",
-                         channel="visit", origin_unit=demo.unit(unit), received_at=at, repeat_of="none",
-                         parties=[{"role": "applicant", "kind": "person", "name": "赵大爷"},
-                                  {"role": "respondent", "kind": "person", "name": "钱大妈"}], **extra)
+# A petition of 周春梅 a 青石镇 clerk registered at 青石镇 at T0; a dispute between 赵大爷 and 钱大妈, the same.
+_petition = case_maker(kind="petition", origin="青石镇", summary="期限测试：反映灌溉渠堵塞", demands="疏通灌溉渠",
+                       applicant="周春梅", at=T0)
+_dispute = case_maker(kind="dispute", origin="青石镇", summary="期限测试：两户因排水沟发生争执", category="邻里纠纷",
+                      applicant="赵大爷", respondent="钱大妈", at=T0)
 
 
 def _rows(case, rule):
@@ -155,16 +147,15 @@ def test_a_dispute_waits_to_be_accepted_on_a_clock_restarted_by_a_hand_down(db, 
 
 
 def test_a_grid_workers_filing_has_a_clock_at_once(db, demo):
-    case = register_case(demo.actor("qs01.g1"), kind="dispute", summary="期限测试：代办的邻里纠纷", category="邻里纠纷",
-                         channel="grid_agent", origin_unit=demo.unit("青石村第1网格"), repeat_of="none",
-                         parties=[{"role": "applicant", "kind": "person", "name": "孙德明"}])
+    case = make_case(demo, "qs01.g1", "青石村第1网格", summary="期限测试：代办的邻里纠纷", category="邻里纠纷",
+                     channel="grid_agent", applicant="孙德明")
     row, = _rows(case, "dispute_accept")
     assert row.met_at is None and row.due_on > row.started_on and row.kind == DeadlineKind.duty
 
 
 @pytest.mark.parametrize(("outcome", "act"), [("success", "agreement"), ("failure", "mediation_failed")])
 def test_the_mediation_deadline_is_met_by_the_agreement_or_the_recorded_failure(db, demo, outcome, act):
-    case = _dispute(demo, by="qs01.cadre", unit="青石村")
+    case = _dispute(demo, by="qs01.cadre", origin="青石村")
     lifecycle.transition(case, "accept", actor=demo.actor("qs01.head"), at=T0 + timedelta(hours=2))
     lifecycle.transition(case, "mediate", actor=demo.actor("qs01.cadre"), at=T0 + timedelta(hours=3))
     resolve, = _rows(case, "dispute_resolve")
@@ -212,17 +203,17 @@ def test_the_review_window_is_a_window_never_supervised_never_late(db, demo):
 
 def test_a_request_closes_the_window_and_a_review_decision_opens_the_next(db, demo):
     case, _ = _served_petition(demo, date(2026, 9, 12))
-    review = aftercare.request_review(case, actor=demo.actor("qs.staff"), level="review",
-                                      requested_on=date(2026, 9, 20), organ_unit=demo.unit("示范区"))
+    review = reviews.request_review(case, actor=demo.actor("qs.staff"), level="review",
+                                    requested_on=date(2026, 9, 20), organ_unit=demo.unit("示范区"))
     window, = _rows(case, "review_window")
     decision, = _rows(case, "review_decision")
     assert window.ended_by == "requested"
     assert decision.responsible_unit_id == demo.unit("示范区").id  # the review organ's duty
-    aftercare.decide_review(review, actor=demo.actor("leader.wang"), decided_on=date(2026, 10, 9), decision="upheld",
-                            notes="维持")
+    reviews.decide_review(review, actor=demo.actor("leader.wang"), decided_on=date(2026, 10, 9), decision="upheld",
+                          notes="维持")
     re_window, = _rows(case, "re_review_window")
     assert (re_window.kind, re_window.started_on, re_window.met_at) == (DeadlineKind.window, date(2026, 10, 9), None)
-    assert aftercare.review_window(case, aftercare.ReviewLevel.re_review)[1] == re_window.due_on
+    assert reviews.review_window(case, reviews.ReviewLevel.re_review)[1] == re_window.due_on
 
 
 def test_a_provisional_window_is_recomputed_and_logged_when_the_table_arrives(db, demo):

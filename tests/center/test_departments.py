@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from center.cases.intake.operations import register_case
 from center.cases.lifecycle.operations import transition
-from center.cases.models import AssignmentStatus, Case, CaseAssignment, CaseEvent
+from center.cases.models import Case, CaseEvent
 from center.cases.queries import can_see
 from center.departments import duty, operations
+from center.departments.models import AssignmentStatus, CaseAssignment
 from core.accounts.models import Role
 from core.audit.models import AuditEntry
 from core.db import utcnow
@@ -23,21 +23,15 @@ from core.errors import PermissionDenied, ValidationFailed
 from notify.models import Notification
 from tests.conftest import csrf_from
 from tests.core.jurisdiction_helpers import make_user
+from tests.factories import case_maker
 
 SH = ZoneInfo("Asia/Shanghai")
 S = AssignmentStatus
 
 
-def make_case(demo, who="qs.staff", origin="青石镇", kind="petition", start=True) -> Case:
-    case = register_case(demo.actor(who), kind=kind, summary="派单测试：村道施工扬尘扰民", category="其他",
-                         channel="visit", origin_unit=demo.unit(origin),
-                         petition_class="appeal" if kind == "petition" else None,
-                         parties=[{"role": "applicant", "kind": "person", "name": "测试人"}])
-    if start:
-        transition(case, "accept", actor=demo.actor(who))
-        transition(case, "start", actor=demo.actor(who))
-    demo.db.session.commit()
-    return case
+# A petition a 青石镇 clerk registered at 青石镇, accepted and started by the clerk, committed.
+make_case = case_maker(kind="petition", origin="青石镇", summary="派单测试：村道施工扬尘扰民", repeat_of=None,
+                       then=("accept", "start"), commit=True)
 
 
 def local(dt: datetime) -> str:
@@ -313,7 +307,7 @@ def test_dispatch_is_limited_to_the_handling_side_and_its_centers(db, demo, sign
     with pytest.raises(PermissionDenied):
         operations.dispatch(village_case, demo.department("区司法局"), actor=demo.actor("qs01.head"), task="x")
     # a closed or refused case takes no more departments
-    refused = make_case(demo, start=False)
+    refused = make_case(demo, then=())
     transition(refused, "not_accept", actor=demo.actor("qs.staff"), note="不属于信访受理范围")
     db.session.commit()
     response = dispatch_http(staff, refused, demo.department("区司法局"))

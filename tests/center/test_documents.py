@@ -22,7 +22,8 @@ from center.cases.models import (
 from core.audit.models import AuditEntry
 from core.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from tests.conftest import csrf_from
-from tests.specs.documents import ANSWERS, DEMANDS, T0, actor, answered_draft, unit, working_petition
+from tests.factories import make_case
+from tests.specs.documents import ANSWERS, DEMANDS, T0, actor, answered_draft, working_petition
 
 APPEAL = "如不服本处理意见，可自收到本处理意见之日起30日内向示范区人民政府申请复查。"
 
@@ -66,12 +67,8 @@ def test_draft_is_generated_from_the_case_facts(db, demo):
 
 
 def test_not_accepted_notice_carries_the_reason(db, demo):
-    from center.cases.intake.operations import register_case
-
-    case = register_case(actor(db, "qs.staff"), kind="petition", summary="要求重新分配二十年前的承包地",
-                         category="土地/山林权属", channel="visit", origin_unit=unit(db, "青石镇"),
-                         petition_class="appeal", parties=[{"role": "applicant", "kind": "person", "name": "李桂兰"}],
-                         received_at=T0)
+    case = make_case(db, "qs.staff", "青石镇", "petition", summary="要求重新分配二十年前的承包地",
+                     category="土地/山林权属", applicant="李桂兰", at=T0, repeat_of=None)
     with pytest.raises(InvalidTransition):
         documents.draft_document(case, "not_accepted", actor=actor(db, "qs.staff"))
     transition(case, "not_accept", actor=actor(db, "qs.staff"), note="该事项已经人民法院生效判决处理",
@@ -137,12 +134,8 @@ def test_the_whole_petition_path(db, demo):
 
 def test_the_drafter_may_not_approve_even_as_the_organs_leader(db, demo):
     """A village head drafts the village's answer to a dispute: leader of the organ, but the drafter → 403."""
-    from center.cases.intake.operations import register_case
-
-    case = register_case(actor(db, "qs01.cadre"), kind="dispute", summary="邻里因排水沟堵塞发生争执",
-                         category="邻里纠纷", channel="visit", origin_unit=unit(db, "青石村"),
-                         parties=[{"role": "applicant", "kind": "person", "name": "张秀英"}], demands="疏通排水沟",
-                         received_at=T0)
+    case = make_case(db, "qs01.cadre", "青石村", summary="邻里因排水沟堵塞发生争执", category="邻里纠纷",
+                     applicant="张秀英", demands="疏通排水沟", at=T0, repeat_of=None)
     doc = documents.draft_document(case, "answer", actor=actor(db, "qs01.head"), at=T0)
     assert doc.organ_name == "青石村村民委员会" and doc.title == "答复意见书" and "申请复查" not in doc.body
     doc.body = doc.body.replace(ANSWER_PLACEHOLDER, "已组织双方疏通排水沟。")
@@ -235,13 +228,11 @@ def test_review_window_rolls_past_national_day(db, demo):
 def test_a_departments_answer_is_approved_by_its_head(db, demo):
     """转送 to the competent organ: 区信访局 accepts and answers in its own name; the district's leader (the
     handling unit keeps the scope) may not approve it, the department's head does."""
-    from center.cases.intake.operations import register_case
     from center.cases.lifecycle.operations import transition
 
     dept = demo.department("区信访局")
-    case = register_case(actor(db, "center.li"), kind="petition", summary="反映征收补偿款未足额发放", category="征地拆迁",
-                         channel="visit", origin_unit=unit(db, "示范区"), petition_class="appeal", demands=DEMANDS,
-                         parties=[{"role": "applicant", "kind": "person", "name": "王建国"}], received_at=T0)
+    case = make_case(db, "center.li", "示范区", "petition", summary="反映征收补偿款未足额发放", category="征地拆迁",
+                     demands=DEMANDS, applicant="王建国", at=T0, repeat_of=None)
     transition(case, "transfer", actor=actor(db, "center.li"), department=dept, at=T0 + timedelta(hours=2))
     assert case.handling_department == dept and not [d for d in case.deadlines if d.rule == "transfer"
                                                      and d.met_at is None]
@@ -303,11 +294,8 @@ def test_the_path_over_http(db, demo, signed_in):
 
 
 def test_the_drafter_approving_over_http_gets_a_clear_403(db, demo, signed_in):
-    from center.cases.intake.operations import register_case
-
-    case = register_case(actor(db, "qs01.cadre"), kind="dispute", summary="邻里因排水沟堵塞发生争执",
-                         category="邻里纠纷", channel="visit", origin_unit=unit(db, "青石村"),
-                         parties=[{"role": "applicant", "kind": "person", "name": "张秀英"}], received_at=T0)
+    case = make_case(db, "qs01.cadre", "青石村", summary="邻里因排水沟堵塞发生争执", category="邻里纠纷",
+                     applicant="张秀英", at=T0, repeat_of=None)
     doc = documents.draft_document(case, "answer", actor=actor(db, "qs01.head"))
     db.session.commit()
     head = signed_in("qs01.head")

@@ -14,27 +14,25 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from center.cases.intake.operations import register_case
 from center.cases.lifecycle.operations import transition
-from center.cases.models import Case, CaseAssignment, CaseEvent
+from center.cases.models import Case, CaseEvent
 from center.cases.routing import notices as handoff_notices
 from center.cases.routing import units
 from center.departments import operations
+from center.departments.models import CaseAssignment
 from core.actor import Actor
 from core.audit.operations import record
 from core.db import utcnow
 from core.errors import ValidationFailed
 from notify.models import Notification
+from tests.factories import case_maker, make_case
 
 HANDOFF_EVENTS = ("case.handed_down", "case.escalated", "case.transferred", "case.dispatched", "case.summoned",
                   "case.registered_elsewhere")
 
 
-def file(demo, who: str, origin: str, kind: str = "dispute") -> Case:
-    return register_case(demo.actor(who), kind=kind, summary="交接通知测试：邻里排水纠纷", category="其他",
-                         channel="visit", origin_unit=demo.unit(origin),
-                         petition_class="appeal" if kind == "petition" else None,
-                         parties=[{"role": "applicant", "kind": "person", "name": "交接测试人"}], repeat_of="none")
+# file(demo, who, origin[, kind]): a case registered by ``who`` at ``origin``.
+file = case_maker(summary="交接通知测试：邻里排水纠纷", applicant="交接测试人")
 
 
 def told(db, case: Case) -> dict[str, set[int]]:
@@ -136,9 +134,7 @@ def test_a_case_filed_at_ones_own_unit_tells_nobody(db, demo):
 
 def test_a_case_the_system_files_is_told_to_the_handling_unit(db, demo):
     """An import job or the CLI has no unit of its own: what it files would otherwise sit where nobody looks."""
-    case = register_case(Actor.system("job"), kind="dispute", summary="系统导入测试：排水纠纷", category="其他",
-                         channel="visit", origin_unit=demo.unit("青石镇"), repeat_of="none",
-                         parties=[{"role": "applicant", "kind": "person", "name": "导入测试人"}])
+    case = make_case(demo, Actor.system("job"), "青石镇", summary="系统导入测试：排水纠纷", applicant="导入测试人")
     told_users = told(db, case)["case.registered_elsewhere"]
     assert {demo.user(u).id for u in ("qs.staff", "qs.leader")} <= told_users
     assert not told_users & {demo.user(u).id for u in ("cg.staff", "center.li", "qs01.cadre")}
@@ -146,18 +142,14 @@ def test_a_case_the_system_files_is_told_to_the_handling_unit(db, demo):
 
 def test_a_grid_agent_filing_is_told_once_by_the_village_module(db, demo):
     """代办 on the phone: village.operations tells the desk ("case.agent_filed"); no second notice from here."""
-    case = register_case(demo.actor("qs01.g1"), kind="dispute", summary="代办测试", category="其他",
-                         channel="grid_agent", origin_unit=demo.unit("青石村第1网格"),
-                         parties=[{"role": "applicant", "kind": "person", "name": "代办测试人"}], repeat_of="none")
+    case = make_case(demo, "qs01.g1", "青石村第1网格", summary="代办测试", channel="grid_agent", applicant="代办测试人")
     assert case.handling_unit.name == "青石村" and told(db, case) == {}
 
 
 def test_an_accusation_is_not_told_to_the_accused_unit(db, demo):
     """A 检举控告 case against 青石村, escalated from the township: the district hears, nothing leaks down."""
-    case = register_case(demo.actor("qs.staff"), kind="petition", petition_class="accusation",
-                         summary="检举村干部侵占补偿款", category="其他", channel="visit", origin_unit=demo.unit("青石镇"),
-                         accused_unit=demo.unit("青石村"),
-                         parties=[{"role": "applicant", "kind": "person", "name": "检举人"}], repeat_of="none")
+    case = make_case(demo, "qs.staff", "青石镇", "petition", petition_class="accusation", summary="检举村干部侵占补偿款",
+                     accused="青石村", applicant="检举人")
     transition(case, "escalate", actor=demo.actor("qs.staff"))
     ids = set().union(*told(db, case).values())
     assert demo.user("center.li").id in ids

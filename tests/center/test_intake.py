@@ -15,6 +15,7 @@ from core.errors import ValidationFailed
 from tests.center.test_identity import make_resident_id
 from tests.conftest import csrf_from
 from tests.core.forms_spec import FormPage
+from tests.factories import case_maker, make_case
 
 ID_A = make_resident_id("990101", "19700315", "031")
 ID_B = make_resident_id("990101", "19820704", "152")
@@ -166,14 +167,10 @@ def test_a_foreign_origin_unit_is_refused(db, demo, signed_in):
 
 # --- repeats --------------------------------------------------------------------------------------------------
 
-def earlier_case(demo, **kw):
-    parties = kw.pop("parties", [{"role": "applicant", "kind": "person", "name": "王𠮷", "id_number": ID_A,
-                                  "phone": "13812345678"}])
-    case = register_case(demo.actor("qs.staff"), kind="petition", petition_class="appeal",
-                         summary=kw.pop("summary", "征收补偿款未足额发放"), category="征地拆迁", channel="visit",
-                         origin_unit=demo.unit("青石镇"), parties=parties, **kw)
-    demo.db.session.commit()
-    return case
+# The earlier petition of 王𠮷 at 青石镇, committed; the repeat question is asked (repeat_of=None), as at intake.
+earlier_case = case_maker(kind="petition", origin="青石镇", summary="征收补偿款未足额发放", category="征地拆迁",
+                          applicant={"name": "王𠮷", "id_number": ID_A, "phone": "13812345678"}, repeat_of=None,
+                          commit=True)
 
 
 def test_a_repeat_is_shown_before_saving_and_linked_on_request(db, demo, signed_in):
@@ -223,10 +220,8 @@ def test_same_document_number_is_a_candidate_whatever_the_matter(db, demo, signe
 
 
 def test_a_repeat_link_outside_jurisdiction_is_refused(db, demo, signed_in):
-    foreign = register_case(demo.actor("cg.staff"), kind="petition", petition_class="appeal", summary="城关事项",
-                            category="其他", channel="visit", origin_unit=demo.unit("城关街道"),
-                            parties=[{"role": "applicant", "kind": "person", "name": "测试"}])
-    db.session.commit()
+    foreign = make_case(demo, "cg.staff", "城关街道", "petition", summary="城关事项", applicant="测试", repeat_of=None,
+                        commit=True)
     client = signed_in("qs.staff")
     _, token = open_form(client)
     before = count(db)

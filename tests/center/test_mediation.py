@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from center.cases.intake.operations import register_case
 from center.cases.lifecycle import operations as lifecycle
 from center.cases.mediation import operations as mediation
 from center.cases.models import CaseEvent, CaseStatus, MediationSession
 from core.db import utcnow
 from core.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from tests.conftest import csrf_from
+from tests.factories import case_maker, make_case
 
 SH = ZoneInfo("Asia/Shanghai")
 AT = datetime(2026, 9, 1, 10, 0, tzinfo=SH).astimezone(UTC)  # a Tuesday
@@ -29,10 +29,9 @@ def party(name="王建华", role="applicant"):
     return {"role": role, "kind": "person", "name": name}
 
 
-def dispute(demo, *, by="qs.staff", origin="青石村", at=AT, **kw):
-    return register_case(demo.actor(by), kind="dispute", summary="邻居建房占用通道，协商未果", category="邻里纠纷",
-                         channel="visit", origin_unit=demo.unit(origin),
-                         parties=[party(), party("李秀英", "respondent")], received_at=at, **kw)
+# A dispute a 青石镇 clerk registered at 青石村 at AT, between 王建华 and 李秀英.
+dispute = case_maker(kind="dispute", origin="青石村", summary="邻居建房占用通道，协商未果", category="邻里纠纷",
+                     applicant=party(), respondent=party("李秀英", "respondent"), at=AT, repeat_of=None)
 
 
 def mediating(demo, *, origin="青石村", triage="qs01.head", handle="qs01.cadre", **kw):
@@ -255,9 +254,8 @@ def test_one_click_approve_and_close_by_the_village_head(db, demo, signed_in):
 # --- 访调对接: a petition in people's mediation -------------------------------------------------------------
 
 def test_a_petition_referred_to_peoples_mediation_uses_the_same_sessions(db, demo):
-    case = register_case(demo.actor("qs.staff"), kind="petition", petition_class="appeal", summary="邻里宅基地纠纷",
-                         category="土地/山林权属", channel="visit", origin_unit=demo.unit("青石镇"),
-                         parties=[party(), party("李秀英", "respondent")], received_at=AT)
+    case = make_case(demo, "qs.staff", "青石镇", "petition", summary="邻里宅基地纠纷", category="土地/山林权属",
+                     applicant=party(), respondent=party("李秀英", "respondent"), at=AT, repeat_of=None)
     lifecycle.transition(case, "accept", actor=demo.actor("qs.staff"), at=AT)
     lifecycle.transition(case, "start", actor=demo.actor("qs.staff"), at=AT)
     with pytest.raises(InvalidTransition, match="访调对接"):  # not referred: no mediation sessions

@@ -9,10 +9,10 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from center.cases.intake.operations import register_case
 from center.cases.models import Attachment, Case, CaseEvent
 from tests.center.test_attachments import PE, gps_jpeg, pdf
 from tests.conftest import csrf_from
+from tests.factories import case_maker
 
 
 @pytest.fixture()
@@ -22,13 +22,10 @@ def store_dir(app, tmp_path, monkeypatch):
     return directory
 
 
-def _grid_case(db, demo) -> Case:
-    case = register_case(demo.actor("qs01.g1"), kind="dispute", summary="网格上报：两户因鸡舍异味发生口角",
-                         category="邻里纠纷", channel="grid_report", origin_unit=demo.unit("青石村第1网格"),
-                         parties=[{"role": "applicant", "kind": "person", "name": "测试甲"},
-                                  {"role": "respondent", "kind": "person", "name": "测试乙"}])
-    db.session.commit()
-    return case
+# A dispute the grid worker of 青石村第1网格 reported at the grid, committed.
+_grid_case = case_maker(by="qs01.g1", origin="青石村第1网格", summary="网格上报：两户因鸡舍异味发生口角",
+                        category="邻里纠纷", channel="grid_report", applicant="测试甲", respondent="测试乙",
+                        repeat_of=None, commit=True)
 
 
 def _note(client, case, note, photos=(), token=None):
@@ -42,7 +39,7 @@ def _notes(db, case) -> list[CaseEvent]:
 
 
 def test_the_grid_worker_adds_a_note_with_a_photo(app, db, demo, signed_in, store_dir):
-    case = _grid_case(db, demo)
+    case = _grid_case(demo)
     worker = signed_in("qs01.g1")
     response = _note(worker, case, "已上门劝解，双方同意鸡舍后移两米", [("IMG_7.jpg", gps_jpeg())])
     assert response.status_code == 302, response.get_data(as_text=True)[:600]
@@ -59,7 +56,7 @@ def test_the_grid_worker_adds_a_note_with_a_photo(app, db, demo, signed_in, stor
 
 
 def test_a_note_without_photos_from_the_handling_side(app, db, demo, signed_in, store_dir):
-    case = _grid_case(db, demo)
+    case = _grid_case(demo)
     assert _note(signed_in("qs.staff"), case, "镇矛调中心已电话回访").status_code == 302
     assert [e.note for e in _notes(db, case)] == ["镇矛调中心已电话回访"]
     assert db.session.scalars(select(Attachment).where(Attachment.case_id == case.id)).all() == []
@@ -67,7 +64,7 @@ def test_a_note_without_photos_from_the_handling_side(app, db, demo, signed_in, 
 
 @pytest.mark.parametrize("username", ["qs01.g2", "cg.staff", "qs02.cadre"])
 def test_users_who_cannot_see_the_case_get_404(app, db, demo, signed_in, store_dir, username):
-    case = _grid_case(db, demo)
+    case = _grid_case(demo)
     client = signed_in(username)
     token = csrf_from(client.get("/account/password").get_data(as_text=True))
     assert _note(client, case, "越界记录", token=token).status_code == 404
@@ -81,7 +78,7 @@ def test_users_who_cannot_see_the_case_get_404(app, db, demo, signed_in, store_d
     ("an executable as a photo", "附上照片", (("photo.jpg", PE),), "只能附照片"),
 ])
 def test_bad_notes_are_refused_and_change_nothing(app, db, demo, signed_in, store_dir, what, note, photos, message):
-    case = _grid_case(db, demo)
+    case = _grid_case(demo)
     response = _note(signed_in("qs01.g1"), case, note, photos)
     body = response.get_data(as_text=True)
     assert response.status_code == 422, what

@@ -6,18 +6,14 @@ from __future__ import annotations
 
 import re
 
-from center.cases.intake.operations import register_case
 from core.actor import Actor
 from tests.center.test_intake import ID_A, case_of, open_form, petition, post
+from tests.factories import case_maker, make_case
 
-
-def earlier_case(demo, *, unit="青石镇", summary="征收补偿款未足额发放，多次反映未果", actor="qs.staff"):
-    case = register_case(demo.actor(actor), kind="petition", petition_class="appeal", summary=summary,
-                         category="征地拆迁", channel="visit", origin_unit=demo.unit(unit),
-                         parties=[{"role": "applicant", "kind": "person", "name": "王𠮷", "id_number": ID_A,
-                                   "phone": "13812345678"}])
-    demo.db.session.commit()
-    return case
+# The earlier petition of 王𠮷 a 青石镇 clerk registered, committed (the repeat question asked, as at intake).
+earlier_case = case_maker(kind="petition", origin="青石镇", summary="征收补偿款未足额发放，多次反映未果",
+                          category="征地拆迁", applicant={"name": "王𠮷", "id_number": ID_A, "phone": "13812345678"},
+                          repeat_of=None, commit=True)
 
 
 def test_the_intake_candidate_links_the_earlier_case(db, demo, signed_in):
@@ -51,12 +47,10 @@ def test_the_case_page_names_and_links_the_earlier_case(db, demo, signed_in):
 
 def test_an_earlier_case_out_of_sight_is_named_without_link_or_summary(db, demo, signed_in):
     # 城关街道 registered the first visit; the repeat came to 青石镇 (linked by the district center)
-    first = earlier_case(demo, unit="城关街道", summary="城关独有的补偿款事项", actor="cg.staff")
-    later = register_case(Actor.system("test"), kind="petition", petition_class="appeal",
-                          summary="征地补偿款至今没有发够", category="征地拆迁", channel="visit",
-                          origin_unit=demo.unit("青石镇"), repeat_of=first,
-                          parties=[{"role": "applicant", "kind": "person", "name": "王𠮷", "id_number": ID_A}])
-    db.session.commit()
+    first = earlier_case(demo, "cg.staff", "城关街道", summary="城关独有的补偿款事项")
+    later = make_case(demo, Actor.system("test"), "青石镇", "petition", summary="征地补偿款至今没有发够",
+                      category="征地拆迁", repeat_of=first, applicant={"name": "王𠮷", "id_number": ID_A},
+                      commit=True)
     township = signed_in("qs.staff")
     assert township.get(f"/cases/{first.number}").status_code == 404
     page = township.get(f"/cases/{later.number}").get_data(as_text=True)

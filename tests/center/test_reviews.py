@@ -9,8 +9,6 @@ from datetime import date, datetime, time, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from center.cases.aftercare import operations as aftercare
-from center.cases.intake.operations import register_case
 from center.cases.lifecycle import operations as lifecycle
 from center.cases.models import (
     CaseDocument,
@@ -20,8 +18,10 @@ from center.cases.models import (
     ServiceMethod,
     ServiceRecord,
 )
+from center.cases.reviews import operations as reviews
 from core.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from tests.center.test_mediation import SH, actions, mediating, party, post, text
+from tests.factories import make_case
 
 SERVED = date(2026, 6, 10)  # a Wednesday
 
@@ -36,9 +36,8 @@ def served_petition(demo, served_on: date = SERVED, *, district=False):
     center/cases/demo.py _ready_to_close), the transitions through the lifecycle."""
     clerk, leader = ("center.li", "leader.wang") if district else ("qs.staff", "qs.leader")
     start = served_on - timedelta(days=40)
-    case = register_case(demo.actor(clerk), kind="petition", petition_class="appeal", summary="反映低保评定不公开",
-                         category="其他", channel="visit", origin_unit=demo.unit("示范区" if district else "青石镇"),
-                         parties=[party()], received_at=at(start))
+    case = make_case(demo, clerk, "示范区" if district else "青石镇", "petition", summary="反映低保评定不公开",
+                     applicant=party(), at=at(start), repeat_of=None)
     lifecycle.transition(case, "accept", actor=demo.actor(clerk), at=at(start, 11))
     lifecycle.transition(case, "start", actor=demo.actor(clerk), at=at(start, 12))
     unit = case.handling_unit
@@ -57,12 +56,12 @@ def served_petition(demo, served_on: date = SERVED, *, district=False):
 
 
 def request(demo, case, by="qs.staff", level="review", on=date(2026, 6, 20), **kw):
-    return aftercare.request_review(case, actor=demo.actor(by), level=level, requested_on=on, **kw)
+    return reviews.request_review(case, actor=demo.actor(by), level=level, requested_on=on, **kw)
 
 
 def decide(demo, review, by, on, decision="upheld", **kw):
-    return aftercare.decide_review(review, actor=demo.actor(by), decided_on=on, decision=decision,
-                                   notes="经审查，原处理意见认定事实清楚", **kw)
+    return reviews.decide_review(review, actor=demo.actor(by), decided_on=on, decision=decision,
+                                 notes="经审查，原处理意见认定事实清楚", **kw)
 
 
 def deadline(case, rule):
@@ -75,7 +74,7 @@ def deadline(case, rule):
 def test_review_inside_the_platform_then_re_review_outside_then_terminated(db, demo):
     case = served_petition(demo)
     district = demo.unit("示范区")
-    assert aftercare.platform_organ(case, "review") == district
+    assert reviews.platform_organ(case, "review") == district
     review = request(demo, case, organ_unit=district)
     row = deadline(case, "review_decision")
     assert (row.started_on, row.due_on, row.met_at) == (date(2026, 6, 20), date(2026, 7, 20), None)
@@ -90,7 +89,7 @@ def test_review_inside_the_platform_then_re_review_outside_then_terminated(db, d
     assert row.met_at is not None and actions(case)[-1] == "review_decided"
 
     # one level above the district is the city: outside the platform
-    assert aftercare.platform_organ(case, "re_review") is None
+    assert reviews.platform_organ(case, "re_review") is None
     with pytest.raises(ValidationFailed) as exc:
         request(demo, case, level="re_review", on=date(2026, 7, 15), organ_unit=district)
     assert "平台外" in exc.value.errors["organ"][0]
@@ -113,7 +112,7 @@ def test_review_inside_the_platform_then_re_review_outside_then_terminated(db, d
 
 def test_review_outside_the_platform_for_a_district_answer(db, demo):
     case = served_petition(demo, district=True)
-    assert aftercare.platform_organ(case, "review") is None
+    assert reviews.platform_organ(case, "review") is None
     with pytest.raises(ValidationFailed):
         request(demo, case, by="center.li", organ_unit=demo.unit("示范区"))
     review = request(demo, case, by="center.li", external_organ="市信访局", external_reference="市信收〔2026〕87号")
@@ -144,7 +143,7 @@ def test_a_revoking_review_decision_reopens_the_case(db, demo):
 def test_the_review_window_rolls_over_national_day_and_a_later_request_is_refused(db, demo):
     case = served_petition(demo, date(2026, 9, 3))
     # 30 days after 09-03 is 10-03, inside the 国庆 holiday: the last day is the first working day after it
-    assert aftercare.review_window(case, "review") == (date(2026, 9, 3), date(2026, 10, 8))
+    assert reviews.review_window(case, "review") == (date(2026, 9, 3), date(2026, 10, 8))
     with pytest.raises(ValidationFailed) as exc:
         request(demo, case, on=date(2026, 10, 9), organ_unit=demo.unit("示范区"))
     [message] = exc.value.errors["requested_on"]
@@ -177,7 +176,7 @@ def test_re_review_needs_a_decided_review_and_its_own_window(db, demo):
         request(demo, case, level="re_review", external_organ="市人民政府")
     decide(demo, review, "leader.wang", date(2026, 7, 10))
     # 07-10 + 30 days = 08-09, a Sunday: the last day is Monday 08-10
-    assert aftercare.review_window(case, "re_review") == (date(2026, 7, 10), date(2026, 8, 10))
+    assert reviews.review_window(case, "re_review") == (date(2026, 7, 10), date(2026, 8, 10))
     with pytest.raises(ValidationFailed):
         request(demo, case, level="re_review", on=date(2026, 8, 11), external_organ="市人民政府")
     assert request(demo, case, level="re_review", on=date(2026, 8, 10), external_organ="市人民政府")
@@ -200,7 +199,7 @@ def test_bad_review_requests_are_refused_and_change_nothing(db, demo, kw, field)
     with pytest.raises(ValidationFailed) as exc:
         request(demo, case, **kw)
     assert field in exc.value.errors
-    assert aftercare.reviews_of(case) == {} and "review_decision" not in {d.rule for d in case.deadlines}
+    assert reviews.reviews_of(case) == {} and "review_decision" not in {d.rule for d in case.deadlines}
 
 
 def test_who_may_record_a_request_and_on_which_cases(db, demo):
@@ -215,8 +214,8 @@ def test_who_may_record_a_request_and_on_which_cases(db, demo):
     dispute = mediating(demo)
     with pytest.raises(InvalidTransition, match="只有信访事项"):
         request(demo, dispute, by="qs01.head", external_organ="青石镇人民政府")
-    open_case = register_case(demo.actor("qs.staff"), kind="petition", petition_class="appeal", summary="未办结事项",
-                              category="其他", channel="visit", origin_unit=demo.unit("青石镇"), parties=[party()])
+    open_case = make_case(demo, "qs.staff", "青石镇", "petition", summary="未办结事项", applicant=party(),
+                          repeat_of=None)
     with pytest.raises(InvalidTransition, match="办结并送达"):
         request(demo, open_case, organ_unit=demo.unit("示范区"))
 
@@ -225,12 +224,12 @@ def test_hearing_time_is_not_counted(db, demo):
     case = served_petition(demo)
     review = request(demo, case, organ_unit=demo.unit("示范区"))
     with pytest.raises(PermissionDenied):
-        aftercare.pause_review(review, actor=demo.actor("qs.staff"), days=10)
-    row = aftercare.pause_review(review, actor=demo.actor("leader.wang"), days=10, note="组织听证")
+        reviews.pause_review(review, actor=demo.actor("qs.staff"), days=10)
+    row = reviews.pause_review(review, actor=demo.actor("leader.wang"), days=10, note="组织听证")
     assert (row.paused_days, row.due_on) == (10, date(2026, 7, 30))
     assert actions(case)[-1] == "review_paused"
     with pytest.raises(ValidationFailed):
-        aftercare.pause_review(review, actor=demo.actor("leader.wang"), days=0)
+        reviews.pause_review(review, actor=demo.actor("leader.wang"), days=0)
 
 
 # --- the panel --------------------------------------------------------------------------------------------

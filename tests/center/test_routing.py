@@ -6,18 +6,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from center.cases.intake.operations import register_case
 from center.cases.models import CaseEvent, RiskColour
 from center.cases.routing import operations as routing
 from core.audit.models import AuditEntry
 from core.errors import PermissionDenied, ValidationFailed
+from tests.factories import case_maker
 
-
-def make_case(demo, *, colour="yellow", kind="dispute", origin="青石村", handling=None, by="qs.staff"):
-    return register_case(demo.actor(by), kind=kind, petition_class="appeal" if kind == "petition" else None,
-                         summary="包案测试事项", category="其他", channel="visit", origin_unit=demo.unit(origin),
-                         handling_unit=demo.unit(handling) if handling else None, risk_colour=colour,
-                         parties=[{"role": "applicant", "kind": "person", "name": "包案测试人"}])
+# A yellow dispute a 青石镇 clerk registered at 青石村 (flushed, not committed).
+make_case = case_maker(origin="青石村", summary="包案测试事项", applicant="包案测试人", repeat_of=None)
 
 
 # (colour, kind, origin, handling unit, candidate, accepted?)

@@ -71,19 +71,18 @@ class _Errors(logging.Handler):
 def api(app, db, demo):
     """The bearer token of a township clerk (a demo-like user: the demo district's 青石镇 staff, with a
     personal token as an integration would hold), the cases and units they see, and a few fresh cases."""
-    from center.cases.intake.operations import categories, register_case
+    from center.cases.intake.operations import categories
     from center.cases.lifecycle.operations import TRANSITIONS, transfer_departments
     from center.cases.models import Case
     from center.cases.queries import cases_query
     from center.cases.routing.units import escalation_targets, hand_down_targets, intake_units
     from core.accounts.tokens import issue_token
+    from tests.factories import make_case
 
     actor = demo.actor(USER)
     for kind, petition_class in (("dispute", None), ("petition", "appeal"), ("petition", "suggestion")):
-        register_case(actor, kind=kind, petition_class=petition_class, origin_unit=demo.unit("青石镇"),
-                      summary="接口契约测试事项", category="其他", channel="visit",
-                      parties=[{"role": "applicant", "kind": "person", "name": "契约甲"},
-                               {"role": "respondent", "kind": "person", "name": "契约乙"}])
+        make_case(demo, actor, "青石镇", kind, petition_class=petition_class, summary="接口契约测试事项",
+                  applicant="契约甲", respondent="契约乙", repeat_of=None)
     _row, plain = issue_token(demo.user(USER), label="契约测试", actor=actor)
     db.session.commit()
     visible = cases_query(actor).with_only_columns(Case.number).order_by(Case.id)

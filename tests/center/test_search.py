@@ -22,6 +22,7 @@ from center.cases.queries import cases_query
 from core.actor import Actor
 from tests.conftest import csrf_from
 from tests.core.forms_spec import FormPage, assert_no_english
+from tests.factories import make_case
 
 
 def text(response) -> str:
@@ -39,20 +40,11 @@ def visible_numbers(db, actor, **where) -> set[str]:
     return set(db.session.scalars(stmt))
 
 
-def register(db, summary, *, unit, name="测试人", kind="dispute", id_number=None, phone=None, actor=None, **kw):
-    from center.cases.intake.operations import register_case
-
-    party = {"role": "applicant", "kind": "person", "name": name}
-    if id_number:
-        party.update(id_type="resident_id", id_number=id_number)
-    if phone:
-        party["phone"] = phone
-    case = register_case(actor or Actor.system("test"), kind=kind, summary=summary,
-                         category=kw.pop("category", "其他"), channel=kw.pop("channel", "visit"), origin_unit=unit,
-                         parties=[party], petition_class="appeal" if kind == "petition" else None,
-                         repeat_of=kw.pop("repeat_of", "none"), **kw)
-    db.session.commit()
-    return case
+def register(db, summary, *, unit, name="测试人", id_number=None, phone=None, actor=None, **kw):
+    """A committed case (by an import, unless ``actor``) whose applicant is found by name, ID number or phone."""
+    applicant = {"name": name, **({"id_type": "resident_id", "id_number": id_number} if id_number else {}),
+                 **({"phone": phone} if phone else {})}
+    return make_case(db, actor or Actor.system("test"), unit, summary=summary, applicant=applicant, commit=True, **kw)
 
 
 def by_summary(db, summary) -> Case:

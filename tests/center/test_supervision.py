@@ -13,13 +13,13 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from center.cases.intake.operations import register_case
 from center.cases.lifecycle.operations import transition
 from center.cases.models import CaseEvent, Deadline, Supervision
 from center.cases.supervision.operations import level_due, scan
 from core.actor import Actor
 from notify.models import Notification
 from tests.conftest import csrf_from
+from tests.factories import case_maker
 
 SYSTEM = Actor.system("job")
 RECEIVED = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, Monday 2 March 2026
@@ -27,13 +27,8 @@ LEVEL1_DAY, LEVEL2_DAY, NEW_DUE, LEVEL3_DAY = date(2026, 3, 14), date(2026, 3, 1
     date(2026, 3, 26)
 
 
-def _petition(demo, *, at=RECEIVED, unit="青石镇", summary="督办测试：反映灌溉渠堵塞"):
-    case = register_case(demo.actor("qs.staff" if unit == "青石镇" else "cg.staff"), kind="petition",
-                         summary=summary, category="其他", channel="visit", origin_unit=demo.unit(unit),
-                         parties=[{"role": "applicant", "kind": "person", "name": "测试人"}],
-                         petition_class="appeal", received_at=at)
-    demo.db.session.flush()
-    return case
+# A petition a 青石镇 clerk registered at 青石镇 at RECEIVED (flushed).
+_petition = case_maker(kind="petition", origin="青石镇", summary="督办测试：反映灌溉渠堵塞", at=RECEIVED, repeat_of=None)
 
 
 def _deadline(case, rule="transfer") -> Deadline:

@@ -7,23 +7,15 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from center.cases.intake.operations import register_case
 from center.cases.lifecycle import operations as lifecycle
 from center.cases.models import Case, CaseEvent, CaseStatus
 from core.audit.models import AuditEntry
 from tests.conftest import csrf_from
+from tests.factories import case_maker
 
-
-def make_case(demo, *, kind="petition", origin="青石镇", colour="yellow", pclass="appeal", by="qs.staff",
-              respondent=False):
-    parties = [{"role": "applicant", "kind": "person", "name": "分流测试人"}]
-    if respondent:
-        parties.append({"role": "respondent", "kind": "person", "name": "对方当事人"})
-    case = register_case(demo.actor(by), kind=kind, petition_class=pclass if kind == "petition" else None,
-                         summary="分流测试事项", category="其他", channel="visit", origin_unit=demo.unit(origin),
-                         risk_colour=colour, parties=parties)
-    demo.db.session.commit()
-    return case
+# A yellow petition a 青石镇 clerk registered at 青石镇, committed (the pages read it).
+make_case = case_maker(kind="petition", origin="青石镇", summary="分流测试事项", applicant="分流测试人",
+                       repeat_of=None, commit=True)
 
 
 def page_token(client, case):

@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from center.cases.intake.operations import register_case
 from center.cases.lifecycle import operations as lifecycle
 from center.cases.models import CaseKind
 from center.cases.routing import units
 from core.errors import ValidationFailed
 from core.org.models import OrgUnit
+from tests.factories import make_case
 
 
 def _all_units(db) -> list[OrgUnit]:
@@ -50,9 +50,7 @@ def test_every_offered_handling_unit_is_one_the_rule_may_accept(db, demo, userna
 @pytest.mark.parametrize(("kind", "handling"), [("dispute", "青石镇"), ("petition", "青石镇"), ("petition", "示范区")])
 def test_hand_down_options_are_what_the_transition_accepts(db, demo, kind, handling):
     clerk = "center.li" if handling == "示范区" else "qs.staff"
-    case = register_case(demo.actor(clerk), kind=kind, petition_class="appeal" if kind == "petition" else None,
-                         summary="交办选项测试", category="其他", channel="visit", origin_unit=demo.unit(handling),
-                         parties=[{"role": "applicant", "kind": "person", "name": "交办测试人"}], repeat_of="none")
+    case = make_case(demo, clerk, handling, kind, summary="交办选项测试", applicant="交办测试人")
     offered = {u.id for u in units.hand_down_targets(case)}
     assert bool(offered) != (kind == "petition" and handling == "青石镇")  # nothing below a township takes a petition
     below = [u for u in _all_units(db) if u.is_within(case.handling_unit) and u.id != case.handling_unit_id]

@@ -90,7 +90,7 @@ def test_a_large_phone_photo_is_kept_near_max_edge(app):
 MEASURE = r"""
 import io, json, sys, tracemalloc
 from PIL import Image
-from center.cases import attachments
+from center.cases.attachments import operations as attachments
 fmt, width, height, progressive = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
 noise = Image.effect_noise((width // 8, height // 8), 40).resize((width, height))
 out = io.BytesIO()

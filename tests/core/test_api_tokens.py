@@ -141,17 +141,13 @@ def test_users_without_token_revoke_get_no_admin_list(signed_in):
 def test_an_admin_outside_the_users_jurisdiction_cannot_list_or_revoke(db, demo, signed_in):
     """A user of another district: not found for this district's administrators."""
     from core.accounts.models import ApiToken, Role
-    from core.accounts.operations import create_user
     from core.accounts.tokens import issue_token
     from core.actor import Actor
-    from core.org.models import UnitKind
-    from core.org.operations import create_unit
+    from tests.factories import make_unit, make_user
 
-    system = Actor.system("cli")
-    other = create_unit(kind=UnitKind.district, code="990299000000", name="邻区", parent=None, actor=system,
-                        case_prefix="LQ")
-    stranger = create_user(username="lq.staff", display_name="邻区职员", title=None, password="Linqu#2026abc",
-                           actor=system, memberships=[(Role.center_staff, other)], must_change=False, activate=True)
+    other = make_unit(db, "邻区", code="990299000000", case_prefix="LQ")
+    stranger = make_user(db, "lq.staff", display_name="邻区职员", password="Linqu#2026abc", role=Role.center_staff,
+                         place=other)
     row, _plain = issue_token(stranger, label="邻区对接", actor=Actor.for_user(stranger))
     db.session.commit()
     admin = signed_in("admin")

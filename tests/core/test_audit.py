@@ -12,10 +12,11 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import DBAPIError
 
 from core.accounts.models import Role, User
+from core.accounts.permissions import SELF
 from core.accounts.policy import FIELDS, invalidate_cache
 from core.audit.models import AuditEntry
 from core.auth.decorators import route_rule
-from core.auth.permissions import ROLE_PERMISSIONS, SELF
+from core.auth.registry import registered_permissions
 from tests import dbutil
 from tests.conftest import (
     DEMO_PASSWORD,
@@ -36,10 +37,10 @@ def new_client(app):
 
 
 @pytest.fixture(scope="module")
-def committed_url(tmp_path_factory):
+def committed_url(tmp_path_factory, migrated_template):
     """One fresh migrated database with the demo for this module's tests of committed data (they use
     distinct users and request ids, so they can share it)."""
-    url = fresh_migrated_url(tmp_path_factory.mktemp("audit"))
+    url = fresh_migrated_url(tmp_path_factory.mktemp("audit"), migrated_template)
     yield url
     dbutil.drop_database(url)
 
@@ -125,7 +126,7 @@ def _build(app, rule, method):
 def test_auditor_gets_403_on_every_write_route(app, signed_in):
     auditor = signed_in("auditor")
     token = csrf_token(auditor)
-    auditor_perms = ROLE_PERMISSIONS[Role.auditor] | {SELF}
+    auditor_perms = {name for name, spec in registered_permissions().items() if Role.auditor in spec.roles}
     checked = []
     for rule, methods, is_public, action in _write_rules(app):
         if is_public or action in auditor_perms:

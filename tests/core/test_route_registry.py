@@ -182,14 +182,11 @@ class Jurisdiction:
         visible = self.db.session.scalar(cases_query(Actor.for_user(self.user)).with_only_columns(Case.number)
                                          .order_by(Case.id).limit(1))
         if visible is None and self.membership is not None and self.membership.unit is not None:
-            from center.cases.intake.operations import register_case
+            from tests.factories import make_case
 
             kind = "petition" if self.unit.tier in ("district", "township") else "dispute"
-            case = register_case(Actor.system("cli"), kind=kind, summary="路由测试事项", category="其他",
-                                 channel="visit", origin_unit=self.unit,
-                                 parties=[{"role": "applicant", "kind": "person", "name": "测试人"}],
-                                 petition_class="appeal" if kind == "petition" else None)
-            self.db.session.commit()
+            case = make_case(self.db, Actor.system("cli"), self.unit, kind, summary="路由测试事项", repeat_of=None,
+                             commit=True)
             visible = case.number
         return visible or self.db.session.scalar(select(Case.number).order_by(Case.id))
 
@@ -248,11 +245,9 @@ def actor_of(user):
 def test_every_route_is_public_or_has_a_permission(app, db):
     missing = unguarded_routes(app)
     assert not missing, "routes registered neither @public nor @permission(...): " + ", ".join(missing)
-    from core.auth.permissions import DESK_BY_TIER, ROLE_PERMISSIONS, SELF
-    from core.auth.registry import registered_actions
+    from core.auth.registry import registered_actions, registered_permissions
 
-    known = {SELF} | {p for perms in ROLE_PERMISSIONS.values() for p in perms} | {
-        desk for desk, _roles in DESK_BY_TIER.values()} | set(registered_actions())
+    known = set(registered_permissions()) | set(registered_actions())
     unknown = sorted(f"{rule.rule} ({rule.endpoint}): {action}" for rule, action in guarded_rules(app)
                      if action not in known)
     assert not unknown, "routes require a permission no role can ever hold: " + ", ".join(unknown)
@@ -340,7 +335,8 @@ def test_signed_in_users_lacking_the_permission_get_403(app, db, demo):
 
 def test_account_self_is_lacking_only_without_membership(app, db, demo):
     """Only the membershipless user lacks account.self; a demo user with it reaches the profile."""
-    from core.auth.permissions import SELF, has_permission
+    from core.accounts.permissions import SELF
+    from core.auth.permissions import has_permission
 
     nobody = make_membershipless_user(db)
     assert not has_permission(actor_of(nobody), SELF)

@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.exc import IntegrityError
 
 from tests import dbutil
-from tests.conftest import csrf_from, login, make_app, migrate_and_seed
+from tests.conftest import csrf_from, login, make_app
 
 pytestmark = pytest.mark.skipif(dbutil.ENGINE != "sqlite", reason="SQLite only")
 
@@ -33,13 +33,10 @@ def _dispose(application):
 
 
 @pytest.fixture(scope="module")
-def shared_url(tmp_path_factory):
+def shared_url(tmp_path_factory, migrated_template):
     """One migrated SQLite file with the demo for the whole module (the tests find their unit by code, so
-    renaming it in one test does not disturb another)."""
-    url = dbutil.fresh_database_url(tmp_path_factory.mktemp("concurrency"))
-    application = make_app(url)
-    migrate_and_seed(application)
-    _dispose(application)
+    renaming it in one test does not disturb another): a copy of the session's template."""
+    url = dbutil.copy_database(migrated_template, tmp_path_factory.mktemp("concurrency"))
     yield url
     dbutil.drop_database(url)
 

@@ -29,14 +29,10 @@ def _own_token(db, demo, username: str, **kw) -> str:
 
 
 def _service(db, demo, username: str, places: list[str], role=Role.township_staff):
-    from core.accounts.operations import create_user
-    from core.actor import Actor
+    from tests.factories import make_user
 
-    user = create_user(username=username, display_name="对接系统", password=None, title=None,
-                       actor=Actor.system("cli"), memberships=[(role, demo.unit(p)) for p in places],
-                       kind="service", activate=True)
-    db.session.commit()
-    return user
+    return make_user(demo, username, display_name="对接系统", kind="service", memberships=[(role, p) for p in places],
+                     commit=True)
 
 
 def _service_token(db, demo, account, actions, unit: str) -> str:
@@ -212,16 +208,10 @@ def test_a_service_token_outside_its_actions_is_refused(app, db, demo):
 def test_a_service_token_outside_its_unit_subtree_finds_nothing(app, db, demo):
     """The account holds posts at 青石镇 and 柳河镇; its token is scoped to 青石镇: 柳河镇's cases are not found and
     not listed, 青石镇's are."""
-    from center.cases.intake.operations import register_case
+    from tests.factories import make_case
 
-    def case_at(unit):
-        case = register_case(demo.actor("center.li"), kind="dispute", summary=f"{unit}范围测试", category="其他",
-                             channel="visit", origin_unit=demo.unit(unit),
-                             parties=[{"role": "applicant", "kind": "person", "name": "测试人"}])
-        db.session.commit()
-        return case
-
-    inside, outside = case_at("青石镇"), case_at("柳河镇")
+    inside, outside = (make_case(demo, "center.li", unit, summary=f"{unit}范围测试", repeat_of=None, commit=True)
+                       for unit in ("青石镇", "柳河镇"))
     account = _service(db, demo, "svc.scope", ["青石镇", "柳河镇"])
     plain = _service_token(db, demo, account, ["cases.read"], "青石镇")
     client = app.test_client()

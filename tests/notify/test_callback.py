@@ -135,6 +135,36 @@ def test_control_characters_in_a_message_never_reach_a_handler(live, fake_wechat
     assert clean["status"] == 200 and calls == ["待办"]
 
 
+def test_the_route_commits_a_handlers_writes_once_and_rolls_them_back_on_error(live, fake_wechat, monkeypatch):
+    """A handler only writes to the request's session: the callback route commits after the handler returned
+    its reply, and rolls everything back when the handler raises (still answering "success", never a 5xx)."""
+    from notify.bindings import find_by_identity, mark_stale
+    from notify.models import Platform
+
+    app, base = live
+    _bind(app, "qs01.g1", "mp", "odemo-resident-05")
+
+    def handler_that(outcome):
+        def handler(message, user):
+            mark_stale(find_by_identity(Platform.mp, "odemo-resident-05"), "changed by a handler")
+            if isinstance(outcome, Exception):
+                raise outcome
+            return outcome
+        return handler
+
+    def say(text):
+        return push(fake_wechat, base, platform="work", event={"type": "text", "from": "qs01.g1", "content": text})
+
+    monkeypatch.setitem(callback.HANDLERS, ("work", "text"), handler_that(RuntimeError("after writing")))
+    failed = say("改一下")
+    assert failed["status"] == 200 and failed["body"] == "success"
+    assert _binding_state(app, "odemo-resident-05") == BindingState.verified  # rolled back
+    monkeypatch.setitem(callback.HANDLERS, ("work", "text"), handler_that("已记录"))
+    done = say("再改一下")
+    assert done["status"] == 200 and "已记录" in decrypt_reply(app.config, done["body"], "work")
+    assert _binding_state(app, "odemo-resident-05") == BindingState.stale  # committed by the route
+
+
 def test_oversized_body_refused(client):
     response = client.post("/wechat/callback/mp?msg_signature=a&timestamp=1&nonce=1", data=b"<xml>" + b"a" * (1 << 20))
     assert response.status_code == 413

@@ -135,12 +135,11 @@ def test_a_wrong_one_time_code_binds_nothing(app, db, demo, wx_users):
 
 def test_a_service_account_never_signs_in_through_wechat(app, db, demo, client, wx_users):
     from core.accounts.models import Role
-    from core.accounts.operations import create_user
     from notify.bindings import bind, may_issue_code
+    from tests.factories import make_user
 
-    account = create_user(username="svc.bound", display_name="对接系统", password=None, title=None,
-                          actor=Actor.system("cli"), memberships=[(Role.township_staff, demo.unit("青石镇"))],
-                          kind="service", activate=True)
+    account = make_user(demo, "svc.bound", display_name="对接系统", kind="service", role=Role.township_staff,
+                        place="青石镇")
     bind(account, "wecom", "svc.bound", actor=Actor.system("cli"))
     db.session.commit()
     assert not may_issue_code(demo.actor("admin"), account)  # no phone to bind

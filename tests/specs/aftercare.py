@@ -1,4 +1,5 @@
-"""Registry-test specs of mediation, evaluations, follow-ups and 复查/复核 (center.cases.aftercare.views), on the
+"""Registry-test specs of mediation, evaluations, follow-ups and 复查/复核 (center.cases.mediation.views,
+center.cases.aftercare.views, center.cases.reviews.views: one blueprint, case_aftercare), on the
 demo cases of center/cases/demo.py and the rows center/cases/aftercare/demo.py adds to them."""
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ MEDIATING = "兄弟二人因赡养老人费用分担发生纠纷"   # d-mediate:
 CLOSED_DISPUTE = "物业费与停车收费争议"            # d-done: 青石村, closed
 CLOSED_PETITION = "反映低保评定不公开"              # p-closed: 青石镇, served 18 days before the demo, visited
 REVIEWED = "反映区属企业改制职工身份置换补偿标准不一"  # aftercare_demo: district, 复查 pending at 市信访局
-SCHEMAS = "center.cases.aftercare.views."
+SCHEMAS = "center.cases.aftercare.schemas."
+MEDIATION_SCHEMAS = "center.cases.mediation.schemas."
+REVIEW_SCHEMAS = "center.cases.reviews.schemas."
 
 
 def _case(demo, summary: str):
@@ -76,11 +79,11 @@ def _review_params(demo):
 
 FORM_SPECS = {
     "case_aftercare.add_session": FormSpec(
-        "qs02.cadre", _number(MEDIATING), _page(MEDIATING), schema=SCHEMAS + "SessionArgs",
+        "qs02.cadre", _number(MEDIATING), _page(MEDIATING), schema=MEDIATION_SCHEMAS + "SessionArgs",
         valid=lambda demo: {"mediation_type": "people", "held_at": _local(-timedelta(hours=3)), "place": "上坝村调解室",
                             "mediators": "上坝村人民调解委员会", "participants": "兄弟二人", "notes": "第二次调解"}),
     "case_aftercare.session_outcome": FormSpec(
-        "qs02.cadre", _session_params, _page(MEDIATING), schema=SCHEMAS + "OutcomeArgs",
+        "qs02.cadre", _session_params, _page(MEDIATING), schema=MEDIATION_SCHEMAS + "OutcomeArgs",
         valid=lambda demo: {"outcome": "failure", "guidance": "告知双方可向人民法院提起赡养费诉讼"}),
     "case_aftercare.approve_session": FormSpec(
         "qs02.head", _with_outcome, _page(MEDIATING), schema=SCHEMAS + "NoteArgs", valid=lambda demo: {}),
@@ -98,14 +101,14 @@ FORM_SPECS = {
         "qs01.head", _number(CLOSED_DISPUTE), _page(CLOSED_DISPUTE), schema=SCHEMAS + "NoteArgs",
         valid=lambda demo: {"note": "物业公司未按协议减免，重新调解"}),
     "case_aftercare.add_review": FormSpec(
-        "qs.staff", _number(CLOSED_PETITION), _page(CLOSED_PETITION), schema=SCHEMAS + "ReviewArgs",
+        "qs.staff", _number(CLOSED_PETITION), _page(CLOSED_PETITION), schema=REVIEW_SCHEMAS + "ReviewArgs",
         valid=lambda demo: {"level": "review", "requested_on": _today(), "organ": "platform"}),
     "case_aftercare.decide": FormSpec(
-        "center.li", _review_params, _page(REVIEWED), schema=SCHEMAS + "DecisionArgs",
+        "center.li", _review_params, _page(REVIEWED), schema=REVIEW_SCHEMAS + "DecisionArgs",
         valid=lambda demo: {"decided_on": _today(), "decision": "upheld", "notes": "维持原处理意见",
                             "external_reference": "市信复〔2026〕12号"}),
     "case_aftercare.pause": FormSpec(
-        "center.li", _review_params, _page(REVIEWED), schema=SCHEMAS + "PauseArgs",
+        "center.li", _review_params, _page(REVIEWED), schema=REVIEW_SCHEMAS + "PauseArgs",
         valid=lambda demo: {"days": "10", "note": "市信访局组织听证"}),
 }
 

@@ -16,25 +16,19 @@ SPEC_SUMMARY = "坏输入测试：部门派单事项"
 def _case(demo):
     """A district petition in progress (handled by 示范区, so every district department may join), made once
     per test through the operations."""
-    from center.cases.intake.operations import register_case
-    from center.cases.lifecycle.operations import transition
     from center.cases.models import Case
+    from tests.factories import make_case
 
     case = demo.db.session.scalar(select(Case).where(Case.summary == SPEC_SUMMARY))
     if case is None:
-        clerk = demo.actor("center.li")
-        case = register_case(clerk, kind="petition", summary=SPEC_SUMMARY, category="其他", channel="visit",
-                             origin_unit=demo.unit("示范区"), petition_class="appeal",
-                             parties=[{"role": "applicant", "kind": "person", "name": "测试人"}])
-        transition(case, "accept", actor=clerk)
-        transition(case, "start", actor=clerk)
-        demo.db.session.commit()
+        case = make_case(demo, "center.li", "示范区", "petition", summary=SPEC_SUMMARY, repeat_of=None,
+                         then=("accept", "start"), commit=True)
     return case
 
 
 def _assignment(demo, department: str):
     """The live assignment of ``department`` on the spec case (dispatched by center.li when missing)."""
-    from center.cases.models import LIVE_ASSIGNMENT, CaseAssignment
+    from center.departments.models import LIVE_ASSIGNMENT, CaseAssignment
     from center.departments.operations import dispatch
     from core.db import utcnow
 
@@ -89,8 +83,9 @@ FORM_SPECS = {
 def _assignment_id(j):
     """An assignment on a case the user sees (their own department's, for a department user); any assignment
     for a user who sees none — they must be refused anyway."""
-    from center.cases.models import Case, CaseAssignment
+    from center.cases.models import Case
     from center.cases.queries import cases_query
+    from center.departments.models import CaseAssignment
     from core.actor import Actor
 
     visible = cases_query(Actor.for_user(j.user)).with_only_columns(Case.id).correlate(None)

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from tests.browser.screens import Screen
+from tests.factories import actor, make_case, unit
 from tests.specs.base import FormSpec
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -19,36 +20,19 @@ DEMANDS = "1. 补发征收补偿款差额；2、公开补偿标准\n（三）追
 ANSWERS = ("经核查，差额补偿款已于3月20日补发到位。", "补偿标准已在村务公开栏张贴公示。", "已移交镇纪委依规处理。")
 
 
-def _user(db, username):
-    from core.accounts.models import User
-
-    return db.session.scalar(select(User).where(User.username == username))
-
-
-def actor(db, username):
-    from core.actor import Actor
-
-    return Actor.for_user(_user(db, username), ip="127.0.0.1")
-
-
-def unit(db, name):
-    from core.org.models import OrgUnit
-
-    return db.session.scalar(select(OrgUnit).where(OrgUnit.name == name))
+# actor(db, username) and unit(db, name): the factories' lookups (tests/factories.py).
 
 
 def working_petition(db, *, via_district: bool = False, at=T0, demands: str = DEMANDS,
                      applicant: str = "王建国"):
     """A petition handled by 青石镇, accepted and in progress (answer deadline running). ``via_district``: filed
     at 城关街道, escalated to the district and handed down to 青石镇 (so 城关街道's leader sees it too)."""
-    from center.cases.intake.operations import register_case
     from center.cases.lifecycle.operations import transition
 
     origin = "城关街道" if via_district else "青石镇"
     clerk = "cg.staff" if via_district else "qs.staff"
-    case = register_case(actor(db, clerk), kind="petition", summary="反映征收补偿款未足额发放", category="征地拆迁",
-                         channel="visit", origin_unit=unit(db, origin), petition_class="appeal", demands=demands,
-                         parties=[{"role": "applicant", "kind": "person", "name": applicant}], received_at=at)
+    case = make_case(db, clerk, origin, "petition", summary="反映征收补偿款未足额发放", category="征地拆迁",
+                     demands=demands, applicant=applicant, at=at, repeat_of=None)
     if via_district:
         transition(case, "escalate", actor=actor(db, "cg.staff"), at=at + timedelta(hours=1))
         transition(case, "hand_down", actor=actor(db, "center.li"), unit=unit(db, "青石镇"),
@@ -123,22 +107,22 @@ def _today(demo) -> str:
 FORM_SPECS = {
     "case_documents.draft": FormSpec(
         "qs.staff", _working, lambda demo: f"/cases/{_working(demo)['number']}/documents/draft",
-        schema="center.cases.documents.views.DraftArgs", valid=lambda demo: {"kind": "answer"}),
+        schema="center.cases.documents.schemas.DraftArgs", valid=lambda demo: {"kind": "answer"}),
     "case_documents.edit": FormSpec(
         "qs.staff", _draft, lambda demo: "/cases/{number}/documents/{doc_id}/edit".format(**_draft(demo)),
-        schema="center.cases.documents.views.EditArgs",
+        schema="center.cases.documents.schemas.EditArgs",
         valid=lambda demo: {"title": "信访事项处理意见书", "doc_no": "青石信复〔2026〕第99号",
                             "body": "王建国：\n经核查，现答复如下。\n如不服本处理意见，可自收到本处理意见之日起30日内向示范区人民政府申请复查。"}),
     "case_documents.approve": FormSpec(
         "qs.leader", _draft, lambda demo: "/cases/{number}/documents/{doc_id}".format(**_draft(demo))),
     "case_documents.serve": FormSpec(
         "qs.staff", _approved, lambda demo: "/cases/{number}/documents/{doc_id}/serve".format(**_approved(demo)),
-        schema="center.cases.documents.views.ServeArgs",
+        schema="center.cases.documents.schemas.ServeArgs",
         valid=lambda demo: {"method": "registered_mail", "served_on": _today(demo), "reference": "EA123456789CN",
                             "recipient": "王建国"}),
     "case_documents.extend": FormSpec(
         "qs.leader", _working, lambda demo: f"/cases/{_working(demo)['number']}/extension",
-        schema="center.cases.documents.views.ExtendArgs",
+        schema="center.cases.documents.schemas.ExtendArgs",
         valid=lambda demo: {"days": "15", "reason": "需会同环保部门补充检测"}),
 }
 
@@ -148,8 +132,9 @@ FORM_SPECS = {
 def _let_department_see_a_case(j) -> None:
     """A department user sees the cases assigned to their department: until the demo dispatches cases, give
     the user's department one live assignment (with its audit row) on the first case."""
-    from center.cases.models import AssignmentStatus, Case, CaseAssignment, PetitionClass
+    from center.cases.models import Case, PetitionClass
     from center.cases.queries import cases_query
+    from center.departments.models import AssignmentStatus, CaseAssignment
     from core.actor import Actor
     from core.audit.operations import record
 

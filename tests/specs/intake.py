@@ -10,13 +10,10 @@ def _case_number(demo) -> str:
     """A fresh registered yellow petition handled at 青石镇 (qs.staff's township), made once per test."""
     number = getattr(demo, "_intake_spec_case", None)
     if number is None:
-        from center.cases.intake.operations import register_case
+        from tests.factories import make_case
 
-        case = register_case(demo.actor("qs.staff"), kind="petition", petition_class="appeal",
-                             summary="表单测试：反映镇区道路雨后积水", category="其他", channel="visit",
-                             origin_unit=demo.unit("青石镇"), risk_colour="yellow",
-                             parties=[{"role": "applicant", "kind": "person", "name": "表单测试人"}])
-        demo.db.session.commit()
+        case = make_case(demo, "qs.staff", "青石镇", "petition", summary="表单测试：反映镇区道路雨后积水",
+                         colour="yellow", applicant="表单测试人", repeat_of=None, commit=True)
         number = demo._intake_spec_case = case.number
     return number
 

@@ -26,16 +26,15 @@ def _open(demo):
 def _closed_grid_case(demo):
     """A dispute of the grid, mediated, approved and closed: a follow-up visit is due."""
     from center.cases.demo import _ready_to_close
-    from center.cases.intake.operations import register_case
     from center.cases.lifecycle.operations import transition
     from core.db import utcnow
+    from tests.factories import make_case
 
     summary = "路边排水沟堵塞引发的邻里争执（回访用）"
     case = _case(demo, summary)
     if case is None:
-        case = register_case(demo.actor("qs01.g1"), kind="dispute", summary=summary, category="邻里纠纷",
-                             channel="grid_report", origin_unit=demo.unit(GRID),
-                             parties=[{"role": "applicant", "kind": "person", "name": "赵大爷"}])
+        case = make_case(demo, "qs01.g1", GRID, summary=summary, category="邻里纠纷", channel="grid_report",
+                         applicant="赵大爷", repeat_of=None)
         transition(case, "accept", actor=demo.actor("qs01.head"))
         transition(case, "mediate", actor=demo.actor("qs01.cadre"))
         _ready_to_close(case, {n: demo.user(n) for n in ("qs.staff", "qs.leader", "qs01.cadre", "qs01.head")},

@@ -28,13 +28,13 @@ def _page(summary):
 
 FORM_SPECS = {
     "case_supervision.supervise_view": FormSpec(
-        "qs.leader", _params(OVERDUE), _page(OVERDUE), schema="center.cases.supervision.views.SuperviseArgs",
+        "qs.leader", _params(OVERDUE), _page(OVERDUE), schema="center.cases.supervision.schemas.SuperviseArgs",
         valid=lambda demo: {"level": "2", "form": "phone", "opinion": "请加快办理，三日内报告进展"}),
     "case_files.add_note_view": FormSpec(
-        "qs.staff", _params(IN_WORK), _page(IN_WORK), schema="center.cases.attachments.views.NoteArgs",
+        "qs.staff", _params(IN_WORK), _page(IN_WORK), schema="center.cases.attachments.schemas.NoteArgs",
         valid=lambda demo: {"note": "已电话联系申请人，约定下周现场查看"}),
     "case_files.upload_view": FormSpec(
-        "qs.staff", _params(IN_WORK), _page(IN_WORK), schema="center.cases.attachments.views.UploadArgs",
+        "qs.staff", _params(IN_WORK), _page(IN_WORK), schema="center.cases.attachments.schemas.UploadArgs",
         upload=True, valid=lambda demo: {"purpose": "other"}),
 }
 
@@ -53,8 +53,9 @@ def _let_department_see_a_case(j) -> None:
     """A department user sees the cases assigned to their department. Until the demo dispatches cases to
     departments, give the user's department one live assignment (with its audit row), so the route tests
     reach the attachment as they would in a real district."""
-    from center.cases.models import AssignmentStatus, Case, CaseAssignment, PetitionClass
+    from center.cases.models import Case, PetitionClass
     from center.cases.queries import cases_query
+    from center.departments.models import AssignmentStatus, CaseAssignment
     from core.actor import Actor
     from core.audit.operations import record
 

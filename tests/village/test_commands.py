@@ -51,6 +51,35 @@ def test_todo_lists_my_open_tasks_and_sends_a_card(live, fake_wechat):
         assert len(_db.session.scalars(select(Notification).where(Notification.event == "grid.todo")).all()) == 1
 
 
+def test_the_todo_card_is_committed_by_the_route_and_not_if_the_handler_fails(live, fake_wechat, monkeypatch):
+    """"待办" queues its card without committing: the callback route commits it after the reply is ready; a
+    handler failing after the card was queued leaves no card (rolled back) and the sender still gets "success"."""
+    from sqlalchemy import func
+
+    from notify.models import Notification
+    from notify.wechat import callback
+    from village import commands
+
+    app, base = live
+
+    def cards() -> int:
+        with app.app_context():
+            return _db.session.scalar(select(func.count()).select_from(Notification)
+                                      .where(Notification.event == "grid.todo"))
+
+    def todo_then_fail(message, user):
+        commands.text_handler(message, user)
+        raise RuntimeError("failed after queuing the card")
+
+    monkeypatch.setitem(callback.HANDLERS, ("work", "text"), todo_then_fail)
+    failed = push(fake_wechat, base, platform="work", event={"type": "text", "from": "qs01.g1", "content": "待办"})
+    assert failed["status"] == 200 and failed["body"] == "success"
+    assert cards() == 0
+    monkeypatch.setitem(callback.HANDLERS, ("work", "text"), commands.text_handler)
+    assert "件待办" in say(live, fake_wechat, "待办")
+    assert cards() == 1
+
+
 def test_a_visible_case_number_answers_its_status(live, fake_wechat):
     app, _ = live
     number = _number(app, "排水沟")

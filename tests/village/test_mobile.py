@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from center.cases.models import Attachment, Case, CaseChannel, CaseEvent, Evaluation, FollowUpVisit
 from notify.models import Notification
 from tests.conftest import csrf_from
+from tests.factories import case_maker
 
 GRID = "青石村第1网格"
 
@@ -114,14 +115,9 @@ def test_a_submit_without_a_session_files_nothing_and_is_told_to_sign_in(app, db
     assert cases_with(db, data["intake_key"]) == []
 
 
-def _grid_case(db, demo, summary="路灯损坏，夜间出行不便"):
-    from center.cases.intake.operations import register_case
-
-    case = register_case(demo.actor("qs01.g1"), kind="dispute", summary=summary, category="其他",
-                         channel="grid_report", origin_unit=demo.unit(GRID),
-                         parties=[{"role": "applicant", "kind": "person", "name": "赵大爷", "phone": "13901015678"}])
-    db.session.commit()
-    return case
+# A dispute the grid worker reported at GRID (applicant 赵大爷 with a phone), committed.
+_grid_case = case_maker(by="qs01.g1", origin=GRID, summary="路灯损坏，夜间出行不便", channel="grid_report",
+                        applicant={"name": "赵大爷", "phone": "13901015678"}, repeat_of=None, commit=True)
 
 
 def _post(client, path, data, page=None, files=None):
@@ -131,7 +127,7 @@ def _post(client, path, data, page=None, files=None):
 
 
 def test_note_with_a_photo_and_an_escalation_request(db, demo, login_as, client):
-    case = _grid_case(db, demo)
+    case = _grid_case(demo)
     login_as("qs01.g1")
     page = f"/m/cases/{case.number}"
     assert client.get(page).status_code == 200
@@ -146,7 +142,7 @@ def test_note_with_a_photo_and_an_escalation_request(db, demo, login_as, client)
 
 
 def test_another_grids_worker_cannot_touch_the_case(db, demo, login_as, client):
-    case = _grid_case(db, demo)
+    case = _grid_case(demo)
     login_as("qs01.g2")
     assert client.get(f"/m/cases/{case.number}").status_code == 404
     answer = _post(client, f"/m/cases/{case.number}/notes", {"note": "试图记录"})
@@ -160,7 +156,7 @@ def test_follow_up_visit_with_the_residents_evaluation(app, db, demo, login_as, 
     from center.cases.lifecycle.operations import transition
     from core.db import utcnow
 
-    case = _grid_case(db, demo, summary="邻里因宅前通道发生争执")
+    case = _grid_case(demo, summary="邻里因宅前通道发生争执")
     for action, who in (("accept", "qs01.head"), ("mediate", "qs01.cadre")):
         transition(case, action, actor=demo.actor(who))
     _ready_to_close(case, {n: demo.user(n) for n in ("qs.staff", "qs.leader", "qs01.cadre", "qs01.head")},

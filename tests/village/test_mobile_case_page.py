@@ -65,7 +65,7 @@ def test_a_filing_without_a_place_shows_no_place(db, demo, login_as, client):
 
 
 def test_each_save_is_confirmed_on_the_case_page(db, demo, login_as, client):
-    case = _grid_case(db, demo)
+    case = _grid_case(demo)
     login_as("qs01.g1")
     page = f"/m/cases/{case.number}"
     assert "已保存" not in _main(client.get(page).get_data(as_text=True))
@@ -84,7 +84,7 @@ def test_each_save_is_confirmed_on_the_case_page(db, demo, login_as, client):
 
 
 def test_a_save_through_the_draft_script_is_confirmed_where_it_lands(db, demo, login_as, client):
-    case = _grid_case(db, demo)
+    case = _grid_case(demo)
     login_as("qs01.g1")
     page = f"/m/cases/{case.number}"
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get(page).get_data(as_text=True)).group(1)
@@ -95,7 +95,7 @@ def test_a_save_through_the_draft_script_is_confirmed_where_it_lands(db, demo, l
 
 
 def test_a_refused_save_is_not_confirmed(db, demo, login_as, client):
-    case = _grid_case(db, demo)
+    case = _grid_case(demo)
     login_as("qs01.g1")
     page = f"/m/cases/{case.number}"
     answer = _post(client, f"/m/cases/{case.number}/escalation", {"reason": "   "}, page)

@@ -7,22 +7,20 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from center.cases.intake.operations import register_case
 from center.cases.lifecycle.operations import transition
 from center.cases.presenters import today_shanghai
 from core.actor import Actor
 from core.db import utcnow
 from notify.models import Notification
+from tests.factories import case_maker
 from village.notices import morning_reminders
 
 GRID = "青石村第1网格"
 
 
-def _grid_petition(demo, days_ago=0):
-    return register_case(demo.actor("qs01.g1"), kind="dispute", summary="村道边堆放杂物影响通行", category="邻里纠纷",
-                         channel="grid_report", origin_unit=demo.unit(GRID), handling_unit=demo.unit("青石镇"),
-                         parties=[{"role": "applicant", "kind": "person", "name": "钱大妈"}],
-                         received_at=utcnow() - timedelta(days=days_ago))
+# A dispute the grid worker reported at GRID for 青石镇 to handle.
+_grid_petition = case_maker(by="qs01.g1", origin=GRID, handling="青石镇", summary="村道边堆放杂物影响通行",
+                            category="邻里纠纷", channel="grid_report", applicant="钱大妈", repeat_of=None)
 
 
 def _notices(db, user, event):
@@ -39,7 +37,7 @@ def test_a_grid_case_handed_down_to_the_village_reaches_the_grid_worker(db, demo
 
 
 def test_the_morning_reminders_name_near_deadlines_once_a_day(db, demo):
-    case = _grid_petition(demo, days_ago=26)  # accepted 26 days ago: 26/30 of 调处化解 used
+    case = _grid_petition(demo, at=utcnow() - timedelta(days=26))  # accepted 26 days ago: 26/30 of 调处化解 used
     transition(case, "accept", actor=demo.actor("qs.staff"), at=utcnow() - timedelta(days=26))
     today = today_shanghai()
     first = morning_reminders(Actor.system("job"), today=today)

@@ -16,6 +16,7 @@ from center.cases.intake.operations import register_case
 from center.cases.lifecycle.operations import shanghai_date, transition
 from center.cases.mediation import operations as mediation
 from center.cases.models import CaseStatus
+from center.cases.reviews import operations as reviews
 from core.accounts.models import User
 from core.actor import Actor
 from core.db import db
@@ -90,6 +91,6 @@ def _reviewed_case(actor, now: datetime) -> None:
                          approved_at=now - timedelta(days=21), served_at=now - timedelta(days=19))
     transition(case, "answer", actor=actor("center.li"), at=now - timedelta(days=19), note="示范数据")
     transition(case, "close", actor=actor("leader.wang"), at=now - timedelta(days=18), note="示范数据")
-    aftercare.request_review(case, actor=actor("center.li"), level="review",
-                             requested_on=shanghai_date(now - timedelta(days=5)), external_organ="市信访局",
-                             external_reference="市信收〔2026〕0087号")
+    reviews.request_review(case, actor=actor("center.li"), level="review",
+                           requested_on=shanghai_date(now - timedelta(days=5)), external_organ="市信访局",
+                           external_reference="市信收〔2026〕0087号")

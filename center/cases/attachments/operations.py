@@ -39,7 +39,7 @@ from center.cases.queries import can_see
 from core.actor import Actor
 from core.audit.operations import record
 from core.auth.permissions import require
-from core.db import db
+from core.db import db, get_or_404
 from core.errors import NotFound, ValidationFailed
 from core.work import timeline
 
@@ -342,13 +342,7 @@ def upload(case: Case, files: list[Prepared], *, actor: Actor, purpose: str = "o
 
 def get_attachment_or_404(case: Case, attachment_id) -> Attachment:
     """An attachment of ``case`` (already loaded through its scoped query); any other id is 404."""
-    from core.errors import as_id
-
-    row = db.session.scalar(select(Attachment).where(Attachment.id == as_id(attachment_id),
-                                                     Attachment.case_id == case.id))
-    if row is None:
-        raise NotFound()
-    return row
+    return get_or_404(select(Attachment).where(Attachment.case_id == case.id), attachment_id)
 
 
 def attachments_of(case: Case) -> list[Attachment]:

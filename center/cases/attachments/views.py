@@ -8,7 +8,7 @@ import io
 from flask import Blueprint, flash, redirect, request, send_file, url_for
 
 from center.cases import registry
-from center.cases.attachments.notes import NOTE_MAX, add_note, notes_of
+from center.cases.attachments.notes import add_note, notes_of
 from center.cases.attachments.operations import (
     CONTENT_TYPES,
     MAX_FILES,
@@ -22,24 +22,16 @@ from center.cases.attachments.operations import (
     stored_path,
     upload,
 )
+from center.cases.attachments.schemas import NoteArgs, UploadArgs
 from center.cases.queries import get_case_by_number_or_404
 from core.auth.decorators import permission
 from core.auth.permissions import can, require
-from core.schemas import BaseSchema, fields, length, one_of
 from core.web import current_actor, submit
 
 bp = Blueprint("case_files", __name__, url_prefix="/cases", template_folder="templates")
 
 #: A file answered by ``download`` can never run as a page of ours, whatever it contains.
 FILE_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
-
-
-class NoteArgs(BaseSchema):
-    note = fields.String(required=True, validate=length(max=NOTE_MAX))
-
-
-class UploadArgs(BaseSchema):
-    purpose = fields.String(load_default="other", validate=one_of(PURPOSE_LABELS))
 
 
 def purpose_options() -> list[tuple[str, str]]:
@@ -188,3 +180,8 @@ def init_app(app) -> None:
     hooks.register_demo_seeder("notes", demo_seeder)
     registry.register_panel(60, "cases/_panel_notes.html", _panel)
     registry.register_event_labels({"note": "进展记录", "attachment": "上传附件"})
+    hooks.register_audit_labels({
+        "case.attachment": "上传附件", "case.note": "记录进展",
+    }, {
+        "case_attachments": "附件",
+    })

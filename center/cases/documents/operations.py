@@ -9,12 +9,15 @@ write a CaseEvent for the timeline and an audit row, flush, and never commit.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from center.cases.documents import texts as doc_templates
+
+# the facts a document names, read by the drafting below and by the pages
+from center.cases.documents.facts import not_accept_reason, petitioner_names, propose_doc_no  # noqa: F401
 from center.cases.lifecycle.operations import HANDLE, shanghai_date
 from center.cases.models import (
     Case,
@@ -24,12 +27,12 @@ from center.cases.models import (
     Deadline,
     DocumentKind,
     Extension,
-    PartyRole,
     ServiceMethod,
     ServiceRecord,
 )
 from center.cases.queries import require_visible
 from core.accounts.models import Membership, Role, User
+from core.accounts.queries import leader_role
 from core.actor import Actor
 from core.audit.operations import record
 from core.auth.permissions import can
@@ -40,8 +43,6 @@ from core.work import timeline
 
 logger = logging.getLogger(__name__)
 
-#: The leader of an organ, by the tier of its unit (a department's answer: its department_head).
-LEADER_ROLES = {"district": Role.district_leader, "township": Role.township_leader, "village": Role.village_head}
 #: Kinds drafted here (the others belong to review, 督办 and mediation).
 DRAFTABLE = (DocumentKind.answer, DocumentKind.acceptance, DocumentKind.not_accepted, DocumentKind.extension)
 #: A 受理告知书 is issued once the petition is accepted, before its answer.
@@ -60,8 +61,6 @@ NO_ANSWER_IN = frozenset({CaseStatus.not_accepted, CaseStatus.guided_to_legal, C
 EXTENDABLE_RULE = "answer"
 MAX_EXTENSION_DAYS = 30
 REVIEW_WINDOW_DAYS = 30
-DOC_NO_PREFIX = {DocumentKind.answer: "复", DocumentKind.not_accepted: "不受", DocumentKind.extension: "延",
-                 DocumentKind.acceptance: "受"}
 TITLE_MAX, DOC_NO_MAX, BODY_MAX = 100, 64, 20000
 
 
@@ -96,7 +95,7 @@ def is_organ_leader(actor: Actor, unit: OrgUnit, department: Department | None =
     """A membership exactly at the organ with its leader role (department_head for a department)."""
     if department is not None:
         return any(m.role == Role.department_head and m.department_id == department.id for m in actor.memberships)
-    role = LEADER_ROLES.get(unit.tier)
+    role = leader_role(unit.tier)  # the leader of an organ by the tier of its unit
     return role is not None and any(m.role == role and m.unit_id == unit.id for m in actor.memberships)
 
 
@@ -137,34 +136,6 @@ def may_extend(actor: Actor, case: Case) -> bool:
 
 
 # --- facts and numbers -------------------------------------------------------------------------------------
-
-def petitioner_names(case: Case) -> str:
-    names = [p.name for p in case.parties if p.role == PartyRole.applicant]
-    return "、".join(names) or ("信访人" if case.kind == CaseKind.petition else "申请人")
-
-
-def not_accept_reason(case: Case) -> str:
-    notes = [e.note for e in sorted(case.events, key=lambda e: (e.at, e.id)) if e.action == "not_accept"]
-    return (notes[-1] or "") if notes else ""
-
-
-def propose_doc_no(unit: OrgUnit, department: Department | None, kind: DocumentKind, year: int) -> str:
-    """e.g. 青石信复〔2026〕第3号: the organ's short name, the kind, the year and the next number this year."""
-    short = (department.name if department is not None else unit.name)
-    for prefix in ("区",):
-        short = short.removeprefix(prefix) if len(short) > 2 else short
-    for suffix in ("街道", "社区", "镇", "乡", "区", "村", "局", "委员会"):
-        if short.endswith(suffix) and len(short) > len(suffix):
-            short = short[: -len(suffix)]
-            break
-    same_organ = (CaseDocument.organ_department_id == department.id if department is not None
-                  else CaseDocument.organ_department_id.is_(None))
-    count = db.session.scalar(select(func.count()).select_from(CaseDocument).where(
-        CaseDocument.organ_unit_id == unit.id, same_organ, CaseDocument.kind == kind,
-        CaseDocument.superseded.is_(False), CaseDocument.created_at >= datetime(year, 1, 1, tzinfo=UTC))) or 0
-    marker = ("" if "信" in short else "信") + DOC_NO_PREFIX.get(kind, "")
-    return f"{short[:4]}{marker}〔{year}〕第{count + 1}号"
-
 
 def _facts(case: Case, unit: OrgUnit, department: Department | None, doc_no: str, at: datetime,
            **extra) -> doc_templates.DocFacts:
@@ -417,9 +388,9 @@ def _open_review_window(doc: CaseDocument, service: ServiceRecord, at: datetime)
 
 
 def review_window_ends(case: Case) -> date | None:
-    """Last day to request 复查 (the rule lives in center.cases.aftercare.operations.review_window), or None."""
-    from center.cases.aftercare.operations import review_window
+    """Last day to request 复查 (the rule lives in center.cases.reviews.operations.review_window), or None."""
     from center.cases.models import ReviewLevel
+    from center.cases.reviews.operations import review_window
 
     window = review_window(case, ReviewLevel.review)
     return window[1] if window is not None else None

@@ -9,58 +9,26 @@ from sqlalchemy import select
 
 from center.cases import registry
 from center.cases.documents import operations as ops
-from center.cases.models import (
-    SERVICE_METHOD_LABELS,
-    CaseDocument,
-    CaseStatus,
-    DocumentKind,
-    ServiceMethod,
-)
+from center.cases.documents.schemas import DRAFT_KINDS, METHODS, DraftArgs, EditArgs, ExtendArgs, ServeArgs
+from center.cases.models import CaseDocument, CaseStatus, DocumentKind
 from center.cases.queries import get_case_by_number_or_404
 from core.accounts.models import User
 from core.auth.decorators import permission
 from core.db import db
 from core.errors import NotFound, ValidationFailed, as_id
-from core.schemas import BaseSchema, EmptyArgs, fields, length, number_range, one_of
+from core.schemas import EmptyArgs
 from core.web import current_actor, submit
 
 bp = Blueprint("case_documents", __name__, url_prefix="/cases", template_folder="templates")
 
 #: ids beyond a 32-bit column never match a route (404 before any permission check)
 DOC_ID = "<int(max=2147483647):doc_id>"
-DRAFT_KINDS = [(DocumentKind.answer.value, "答复意见书（信访事项处理意见书）"),
-               (DocumentKind.not_accepted.value, "不予受理告知书"),
-               (DocumentKind.acceptance.value, "受理告知书（受理后15日内书面告知信访人）")]
-METHODS = [(m.value, SERVICE_METHOD_LABELS[m]) for m in ServiceMethod]
 EVENT_LABELS = {"document_drafted": "起草文书", "document_approved": "审批文书", "document_served": "送达文书",
                 "deadline_met": "期限完成",
                 "extended": "延期"}
 AUDIT_LABELS = {"case.document_drafted": "起草文书", "case.document_edited": "修改文书",
                 "case.document_approved": "审批文书", "case.document_served": "登记送达", "case.extended": "延期",
                 "case.document_exported": "导出文书"}
-
-
-class DraftArgs(BaseSchema):
-    kind = fields.String(required=True, validate=one_of([k for k, _ in DRAFT_KINDS]))
-
-
-class EditArgs(BaseSchema):
-    title = fields.String(required=True, validate=length(max=ops.TITLE_MAX))
-    doc_no = fields.String(validate=length(max=ops.DOC_NO_MAX))
-    body = fields.String(required=True, validate=length(max=ops.BODY_MAX))
-
-
-class ServeArgs(BaseSchema):
-    method = fields.String(required=True, validate=one_of([m for m, _ in METHODS]))
-    served_on = fields.Date(required=True)
-    reference = fields.String(validate=length(max=64))
-    recipient = fields.String(validate=length(max=100))
-
-
-class ExtendArgs(BaseSchema):
-    days = fields.Integer(required=True, validate=number_range(1, ops.MAX_EXTENSION_DAYS))
-    reason = fields.String(required=True, validate=length(max=500))
-    drafter_id = fields.Integer()
 
 
 def _case(number: str):

@@ -14,28 +14,21 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from enum import StrEnum
+
+from core.enums import LabelledEnum
 
 
-class IdType(StrEnum):
-    resident_id = "resident_id"
-    residence_permit = "residence_permit"
-    hk_macao_permit = "hk_macao_permit"
-    taiwan_permit = "taiwan_permit"
-    foreign_permanent = "foreign_permanent"
-    passport = "passport"
-    uscc = "uscc"
+class IdType(LabelledEnum):
+    resident_id = "resident_id", "居民身份证"
+    residence_permit = "residence_permit", "港澳台居民居住证"
+    hk_macao_permit = "hk_macao_permit", "港澳居民来往内地通行证"
+    taiwan_permit = "taiwan_permit", "台湾居民来往大陆通行证"
+    foreign_permanent = "foreign_permanent", "外国人永久居留身份证"
+    passport = "passport", "护照"
+    uscc = "uscc", "统一社会信用代码"
 
 
-ID_TYPE_LABELS = {
-    IdType.resident_id: "居民身份证",
-    IdType.residence_permit: "港澳台居民居住证",
-    IdType.hk_macao_permit: "港澳居民来往内地通行证",
-    IdType.taiwan_permit: "台湾居民来往大陆通行证",
-    IdType.foreign_permanent: "外国人永久居留身份证",
-    IdType.passport: "护照",
-    IdType.uscc: "统一社会信用代码",
-}
+ID_TYPE_LABELS = IdType.labels()
 
 #: Documents that identify a person; organisations use the 统一社会信用代码.
 PERSON_ID_TYPES = frozenset(IdType) - {IdType.uscc}

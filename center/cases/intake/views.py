@@ -59,7 +59,8 @@ from core.web import commit, current_actor, form_data, load_form, submit
 
 bp = Blueprint("case_intake", __name__, url_prefix="/cases", template_folder="templates")
 
-#: Transitions with pages of their own (center.cases.aftercare.views): not offered by the triage panel.
+#: Transitions with pages of their own (center.cases.aftercare.views, center.cases.reviews.views): not offered by
+#: the triage panel.
 OWN_PAGES = frozenset({"evaluate", "terminate"})
 FORM_ACTIONS = frozenset(lifecycle.ACTIONS) - OWN_PAGES
 EVENT_LABELS = {"assign_owner": "指定包案领导/承办人", "regrade": "调整风险等级"}
@@ -71,6 +72,18 @@ def init_app(app) -> None:
     registry.register_panel(15, "cases/_panel_owner.html", owner_panel)
     registry.register_panel(20, "cases/_panel_triage.html", triage_panel)
     registry.register_event_labels(EVENT_LABELS)
+    # The audit log's names for the case's own steps: registration, the transitions, owner and risk, the clock.
+    from core import hooks
+
+    hooks.register_audit_labels({
+        "case.registered": "登记事项", "case.accept": "受理", "case.not_accept": "不予受理", "case.hand_down": "交办",
+        "case.escalate": "上报", "case.start": "开始办理", "case.mediate": "开始调解",
+        "case.refer_mediation": "转人民调解", "case.answer": "答复", "case.close": "办结", "case.evaluate": "评价",
+        "case.reopen": "重新办理", "case.guide_to_legal": "导入法定程序", "case.terminate": "终结",
+        "case.assign_owner": "指定包案领导/承办人", "case.regrade": "调整风险等级", "case.deadlines_recomputed": "期限重算",
+    }, {
+        "cases": "事项", "case_deadlines": "办理期限",
+    })
 
 
 # --- intake -------------------------------------------------------------------------------------------------

@@ -19,8 +19,10 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from center.cases.models import Case, CaseKind, Deadline, DeadlineKind
-from core.calendar.days import SHANGHAI
 from core.db import db
+
+# the rules every subject's deadlines share; is_late, window_text and shanghai_date are read from here too
+from core.work.deadlines import due_date, end, is_late, shanghai_date, window_text  # noqa: F401
 
 #: The steps that hand the case to another organ.
 MOVES = frozenset({"escalate", "hand_down", "transfer", "return"})
@@ -38,10 +40,6 @@ ENDED_BY_LABELS = {
     "re_review_decided": "作出复核意见", "requested": "信访人已提出申请",
     "superseded": "重新办理后另行起算",
 }
-
-
-def shanghai_date(at: datetime) -> date:
-    return at.astimezone(SHANGHAI).date()
 
 
 def holder(case: Case) -> tuple[int | None, int | None]:
@@ -73,8 +71,7 @@ def start(case: Case, names, at: datetime, *, started_on: date | None = None,
     rows = []
     for name in names:
         rule = rules[name]
-        due = (calendar.add_working_days(started_on, rule.days) if rule.working_days
-               else calendar.add_calendar_days(started_on, rule.days))
+        due = due_date(calendar, started_on, rule.days, working_days=rule.working_days)
         row = Deadline(case=case, rule=name, kind=kind, started_on=started_on, due_on=due.date,
                        provisional=due.provisional, paused_days=0, supervision_level=0,
                        responsible_unit_id=unit_id, responsible_department_id=department_id, held_since=at)
@@ -88,7 +85,7 @@ def meet(case: Case, names, at: datetime, ended_by: str, *, kind: DeadlineKind =
     """The named act ``ended_by`` meets the open rows of ``names`` on ``at``."""
     rows = open_rows(case, set(names), kind=kind)
     for row in rows:
-        row.met_at, row.ended_by = at, ended_by
+        end(row, at, ended_by)
     return rows
 
 
@@ -102,7 +99,7 @@ def move(case: Case, action: str, at: datetime) -> list[Deadline]:
     for row in open_rows(case):
         if (row.responsible_unit_id, row.responsible_department_id) == (unit_id, department_id):
             continue  # the same holder (a no-op move) keeps its row
-        row.met_at, row.ended_by = at, "moved"
+        end(row, at, "moved")
         if row.rule in RESTART_ON_MOVE:
             continue
         nxt = Deadline(case=case, rule=row.rule, kind=row.kind, started_on=row.started_on, due_on=row.due_on,
@@ -114,22 +111,3 @@ def move(case: Case, action: str, at: datetime) -> list[Deadline]:
     if case.kind == CaseKind.dispute and case.status.value in AWAITS_ACCEPT:
         new_rows += start(case, ["dispute_accept"], at)
     return new_rows
-
-
-def is_late(row: Deadline, today: date) -> bool:
-    """Lateness charged to the row's holder: it held the step at the end of the last day (due_on) and had not
-    met it. A continuation taken over after the last day is not its new holder's lateness; windows never are."""
-    if row.kind == DeadlineKind.window:
-        return False
-    held_from = shanghai_date(row.held_since) if row.held_since is not None else row.started_on
-    if held_from > row.due_on:
-        return False
-    if row.met_at is None:
-        return today > row.due_on
-    return shanghai_date(row.met_at) > row.due_on
-
-
-def window_text(row: Deadline) -> str:
-    """The wording of a petitioner's window: the last day is included."""
-    text = f"可于 {row.due_on:%Y-%m-%d}（含当日）前提出"
-    return text + "（暂定，待法定节假日安排公布后重算）" if row.provisional else text

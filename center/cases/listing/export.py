@@ -18,22 +18,21 @@ from center.cases.listing.search import FILTER_NAMES, Filters, filtered_query, o
 from center.cases.models import (
     CHANNEL_LABELS,
     KIND_LABELS,
-    LIVE_ASSIGNMENT,
     PETITION_CLASS_LABELS,
     RISK_LABELS,
     Case,
-    CaseAssignment,
     Party,
     PartyRole,
 )
 from center.cases.presenters import next_deadlines, today_shanghai
+from center.departments.models import LIVE_ASSIGNMENT, CaseAssignment
 from core.actor import Actor
 from core.audit.operations import record
 from core.auth.permissions import granting, require
 from core.auth.scoping import unit_filter
 from core.crypto import mask
-from core.db import db
-from core.errors import NotFound, as_id
+from core.db import db, get_or_404
+from core.errors import NotFound
 from core.org.models import OrgUnit
 from core.security import strip_bad_text
 from core.timefmt import SHANGHAI
@@ -152,10 +151,7 @@ def export_details(filters: Filters, rows: int, truncated: bool, plain: int = 0)
 # --- reveal ---------------------------------------------------------------------------------------------------
 
 def get_party_or_404(case: Case, party_id) -> Party:
-    party = db.session.scalar(select(Party).where(Party.id == as_id(party_id), Party.case_id == case.id))
-    if party is None:
-        raise NotFound()
-    return party
+    return get_or_404(select(Party).where(Party.case_id == case.id), party_id)
 
 
 def reveal_party(case: Case, party: Party, *, actor: Actor) -> dict[str, str | None]:

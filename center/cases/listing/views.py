@@ -182,3 +182,8 @@ def init_app(app) -> None:
 
     app.register_blueprint(bp)
     registry.register_panel(5, "cases/_panel_reveal.html", _reveal_panel)
+    from core import hooks
+
+    hooks.register_audit_labels({
+        "case.exported": "导出事项清单", "case.party_revealed": "查看当事人完整信息",
+    })

@@ -27,6 +27,7 @@ from center.cases.models import (
 )
 from center.cases.queries import require_visible
 from core.accounts.models import ROLE_LABELS, Membership, Role
+from core.accounts.queries import leader_role as tier_leader_role
 from core.actor import Actor
 from core.auth.permissions import can, require
 from core.db import db, utcnow
@@ -40,9 +41,6 @@ S = CaseStatus
 MEDIATING = frozenset({S.mediating, S.in_progress})
 #: An outcome may still be approved once the result was issued (出具调处结果), before the case closes.
 APPROVABLE = MEDIATING | {S.answered}
-#: Who leads a unit, by its tier: the one who approves a mediation outcome of a case it handles.
-LEADER_ROLE_BY_TIER = {"village": Role.village_head, "township": Role.township_leader,
-                       "district": Role.district_leader}
 PLACE_MAX, MEDIATORS_MAX = 100, 200
 TEXT_MAX = 5000
 #: Clock skew allowed between a phone's clock and the server's for "not in the future".
@@ -64,7 +62,7 @@ def sessions_of(case: Case) -> list[MediationSession]:
 def clean_text(value: str | None, field: str, label: str, errors: dict, *, required=False,
                limit=TEXT_MAX) -> str | None:
     """Strip a free-text input; a missing required one or one over ``limit`` adds a Chinese message to
-    ``errors`` (the caller raises them together). Shared by the mediation and aftercare operations."""
+    ``errors`` (the caller raises them together). Shared by the mediation, aftercare and review operations."""
     value = (value or "").strip() or None
     if value is None and required:
         errors[field] = [f"请填写{label}"]
@@ -161,7 +159,8 @@ def _meet_resolution(case: Case, session: MediationSession) -> None:
 
 
 def leader_role(case: Case) -> Role | None:
-    return LEADER_ROLE_BY_TIER.get(case.handling_unit.tier)
+    """Who leads the handling unit: the one who approves a mediation outcome of a case it handles."""
+    return tier_leader_role(case.handling_unit.tier)
 
 
 def leader_membership(actor: Actor, case: Case) -> Membership | None:

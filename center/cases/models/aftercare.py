@@ -7,41 +7,39 @@ outside it, recorded by name, dates and reference — so the clock and the timel
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, TimestampMixin, UTCDateTime, utcnow
-from core.enums import enum_column
+from core.enums import LabelledEnum, enum_column
 from core.org.models import OrgUnit
 
 if TYPE_CHECKING:
     from center.cases.models.case import Case
 
 
-class EvaluationStage(StrEnum):
-    acceptance = "acceptance"   # 对受理的评价
-    result = "result"           # 对办理结果的评价
+class EvaluationStage(LabelledEnum):
+    acceptance = "acceptance", "对受理"   # 对受理的评价
+    result = "result", "对办理结果"           # 对办理结果的评价
 
 
-class Rating(StrEnum):
-    satisfied = "satisfied"
-    basically = "basically"
-    unsatisfied = "unsatisfied"
+class Rating(LabelledEnum):
+    satisfied = "satisfied", "满意"
+    basically = "basically", "基本满意"
+    unsatisfied = "unsatisfied", "不满意"
 
 
-class EvaluationSource(StrEnum):
-    staff = "staff"            # recorded by staff (phone, visit to the center)
-    follow_up = "follow_up"    # on a grid worker's or cadre's follow-up visit
-    petitioner = "petitioner"  # the petitioner online
+class EvaluationSource(LabelledEnum):
+    staff = "staff", "工作人员记录"            # recorded by staff (phone, visit to the center)
+    follow_up = "follow_up", "回访记录"    # on a grid worker's or cadre's follow-up visit
+    petitioner = "petitioner", "信访人自评"  # the petitioner online
 
 
-EVALUATION_STAGE_LABELS = {EvaluationStage.acceptance: "对受理", EvaluationStage.result: "对办理结果"}
-RATING_LABELS = {Rating.satisfied: "满意", Rating.basically: "基本满意", Rating.unsatisfied: "不满意"}
-EVALUATION_SOURCE_LABELS = {EvaluationSource.staff: "工作人员记录", EvaluationSource.follow_up: "回访记录",
-                            EvaluationSource.petitioner: "信访人自评"}
+EVALUATION_STAGE_LABELS = EvaluationStage.labels()
+RATING_LABELS = Rating.labels()
+EVALUATION_SOURCE_LABELS = EvaluationSource.labels()
 
 
 class Evaluation(TimestampMixin, Base):
@@ -62,15 +60,14 @@ class Evaluation(TimestampMixin, Base):
         return f"<Evaluation {self.id} case {self.case_id} {self.stage} {self.rating}>"
 
 
-class VisitMethod(StrEnum):
-    home = "home"        # 入户
-    phone = "phone"
-    wechat = "wechat"
-    at_center = "at_center"
+class VisitMethod(LabelledEnum):
+    home = "home", "入户回访"        # 入户
+    phone = "phone", "电话回访"
+    wechat = "wechat", "微信回访"
+    at_center = "at_center", "来访回访"
 
 
-VISIT_METHOD_LABELS = {VisitMethod.home: "入户回访", VisitMethod.phone: "电话回访", VisitMethod.wechat: "微信回访",
-                       VisitMethod.at_center: "来访回访"}
+VISIT_METHOD_LABELS = VisitMethod.labels()
 
 
 class FollowUpVisit(TimestampMixin, Base):
@@ -93,20 +90,19 @@ class FollowUpVisit(TimestampMixin, Base):
         return f"<FollowUpVisit {self.id} case {self.case_id} #{self.seq}>"
 
 
-class ReviewLevel(StrEnum):
-    review = "review"          # 复查
-    re_review = "re_review"    # 复核
+class ReviewLevel(LabelledEnum):
+    review = "review", "复查"          # 复查
+    re_review = "re_review", "复核"    # 复核
 
 
-class ReviewDecision(StrEnum):
-    upheld = "upheld"      # 维持
-    changed = "changed"    # 变更
-    revoked = "revoked"    # 撤销/重新办理
+class ReviewDecision(LabelledEnum):
+    upheld = "upheld", "维持原处理意见"      # 维持
+    changed = "changed", "变更原处理意见"    # 变更
+    revoked = "revoked", "撤销，责成重新办理"    # 撤销/重新办理
 
 
-REVIEW_LEVEL_LABELS = {ReviewLevel.review: "复查", ReviewLevel.re_review: "复核"}
-REVIEW_DECISION_LABELS = {ReviewDecision.upheld: "维持原处理意见", ReviewDecision.changed: "变更原处理意见",
-                          ReviewDecision.revoked: "撤销，责成重新办理"}
+REVIEW_LEVEL_LABELS = ReviewLevel.labels()
+REVIEW_DECISION_LABELS = ReviewDecision.labels()
 
 
 class Review(TimestampMixin, Base):

@@ -12,17 +12,19 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from center.cases.intake.identity import ID_TYPE_LABELS, IdType  # noqa: F401 - re-exported for callers
 from core.db import Base, CString, TimestampMixin, UTCDateTime, utcnow
-from core.enums import enum_column
+from core.enums import LabelledEnum, enum_column
 from core.org.models import Department, OrgUnit
+from core.work.deadlines import DEADLINE_KIND_LABELS, DeadlineKind, DeadlineRow  # noqa: F401 - re-exported
+from core.work.models import BoundToSubject, SubjectMixin
 from core.work.timeline import register_subject
 
 if TYPE_CHECKING:
-    from center.cases.models.handling import CaseAssignment
+    from center.departments.models import CaseAssignment
     from core.accounts.models import User
 
 #: 集体访: this many people or more.
@@ -33,56 +35,56 @@ DEFAULT_CATEGORIES = ("婚姻家庭", "邻里纠纷", "土地/山林权属", "�
                       "损害赔偿", "医疗", "交通事故", "环境污染", "涉企", "其他")
 
 
-class CaseKind(StrEnum):
-    dispute = "dispute"
-    petition = "petition"
+class CaseKind(LabelledEnum):
+    dispute = "dispute", "矛盾纠纷"
+    petition = "petition", "信访事项"
 
 
-class PetitionClass(StrEnum):
-    suggestion = "suggestion"
-    accusation = "accusation"
-    appeal = "appeal"
+class PetitionClass(LabelledEnum):
+    suggestion = "suggestion", "建议意见类"
+    accusation = "accusation", "检举控告类"
+    appeal = "appeal", "申诉求决类"
 
 
-class CaseChannel(StrEnum):
-    visit = "visit"
-    letter = "letter"
-    online = "online"
-    phone = "phone"
-    video = "video"
-    grid_report = "grid_report"
-    grid_agent = "grid_agent"
-    screening = "screening"
-    reception = "reception"
-    hotline = "hotline"
+class CaseChannel(LabelledEnum):
+    visit = "visit", "来访"
+    letter = "letter", "来信"
+    online = "online", "网上"
+    phone = "phone", "电话"
+    video = "video", "视频"
+    grid_report = "grid_report", "网格上报"
+    grid_agent = "grid_agent", "网格员代办"
+    screening = "screening", "排查发现"
+    reception = "reception", "领导接访"
+    hotline = "hotline", "12345 热线"
 
 
-class RiskColour(StrEnum):
-    red = "red"
-    orange = "orange"
-    yellow = "yellow"
-    blue = "blue"
+class RiskColour(LabelledEnum):
+    red = "red", "红"
+    orange = "orange", "橙"
+    yellow = "yellow", "黄"
+    blue = "blue", "蓝"
 
 
-class CaseStatus(StrEnum):
-    registered = "registered"
-    accepted = "accepted"
-    not_accepted = "not_accepted"
-    handed_down = "handed_down"
-    escalated = "escalated"
-    in_progress = "in_progress"
-    mediating = "mediating"
-    answered = "answered"
-    closed = "closed"
-    evaluated = "evaluated"
-    reopened = "reopened"
-    guided_to_legal = "guided_to_legal"
-    terminated = "terminated"
+class CaseStatus(LabelledEnum):
+    registered = "registered", "已登记"
+    accepted = "accepted", "已受理"
+    not_accepted = "not_accepted", "不予受理"
+    handed_down = "handed_down", "已交办"
+    escalated = "escalated", "已上报"
+    in_progress = "in_progress", "办理中"
+    mediating = "mediating", "调解中"
+    answered = "answered", "已答复"
+    closed = "closed", "已办结"
+    evaluated = "evaluated", "已评价"
+    reopened = "reopened", "已重新办理"
+    guided_to_legal = "guided_to_legal", "已导入法定程序"
+    terminated = "terminated", "已终结"
 
 
-class PartyRole(StrEnum):
-    applicant = "applicant"
-    respondent = "respondent"
+class PartyRole(LabelledEnum):
+    applicant = "applicant", "申请人"
+    respondent = "respondent", "被申请人"
 
 
 class PartyKind(StrEnum):
@@ -90,28 +92,17 @@ class PartyKind(StrEnum):
     organisation = "organisation"
 
 
-KIND_LABELS = {CaseKind.dispute: "矛盾纠纷", CaseKind.petition: "信访事项"}
-PETITION_CLASS_LABELS = {PetitionClass.suggestion: "建议意见类", PetitionClass.accusation: "检举控告类",
-                         PetitionClass.appeal: "申诉求决类"}
-CHANNEL_LABELS = {
-    CaseChannel.visit: "来访", CaseChannel.letter: "来信", CaseChannel.online: "网上",
-    CaseChannel.phone: "电话", CaseChannel.video: "视频", CaseChannel.grid_report: "网格上报",
-    CaseChannel.grid_agent: "网格员代办", CaseChannel.screening: "排查发现", CaseChannel.reception: "领导接访",
-    CaseChannel.hotline: "12345 热线",
-}
-RISK_LABELS = {RiskColour.red: "红", RiskColour.orange: "橙", RiskColour.yellow: "黄", RiskColour.blue: "蓝"}
-STATUS_LABELS = {
-    CaseStatus.registered: "已登记", CaseStatus.accepted: "已受理", CaseStatus.not_accepted: "不予受理",
-    CaseStatus.handed_down: "已交办", CaseStatus.escalated: "已上报", CaseStatus.in_progress: "办理中",
-    CaseStatus.mediating: "调解中", CaseStatus.answered: "已答复", CaseStatus.closed: "已办结",
-    CaseStatus.evaluated: "已评价", CaseStatus.reopened: "已重新办理", CaseStatus.guided_to_legal: "已导入法定程序",
-    CaseStatus.terminated: "已终结",
-}
-PARTY_ROLE_LABELS = {PartyRole.applicant: "申请人", PartyRole.respondent: "被申请人"}
+KIND_LABELS = CaseKind.labels()
+PETITION_CLASS_LABELS = PetitionClass.labels()
+CHANNEL_LABELS = CaseChannel.labels()
+RISK_LABELS = RiskColour.labels()
+STATUS_LABELS = CaseStatus.labels()
+PARTY_ROLE_LABELS = PartyRole.labels()
 
 
-class Case(TimestampMixin, Base):
+class Case(SubjectMixin, TimestampMixin, Base):
     __tablename__ = "cases"
+    __subject_kind__ = "case"
     __audited__ = True
     __table_args__ = (
         CheckConstraint("people_count >= 1", name="people_count_positive"),
@@ -222,10 +213,11 @@ class Party(TimestampMixin, Base):
         return f"<Party {self.id} case {self.case_id} {self.role} {self.kind}>"
 
 
-class CaseEvent(Base):
+class CaseEvent(BoundToSubject, Base):
     """One step on the case's timeline. Names of changed fields only: personal values never appear here."""
 
     __tablename__ = "case_events"
+    __subject_owner__ = "case"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -243,17 +235,7 @@ class CaseEvent(Base):
         return f"<CaseEvent {self.id} case {self.case_id} {self.action} {self.from_status}→{self.to_status}>"
 
 
-class DeadlineKind(StrEnum):
-    #: the handling side's duty: supervised (督办) and counted as lateness when it runs out
-    duty = "duty"
-    #: the petitioner's window (复查/复核 request): informative only, never supervised nor counted late
-    window = "window"
-
-
-DEADLINE_KIND_LABELS = {DeadlineKind.duty: "办理期限", DeadlineKind.window: "申请期限"}
-
-
-class Deadline(TimestampMixin, Base):
+class Deadline(DeadlineRow, BoundToSubject, TimestampMixin, Base):
     """A running or met deadline of one rule (center.cases.lifecycle.operations.DEADLINE_RULES) on one case.
 
     Each row is held by one **responsible** unit or department (the handling organ when it started). A move
@@ -262,6 +244,7 @@ class Deadline(TimestampMixin, Base):
     step on its last day (center.cases.lifecycle.clock.is_late)."""
 
     __tablename__ = "case_deadlines"
+    __subject_owner__ = "case"
     __audited__ = True
     __table_args__ = (
         CheckConstraint("supervision_level BETWEEN 0 AND 3", name="supervision_level_range"),
@@ -272,31 +255,12 @@ class Deadline(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    rule: Mapped[str] = mapped_column(String(32))
-    #: The day of the triggering event (the period counts from the day after it).
-    started_on: Mapped[date] = mapped_column(Date)
-    #: The last day of the period (the deadline is the end of this day, Asia/Shanghai).
-    due_on: Mapped[date] = mapped_column(Date)
-    met_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    paused_days: Mapped[int] = mapped_column(Integer, default=0)
-    #: Computed from a year without a published holiday table (暂定): recomputed when it is entered.
-    provisional: Mapped[bool] = mapped_column(Boolean, default=False)
-    #: 督办 levels already sent for this deadline (0 none … 3 挂牌督办).
-    supervision_level: Mapped[int] = mapped_column(Integer, default=0)
-    kind: Mapped[DeadlineKind] = mapped_column(enum_column(DeadlineKind, "deadline_kind"),
-                                               default=DeadlineKind.duty)
-    responsible_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
-    responsible_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
-    #: When this holder took the step (None: from started_on); a continuation row starts at the move.
-    held_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    #: The row this one continues after a move (same period, new holder).
-    continues_id: Mapped[int | None] = mapped_column(ForeignKey("case_deadlines.id"))
-    #: The named act that ended the row (center.cases.lifecycle.clock.ENDED_BY_LABELS): met_at is its date.
-    ended_by: Mapped[str | None] = mapped_column(String(32))
+    # rule, started_on, due_on, met_at, kind, the responsible unit or department, held_since, continues_id,
+    # ended_by, paused_days, provisional, supervision_level: core.work.deadlines.DeadlineRow
 
     case: Mapped[Case] = relationship(back_populates="deadlines")
-    responsible_unit: Mapped[OrgUnit | None] = relationship(foreign_keys=[responsible_unit_id])
-    responsible_department: Mapped[Department | None] = relationship(foreign_keys=[responsible_department_id])
+    responsible_unit: Mapped[OrgUnit | None] = relationship(foreign_keys="Deadline.responsible_unit_id")
+    responsible_department: Mapped[Department | None] = relationship(foreign_keys="Deadline.responsible_department_id")
 
     @property
     def is_window(self) -> bool:

@@ -1,14 +1,13 @@
-"""Working a case: department assignments (dispatch, rotating queue, on-call summons), answer documents and
-their service records, mediation sessions, the one extension and 督办 records.
+"""Working a case: answer documents and their service records, mediation sessions, the one extension and
+督办 records. Department assignments (dispatch, rotating queue, on-call summons) are in center.departments.models.
 
-Every row belongs to one case and is never deleted: a withdrawn assignment or a replaced draft keeps its row,
-so the case page can show the whole history.
+Every row belongs to one case and is never deleted: a replaced draft keeps its row, so the case page can show
+the whole history.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from sqlalchemy import (
@@ -16,110 +15,34 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
-    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, TimestampMixin, UTCDateTime, utcnow
-from core.enums import enum_column
+from core.enums import LabelledEnum, enum_column
 from core.org.models import Department, OrgUnit
 
 if TYPE_CHECKING:
     from center.cases.models.case import Case, Deadline
 
 
-# --- department assignments ----------------------------------------------------------------------------
-
-class AssignmentStatus(StrEnum):
-    #: rotating department not on duty now: waits in its queue and is worked when its turn comes
-    queued = "queued"
-    #: on-call department summoned: must acknowledge and arrive by ``arrive_by``
-    summoned = "summoned"
-    acknowledged = "acknowledged"
-    #: working the case (resident at once; rotating on duty; on-call once arrived)
-    active = "active"
-    done = "done"
-    withdrawn = "withdrawn"
-
-
-ASSIGNMENT_STATUS_LABELS = {
-    AssignmentStatus.queued: "排队待办", AssignmentStatus.summoned: "已召集", AssignmentStatus.acknowledged: "已响应",
-    AssignmentStatus.active: "办理中", AssignmentStatus.done: "已完成", AssignmentStatus.withdrawn: "已撤回",
-}
-LIVE_ASSIGNMENT = frozenset({AssignmentStatus.queued, AssignmentStatus.summoned, AssignmentStatus.acknowledged,
-                             AssignmentStatus.active})
-LIVE_SQL = "status IN ('queued', 'summoned', 'acknowledged', 'active')"
-
-
-class CaseAssignment(TimestampMixin, Base):
-    """A department joining the work on a case (联合调处). Its users see the case while the assignment is live."""
-
-    __tablename__ = "case_assignments"
-    __audited__ = True
-    __table_args__ = (
-        CheckConstraint("(status <> 'summoned') OR arrive_by IS NOT NULL", name="summons_has_arrival_time"),
-        Index("ix_case_assignments_department_status", "department_id", "status"),
-        # One live assignment per department and case, whatever two clerks do at once.
-        Index("uq_case_assignments_live", "case_id", "department_id", unique=True,
-              sqlite_where=text(LIVE_SQL), postgresql_where=text(LIVE_SQL)),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
-    status: Mapped[AssignmentStatus] = mapped_column(enum_column(AssignmentStatus, "assignment_status"))
-    task: Mapped[str | None] = mapped_column(Text)
-    assigned_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    #: on-call summons: the arrival time the summoning clerk requires
-    arrive_by: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    acknowledged_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    result: Mapped[str | None] = mapped_column(Text)
-
-    case: Mapped[Case] = relationship(back_populates="assignments")
-    department: Mapped[Department] = relationship()
-
-    @property
-    def is_live(self) -> bool:
-        return self.status in LIVE_ASSIGNMENT
-
-    @property
-    def status_label(self) -> str:
-        return ASSIGNMENT_STATUS_LABELS[self.status]
-
-    def jurisdiction(self):
-        return [self.department.unit], {self.department_id}
-
-    def __repr__(self) -> str:
-        return f"<CaseAssignment {self.id} case {self.case_id} dept {self.department_id} {self.status}>"
-
-
 # --- documents and service -----------------------------------------------------------------------------
 
-class DocumentKind(StrEnum):
-    answer = "answer"                    # 答复意见书 / 信访处理意见书
-    not_accepted = "not_accepted"        # 不予受理通知书
-    acceptance = "acceptance"            # 受理告知书
-    extension = "extension"              # 延期告知书
-    review_opinion = "review_opinion"    # 复查意见书
-    supervision = "supervision"          # 督办通知书
-    agreement = "agreement"              # 调解协议书
+class DocumentKind(LabelledEnum):
+    answer = "answer", "答复意见书"                    # 答复意见书 / 信访处理意见书
+    not_accepted = "not_accepted", "不予受理通知书"        # 不予受理通知书
+    acceptance = "acceptance", "受理告知书"            # 受理告知书
+    extension = "extension", "延期告知书"              # 延期告知书
+    review_opinion = "review_opinion", "复查意见书"    # 复查意见书
+    supervision = "supervision", "督办通知书"          # 督办通知书
+    agreement = "agreement", "调解协议书"              # 调解协议书
 
 
-DOCUMENT_KIND_LABELS = {
-    DocumentKind.answer: "答复意见书", DocumentKind.not_accepted: "不予受理通知书", DocumentKind.acceptance: "受理告知书",
-    DocumentKind.extension: "延期告知书", DocumentKind.review_opinion: "复查意见书",
-    DocumentKind.supervision: "督办通知书", DocumentKind.agreement: "调解协议书",
-}
+DOCUMENT_KIND_LABELS = DocumentKind.labels()
 
 
 class CaseDocument(TimestampMixin, Base):
@@ -170,15 +93,14 @@ class CaseDocument(TimestampMixin, Base):
         return f"<CaseDocument {self.id} case {self.case_id} {self.kind} approved={self.is_approved}>"
 
 
-class ServiceMethod(StrEnum):
-    direct = "direct"                    # 直接送达 (receipt signed)
-    registered_mail = "registered_mail"  # 挂号信/EMS
-    electronic = "electronic"            # 网上信访系统/短信
-    entrusted = "entrusted"              # 委托送达 (e.g. through the village)
+class ServiceMethod(LabelledEnum):
+    direct = "direct", "直接送达"                    # 直接送达 (receipt signed)
+    registered_mail = "registered_mail", "邮寄送达（挂号/EMS）"  # 挂号信/EMS
+    electronic = "electronic", "电子送达"            # 网上信访系统/短信
+    entrusted = "entrusted", "委托送达"              # 委托送达 (e.g. through the village)
 
 
-SERVICE_METHOD_LABELS = {ServiceMethod.direct: "直接送达", ServiceMethod.registered_mail: "邮寄送达（挂号/EMS）",
-                         ServiceMethod.electronic: "电子送达", ServiceMethod.entrusted: "委托送达"}
+SERVICE_METHOD_LABELS = ServiceMethod.labels()
 
 
 class ServiceRecord(TimestampMixin, Base):
@@ -205,20 +127,19 @@ class ServiceRecord(TimestampMixin, Base):
 
 # --- mediation --------------------------------------------------------------------------------------------
 
-class MediationType(StrEnum):
-    people = "people"                  # 人民调解
-    administrative = "administrative"  # 行政调解
-    judicial = "judicial"              # 司法调解
+class MediationType(LabelledEnum):
+    people = "people", "人民调解"                  # 人民调解
+    administrative = "administrative", "行政调解"  # 行政调解
+    judicial = "judicial", "司法调解"              # 司法调解
 
 
-class MediationOutcome(StrEnum):
-    success = "success"   # 调解成功 (调解协议书)
-    failure = "failure"   # 调解不成 (guided to litigation)
+class MediationOutcome(LabelledEnum):
+    success = "success", "调解成功"   # 调解成功 (调解协议书)
+    failure = "failure", "调解不成"   # 调解不成 (guided to litigation)
 
 
-MEDIATION_TYPE_LABELS = {MediationType.people: "人民调解", MediationType.administrative: "行政调解",
-                         MediationType.judicial: "司法调解"}
-MEDIATION_OUTCOME_LABELS = {MediationOutcome.success: "调解成功", MediationOutcome.failure: "调解不成"}
+MEDIATION_TYPE_LABELS = MediationType.labels()
+MEDIATION_OUTCOME_LABELS = MediationOutcome.labels()
 
 
 class MediationSession(TimestampMixin, Base):
@@ -285,23 +206,19 @@ class Extension(TimestampMixin, Base):
         return f"<Extension {self.id} case {self.case_id} +{self.days}d>"
 
 
-class SupervisionForm(StrEnum):
-    reminder = "reminder"      # system reminder (level 1)
-    notice = "notice"          # 督办通知书 / 催办
-    phone = "phone"
-    letter = "letter"
-    interview = "interview"    # 约谈
-    on_site = "on_site"
-    joint = "joint"            # 联合督办
-    listed = "listed"          # 挂牌督办
+class SupervisionForm(LabelledEnum):
+    reminder = "reminder", "系统提醒"      # system reminder (level 1)
+    notice = "notice", "督办通知书"          # 督办通知书 / 催办
+    phone = "phone", "电话督办"
+    letter = "letter", "函件督办"
+    interview = "interview", "约谈"    # 约谈
+    on_site = "on_site", "现场督办"
+    joint = "joint", "联合督办"            # 联合督办
+    listed = "listed", "挂牌督办"          # 挂牌督办
 
 
 SUPERVISION_LEVEL_LABELS = {1: "提醒", 2: "督办通知", 3: "挂牌督办"}
-SUPERVISION_FORM_LABELS = {
-    SupervisionForm.reminder: "系统提醒", SupervisionForm.notice: "督办通知书", SupervisionForm.phone: "电话督办",
-    SupervisionForm.letter: "函件督办", SupervisionForm.interview: "约谈", SupervisionForm.on_site: "现场督办",
-    SupervisionForm.joint: "联合督办", SupervisionForm.listed: "挂牌督办",
-}
+SUPERVISION_FORM_LABELS = SupervisionForm.labels()
 
 
 class Supervision(TimestampMixin, Base):

@@ -3,8 +3,8 @@ handling person (承办人), and re-grading the risk colour (升级/降级). Ope
 
 The colour → owner-leader map is configuration (``CASE_OWNER_LEVELS`` in the app config replaces
 ``DEFAULT_OWNER_LEVELS``): ``{colour: [rule, …]}``, a rule being a dict with
-  ``role``  — a Role value, or ``"head"`` for the head of the unit ``at`` names (district_leader at the
-              district, township_leader at a township, village_head at a village);
+  ``role``  — a Role value, or ``"head"`` for the head of the unit ``at`` names (its tier's leader post,
+              ``core.accounts.queries.leader_role``);
   ``at``    — ``"district"`` (the case's district), ``"township"`` (the township the case is handled in, or
               for a case handled at the district the township it came from) or ``"handling"`` (the handling
               unit itself);
@@ -19,6 +19,7 @@ import logging
 from center.cases.models import RISK_LABELS, Case, CaseEvent, RiskColour
 from center.cases.queries import may_hear_of
 from core.accounts.models import ROLE_LABELS, Membership, Role, User
+from core.accounts.queries import leader_role
 from core.actor import Actor
 from core.auth.permissions import can, require
 from core.db import db
@@ -43,7 +44,6 @@ DEFAULT_OWNER_LEVELS: dict[str, list[dict]] = {
     "yellow": [{"role": "head", "at": "handling"}],
     "blue": [],
 }
-HEAD_ROLES = {"district": Role.district_leader, "township": Role.township_leader, "village": Role.village_head}
 AT_LABELS = {"district": "本区县", "township": "所在乡镇(街道)", "handling": "办理单位"}
 
 
@@ -80,7 +80,7 @@ def _rule_matches(rule: dict, case: Case, m: Membership, user: User) -> bool:
     place = _place(case, rule.get("at", "handling"))
     if place is None or m.unit_id != place.id:
         return False
-    role = HEAD_ROLES.get(place.tier) if rule["role"] == "head" else Role(rule["role"])
+    role = leader_role(place.tier) if rule["role"] == "head" else Role(rule["role"])
     if role is None or m.role != role:
         return False
     return not rule.get("title") or rule["title"] in (user.title or "")
@@ -103,7 +103,7 @@ def describe_level(case: Case, colour: RiskColour | str | None = None) -> str:
         place = _place(case, rule.get("at", "handling"))
         if place is None:
             continue
-        role = HEAD_ROLES.get(place.tier) if rule["role"] == "head" else Role(rule["role"])
+        role = leader_role(place.tier) if rule["role"] == "head" else Role(rule["role"])
         label = f"{ROLE_LABELS[role]}（{place.name}" if role else f"负责人（{place.name}"
         label += f"，职务含“{rule['title']}”）" if rule.get("title") else "）"
         parts.append(label)

@@ -21,7 +21,7 @@ from sqlalchemy import or_, select, true
 
 from center.cases.models import Case, CaseKind
 from core.accounts.models import ROLE_LABELS, Role
-from core.accounts.queries import users_holding
+from core.accounts.queries import leader_role, users_holding
 from core.actor import Actor
 from core.auth.permissions import granting
 from core.auth.scoping import subtree_clause
@@ -203,11 +203,10 @@ def intake_handling_refusal(actor: Actor, kind: CaseKind, origin: OrgUnit, unit:
 
 # --- hand-down (交办) and escalation (上报) targets ----------------------------------------------------------------
 
-#: Who works a case at a unit of each tier (the post a hand-down needs someone in), and its leaders.
+#: Who works a case at a unit of each tier (the post a hand-down needs someone in); its leaders are
+#: ``core.accounts.queries.leader_role``'s.
 STAFF_ROLES = {"district": (Role.center_staff,), "township": (Role.township_staff, Role.center_staff),
                "village": (Role.village_cadre,)}
-LEADER_ROLES = {"district": (Role.district_leader,), "township": (Role.township_leader,),
-                "village": (Role.village_head,)}
 
 
 def unit_staff(unit: OrgUnit) -> list:
@@ -218,8 +217,9 @@ def unit_staff(unit: OrgUnit) -> list:
 
 def unit_receivers(unit: OrgUnit) -> list:
     """Who hears that a case arrived at ``unit``: its staff and its leaders (active, exactly there), each once."""
-    roles = STAFF_ROLES.get(unit.tier, ()) + LEADER_ROLES.get(unit.tier, ())
-    return users_holding(roles, unit_ids=[unit.id]) if roles else []
+    leader = leader_role(unit.tier)
+    roles = STAFF_ROLES.get(unit.tier, ()) + ((leader,) if leader is not None else ())
+    return users_holding(roles, unit_ids=[unit.id]) if roles else []  # one query (the leaders_of post too)
 
 
 def unstaffed_refusal(unit: OrgUnit, step: str = "交办") -> str | None:

@@ -38,8 +38,11 @@ def demo_seeder(system_actor, context: dict) -> None:
 
 def init_app(app) -> None:
     """Registered from center.init_app (center.CASE_MODULES): the daily job, the 督办 views, panel and demo."""
+    from center.cases.supervision import operations
     from center.cases.supervision import views as supervision_views
     from core import hooks
+
+    operations.register()
     from core.scheduler import register_job
 
     supervision_views.init_app(app)

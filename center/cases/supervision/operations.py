@@ -43,27 +43,28 @@ from center.cases.models import (
     Supervision,
     SupervisionForm,
 )
-from center.cases.presenters import RULE_LABELS, eighty_percent_used
+from center.cases.presenters import RULE_LABELS
 from center.cases.queries import can_see, cases_query, hearers
 from core.accounts.models import Role, User
-from core.accounts.queries import users_holding
+from core.accounts.queries import leaders_of, users_holding
 from core.actor import Actor
 from core.auth.permissions import require
 from core.db import db, utcnow
 from core.errors import InvalidTransition, NotFound, ValidationFailed
 from core.org.models import OrgUnit, UnitKind
+from core.work import supervision as supervision_service
 from core.work import timeline
+from core.work.deadlines import eighty_percent_used, level_due  # noqa: F401 - level_due: the rule the SQL mirrors
 from notify.render import shorten
 
 logger = logging.getLogger(__name__)
 
+KIND = "case"
 SUPERVISE = "case.supervise"
 NOTIFY_EVENT = "case.supervision"
 DEFAULT_GRACE_DAYS = 5
 #: Roles that work a case at its handling unit (township, district center or village).
 STAFF_ROLES = (Role.township_staff, Role.center_staff, Role.village_cadre)
-#: The handling unit's leaders (the village head for a village).
-LEADER_ROLES = (Role.township_leader, Role.district_leader, Role.village_head)
 #: Manual 督办 forms a leader may choose (reminder and notice are the scan's own).
 MANUAL_FORMS = (SupervisionForm.phone, SupervisionForm.letter, SupervisionForm.interview, SupervisionForm.on_site,
                 SupervisionForm.joint, SupervisionForm.listed)
@@ -87,10 +88,17 @@ class _Recipients:
             self._cache[key] = users_holding(roles, unit_ids=key[0])
         return self._cache[key]
 
+    def leaders(self, unit: OrgUnit) -> list[User]:
+        """The unit's leaders (``core.accounts.queries.leaders_of``: the village head for a village)."""
+        key = ("leaders", unit.id)
+        if key not in self._cache:
+            self._cache[key] = leaders_of(unit)
+        return self._cache[key]
+
     def district_leaders(self, unit: OrgUnit) -> list[User]:
-        district_ids = list(db.session.scalars(select(OrgUnit.id).where(
-            OrgUnit.id.in_(unit.ancestor_ids or [unit.id]), OrgUnit.kind == UnitKind.district)))
-        return self.at(district_ids, [Role.district_leader])
+        districts = db.session.scalars(select(OrgUnit).where(
+            OrgUnit.id.in_(unit.ancestor_ids or [unit.id]), OrgUnit.kind == UnitKind.district))
+        return [user for district in districts for user in self.leaders(district)]
 
 
 def _users(*groups: Iterable[User | None]) -> list[User]:
@@ -110,7 +118,7 @@ def recipients_for(case: Case, level: int, cache: _Recipients | None = None) -> 
     if level == 1:
         return _users(first)
     if level == 2:
-        return _users(first, cache.at([unit.id], LEADER_ROLES), [case.owner_leader])
+        return _users(first, cache.leaders(unit), [case.owner_leader])
     return _users(cache.district_leaders(unit))
 
 
@@ -141,23 +149,6 @@ def _candidates(actor: Actor, today: date):
     return db.session.execute(stmt).all()
 
 
-def level_due(deadline: Deadline, today: date, level2_due: date | None) -> int | None:
-    """The 督办 level a deadline owes today, or None. The same rule as the SQL of ``_candidates``."""
-    if deadline.met_at is not None or deadline.started_on > today:
-        return None
-    if today > deadline.due_on:
-        if deadline.supervision_level < 2:
-            return 2
-        if deadline.supervision_level == 2 and level2_due is not None and today > level2_due:
-            return 3
-        return None
-    span = (deadline.due_on - deadline.started_on).days
-    elapsed = (today - deadline.started_on).days
-    if deadline.supervision_level < 1 and 5 * elapsed >= 4 * span:
-        return 1
-    return None
-
-
 def grace_days() -> int:
     from flask import current_app
 
@@ -170,31 +161,21 @@ def rule_label(rule: str) -> str:
 
 
 def scan(actor: Actor, *, today: date) -> dict[int, int]:
-    """Issue every 督办 level owed on ``today`` (Asia/Shanghai). Returns {level: how many were issued}."""
-    from core.calendar import load_calendar
+    """Issue every 督办 level owed on ``today`` (Asia/Shanghai) on cases. Returns {level: how many were issued}.
+    The level rule and the walk are the kernel's (core.work.supervision), shared by every supervised subject."""
+    return supervision_service.scan(actor, today=today, kinds=[KIND])
 
-    counts = {1: 0, 2: 0, 3: 0}
-    cache = _Recipients()
-    calendar = None
-    now = utcnow()
-    issued: dict[int, tuple[Case, list[tuple[Supervision, Deadline]]]] = {}
-    for case, deadline, level2_due in _candidates(actor, today):
-        level = level_due(deadline, today, level2_due)
-        if level is None:
-            continue
-        new_due = None
-        if level == 2:
-            calendar = calendar or load_calendar()
-            new_due = calendar.add_working_days(today, grace_days()).date
-        row = _issue(actor, case, deadline, level, new_due=new_due, now=now)
-        if row is not None:
-            counts[level] += 1
-            issued.setdefault(case.id, (case, []))[1].append((row, deadline))
-    for case, rows in issued.values():
+
+def _notify_scanned(issued: list[tuple[Case, list[tuple[Supervision, Deadline]]]]) -> None:
+    cache = _Recipients()  # one lookup per handling unit for the whole scan
+    for case, rows in issued:
         _notify_case(case, rows, cache)
-    if any(counts.values()):
-        logger.info("督办 scan %s: level 1 %d, level 2 %d, level 3 %d", today, counts[1], counts[2], counts[3])
-    return counts
+
+
+def register() -> None:
+    """Cases are a supervised subject (called from the 督办 module's init_app)."""
+    supervision_service.register_supervised(KIND, candidates=_candidates, issue=_issue, notify=_notify_scanned,
+                                            grace_days=grace_days)
 
 
 def _notify_case(case: Case, rows: list[tuple[Supervision, Deadline]], cache: _Recipients) -> None:
@@ -225,12 +206,12 @@ def _note(case: Case, deadline: Deadline, level: int, new_due: date | None) -> s
     return f"挂牌督办：“{label}”期限 {deadline.due_on.isoformat()} 已超期，督办通知限期届满仍未办结，报区领导挂牌督办"
 
 
-def _issue(actor: Actor, case: Case, deadline: Deadline, level: int, *, new_due: date | None, now: datetime
+def _issue(actor: Actor, case: Case, deadline: Deadline, level: int, *, new_due_on: date | None, now: datetime
            ) -> Supervision | None:
     """Record one level on one deadline (the caller tells the people, once per case: ``_notify_case``)."""
-    note = _note(case, deadline, level, new_due)
+    note = _note(case, deadline, level, new_due_on)
     row = Supervision(case_id=case.id, deadline_id=deadline.id, level=level, form=LEVEL_FORMS[level],
-                      issued_by_user_id=actor.user_id, issued_at=now, new_due_on=new_due, note=note,
+                      issued_by_user_id=actor.user_id, issued_at=now, new_due_on=new_due_on, note=note,
                       unit_id=case.handling_unit_id)
     previous = deadline.supervision_level
     try:
@@ -307,7 +288,7 @@ def supervise(case: Case, *, actor: Actor, level: int, form: SupervisionForm | s
                  audit="case.supervise", audit_object=row, audit_changed=["level", "form", "note", "new_due_on"])
     cache = _Recipients()
     unit = case.handling_unit
-    users = _users([case.assignee], cache.at([unit.id], STAFF_ROLES), cache.at([unit.id], LEADER_ROLES))
+    users = _users([case.assignee], cache.at([unit.id], STAFF_ROLES), cache.leaders(unit))
     users = [u for u in users if u.id != actor.user_id]
     due = new_due_on or _next_due(case) or today
     _notify(case, row, users, key=lambda user: f"supervision:manual:{row.id}:{user.id}", due=due)

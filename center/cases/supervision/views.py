@@ -20,22 +20,14 @@ from center.cases.supervision.operations import (
     supervise,
     supervisions_of,
 )
+from center.cases.supervision.schemas import SuperviseArgs
 from core.accounts.models import User
 from core.auth.decorators import permission
 from core.auth.permissions import require
 from core.db import db
-from core.schemas import BaseSchema, fields, length, one_of
 from core.web import current_actor, submit
 
 bp = Blueprint("case_supervision", __name__, url_prefix="/cases", template_folder="templates")
-OPINION_MAX = 2000
-
-
-class SuperviseArgs(BaseSchema):
-    level = fields.String(required=True, validate=one_of([str(n) for n in MANUAL_LEVELS]))
-    form = fields.String(required=True, validate=one_of([f.value for f in MANUAL_FORMS]))
-    opinion = fields.String(required=True, validate=length(max=OPINION_MAX))
-    new_due_on = fields.Date(load_default=None)
 
 
 def options() -> dict:
@@ -81,3 +73,11 @@ def init_app(app) -> None:
     registry.register_panel(40, "cases/_panel_supervision.html", _panel)
     registry.register_event_labels({"supervision_1": "临期提醒", "supervision_2": "超期督办",
                                     "supervision_3": "挂牌督办", "supervision_manual": "领导督办"})
+    from core import hooks
+
+    hooks.register_audit_labels({
+        "case.supervise": "人工督办", "case.supervision_1": "临期提醒", "case.supervision_2": "超期督办",
+        "case.supervision_3": "挂牌督办",
+    }, {
+        "case_supervisions": "督办",
+    })
