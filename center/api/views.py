@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_
 
 from center.api import present
 from center.api.openapi import build_document, describe
@@ -29,7 +29,7 @@ from center.cases.intake.operations import file_case
 from center.cases.lifecycle.operations import transition
 from center.cases.listing.search import is_personal_identifier, search_clause
 from center.cases.models import Case
-from center.cases.queries import cases_query, get_case_by_number_or_404
+from center.cases.queries import case_page, get_case_by_number_or_404
 from center.cases.routing.units import load_department, load_units
 from core.auth.decorators import permission, public
 from core.db import db
@@ -88,16 +88,8 @@ def _csrf_failed(exc):
 
 def _case_list(args: dict, clause=None):
     """The page of the actor's cases narrowed by ``args`` (status, kind) and ``clause``, newest first."""
-    stmt = cases_query(current_actor())
-    if args["status"]:
-        stmt = stmt.where(Case.status == args["status"])
-    if args["kind"]:
-        stmt = stmt.where(Case.kind == args["kind"])
-    if clause is not None:
-        stmt = stmt.where(clause)
-    total = db.session.scalar(select(func.count()).select_from(stmt.with_only_columns(Case.id).subquery()))
-    cases = list(db.session.scalars(stmt.order_by(Case.received_at.desc(), Case.id.desc())
-                                    .limit(args["limit"]).offset(args["offset"])))
+    cases, total = case_page(current_actor(), status=args["status"], kind=args["kind"], clause=clause,
+                             limit=args["limit"], offset=args["offset"])
     return _dump(CaseListSchema, {"items": present.summaries(cases), "total": total, "limit": args["limit"],
                                   "offset": args["offset"]})
 

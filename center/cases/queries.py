@@ -128,3 +128,22 @@ def list_cases(actor: Actor, *, status=None, kind=None, handling_unit: OrgUnit |
         stmt = stmt.where(Case.handling_unit_id == handling_unit.id)
     return list(db.session.scalars(stmt.order_by(Case.received_at.desc(), Case.id.desc())
                                    .limit(limit).offset(offset)))
+
+
+def case_page(actor: Actor, *, status=None, kind=None, clause=None, limit: int, offset: int
+              ) -> tuple[list[Case], int]:
+    """One page of the actor's cases (newest first) narrowed by status, kind and ``clause``, and how many
+    there are in all: the API's list and search."""
+    from sqlalchemy import func
+
+    stmt = cases_query(actor)
+    if status:
+        stmt = stmt.where(Case.status == status)
+    if kind:
+        stmt = stmt.where(Case.kind == kind)
+    if clause is not None:
+        stmt = stmt.where(clause)
+    total = db.session.scalar(select(func.count()).select_from(stmt.with_only_columns(Case.id).subquery()))
+    cases = list(db.session.scalars(stmt.order_by(Case.received_at.desc(), Case.id.desc()).limit(limit)
+                                    .offset(offset)))
+    return cases, total

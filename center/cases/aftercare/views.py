@@ -38,8 +38,7 @@ from center.cases.reviews.operations import can_request
 from core.auth.decorators import permission
 from core.auth.permissions import can
 from core.calendar.days import SHANGHAI
-from core.db import db
-from core.errors import NotFound, as_id
+from core.db import get_or_404
 from core.web import current_actor, submit
 
 bp = Blueprint("case_aftercare", __name__, url_prefix="/cases", template_folder="templates")
@@ -66,10 +65,7 @@ def back(case: Case, anchor: str, message: str):
 
 
 def child_or_404(model, child_id, case: Case):
-    row = db.session.scalar(select(model).where(model.id == as_id(child_id), model.case_id == case.id))
-    if row is None:
-        raise NotFound()
-    return row
+    return get_or_404(select(model).where(model.case_id == case.id), child_id)
 
 
 def panel_form(which: str, case: Case, schema, perform, **extra):

@@ -14,8 +14,8 @@ from center.cases.models import CaseDocument, CaseStatus, DocumentKind
 from center.cases.queries import get_case_by_number_or_404
 from core.accounts.models import User
 from core.auth.decorators import permission
-from core.db import db
-from core.errors import NotFound, ValidationFailed, as_id
+from core.db import db, get_or_404
+from core.errors import ValidationFailed
 from core.schemas import EmptyArgs
 from core.web import current_actor, submit
 
@@ -36,11 +36,7 @@ def _case(number: str):
 
 
 def _doc(case, doc_id) -> CaseDocument:
-    doc = db.session.scalar(select(CaseDocument).where(CaseDocument.id == as_id(doc_id),
-                                                       CaseDocument.case_id == case.id))
-    if doc is None:
-        raise NotFound()
-    return doc
+    return get_or_404(select(CaseDocument).where(CaseDocument.case_id == case.id), doc_id)
 
 
 def state_of(doc: CaseDocument) -> tuple[str, str]:
