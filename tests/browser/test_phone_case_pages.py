@@ -103,3 +103,37 @@ def test_the_staff_case_page_keeps_its_desktop_layout(page, live_demo):
     assert_fits(page)
     screenshot(page, "staff-case")
     assert_clean(page)
+
+
+def _file(phone, name: str, mobile: str, summary: str, *, lands: str) -> None:
+    phone.goto("/m/file")
+    phone.fill("#f-name", name)
+    phone.fill("#f-phone", mobile)
+    phone.click("button[data-next] >> nth=0")
+    phone.select_option("#f-category", "邻里纠纷")
+    phone.fill("#f-summary", summary)
+    phone.fill("#f-demands", "请求清理垃圾、疏通排水沟")
+    phone.locator("fieldset[data-step='2'] button[data-next]").click()
+    phone.check("input[name=consent]")
+    phone.click("button.final-submit")
+    phone.wait_for_selector(lands)  # the draft script posts, then shows the case or the refused form
+
+
+def test_a_repeat_candidate_on_the_phone_is_named_and_linked(open_page, live_demo):
+    """Filing again for the same resident about the same matter: before anything is saved the phone shows the
+    earlier case with its date, status, unit and summary, and a link to open it."""
+    phone = open_page("phone")
+    login_via_form(phone, "qs01.g1")
+    mobile = "13901016677"
+    _file(phone, "赵重复", mobile, "邻居院墙外堆放建筑垃圾堵塞排水沟", lands="dl.m-facts")
+    first = re.search(r"/m/cases/([A-Z0-9-]+)", phone.url).group(1)
+    _file(phone, "赵重复", mobile, "邻居院墙外的建筑垃圾仍未清理，排水沟堵塞", lands=".repeat-candidate")
+    card = phone.locator(".repeat-candidate").first
+    text = card.inner_text()
+    assert first in text and "已登记" in text and "青石村" in text and "建筑垃圾" in text
+    assert card.locator(f"a[href='/m/cases/{first}']").count() == 1
+    assert card.locator(f"button[value='{first}']").count() == 1
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360 + TOLERANCE
+    card.scroll_into_view_if_needed()
+    screenshot(phone, "mobile-repeat-candidate")
+    assert_fits(phone)

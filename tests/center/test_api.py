@@ -478,3 +478,22 @@ def test_search_by_what_the_clerk_holds_goes_in_the_body_not_the_url(app, db, de
                         ({"q": "甲", "extra": 1}, "extra")):
         error = _assert_error(client.post("/api/v1/cases/search", json=body, headers=qs), 422)
         assert field in error["fields"], (body, error)
+
+
+def test_the_search_form_and_the_api_search_find_the_same_cases(app, db, demo, login_as, client):
+    """One search rule (center.cases.listing.search.search_clause) for both channels: what the clerk's search
+    box lists is what an integration's POST /api/v1/cases/search answers, for the same user."""
+    case = _register(demo, "qs.staff", "青石镇", summary="渠道一致性测试：宅基地界址纠纷",
+                     parties=[{"role": "applicant", "kind": "person", "name": "一致甲", "id_number": _valid_id(),
+                               "phone": PHONE}])
+    qs = _bearer(_token(demo, "qs.staff"))
+    login_as("qs.staff")
+    for q in (_valid_id(), PHONE, case.number.rsplit("-", 1)[1], "一致甲", "宅基地 界址", "不存在的内容"):
+        api = client.post("/api/v1/cases/search", json={"q": q, "limit": 100}, headers=qs).get_json()
+        listed = client.post("/cases/search", data={"q": q, "csrf_token": csrf_token(client, "/cases/")},
+                             follow_redirects=True)
+        assert listed.status_code == 200, q
+        assert q not in listed.request.url  # the text stayed in the body
+        found = set(re.findall(r"SF-\d{4}-\d{6}", listed.get_data(as_text=True)))
+        assert {c["number"] for c in api["items"]} == found, q
+        assert (case.number in found) == (q != "不存在的内容"), q
