@@ -26,19 +26,26 @@ class Actor:
     unit_id: int | None = None
     #: A visitor who has not signed in (login attempts): no user, and no system powers either.
     anonymous: bool = False
+    #: A service token's scope (a unit path): what the actor reaches is limited to that subtree — its
+    #: memberships, and also what it would reach as the person (filed, assigned, 包案).
+    within: str | None = None
+    #: Every effective membership of the user, whatever ``within`` says: the 检举控告 rule hides a case from
+    #: every user of the accused unit, so a narrower scope must not un-hide it (narrowing never widens).
+    own_memberships: tuple[Membership, ...] = ()
 
     @classmethod
     def for_user(cls, user: User, *, ip=None, request_id=None, channel="web", within: str | None = None) -> Actor:
         """``within``: a unit path — only memberships placed inside that subtree act (a service token's scope,
         center/api/auth.py): a narrowing of the user's own rights, never a widening."""
-        active = tuple(m for m in user.memberships if m.is_effective
-                       and (within is None or m.place_path.startswith(within)))
+        effective = tuple(m for m in user.memberships if m.is_effective)
+        active = tuple(m for m in effective if within is None or m.place_path.startswith(within))
         unit_id = None
         if active:
             first = active[0]
             unit_id = first.unit_id if first.unit_id else first.department.unit_id
         return cls(user=user, memberships=active, ip=ip, request_id=request_id or uuid.uuid4().hex,
-                   channel=channel, user_id=user.id, name=user.username, unit_id=unit_id)
+                   channel=channel, user_id=user.id, name=user.username, unit_id=unit_id, within=within,
+                   own_memberships=effective)
 
     @classmethod
     def system(cls, channel: str = "job") -> Actor:
@@ -53,6 +60,10 @@ class Actor:
     @property
     def is_system(self) -> bool:
         return self.user is None and not self.anonymous
+
+    def reaches_path(self, path: str | None) -> bool:
+        """Whether a unit at ``path`` lies inside the actor's token scope (always, without one)."""
+        return self.within is None or (path is not None and path.startswith(self.within))
 
     @property
     def roles(self) -> set[str]:

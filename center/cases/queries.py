@@ -9,7 +9,7 @@ under its accused unit — this wins over every other rule, except that a user k
 
 from __future__ import annotations
 
-from sqlalchemy import false, or_, select
+from sqlalchemy import and_, false, or_, select
 from sqlalchemy.orm import aliased
 
 from center.cases.intake.numbering import NUMBER_RE
@@ -17,7 +17,7 @@ from center.cases.models import Case, PetitionClass
 from center.departments.models import LIVE_ASSIGNMENT, CaseAssignment
 from core.actor import Actor
 from core.auth.permissions import covers, granting
-from core.auth.scoping import unit_filter
+from core.auth.scoping import subtree_clause, unit_filter
 from core.db import db, get_or_404
 from core.errors import NotFound
 from core.org.models import OrgUnit
@@ -29,7 +29,7 @@ def membership_unit_ids(actor: Actor) -> set[int]:
     """Ids of every unit at or above the actor's memberships (a department sits at its unit): an accusation
     against any of them is hidden from the actor."""
     ids: set[int] = set()
-    for m in actor.memberships:
+    for m in actor.own_memberships or actor.memberships:
         unit = m.unit if m.unit is not None else (m.department.unit if m.department is not None else None)
         if unit is not None:
             ids.update(unit.ancestor_ids)
@@ -59,8 +59,13 @@ def cases_query(actor: Actor, action: str = READ):
     stmt = (stmt.join(origin, Case.origin_unit_id == origin.id)
             .join(handling, Case.handling_unit_id == handling.id))
     mine = Case.filed_by_user_id == actor.user_id
-    visible = or_(unit_filter(actor, action, origin.path), unit_filter(actor, action, handling.path),
-                  Case.assignee_user_id == actor.user_id, Case.owner_leader_user_id == actor.user_id, mine)
+    personal = or_(Case.assignee_user_id == actor.user_id, Case.owner_leader_user_id == actor.user_id, mine)
+    if actor.within is not None:
+        # A service token scoped to a subtree reaches the person's own cases only inside that subtree.
+        inside = or_(subtree_clause(origin.path, actor.within), subtree_clause(handling.path, actor.within))
+        personal = and_(inside, personal)
+        mine = and_(inside, mine)
+    visible = or_(unit_filter(actor, action, origin.path), unit_filter(actor, action, handling.path), personal)
     departments = sorted({m.department_id for m in granting(actor, action) if m.department_id is not None})
     if departments:
         assigned = select(CaseAssignment.case_id).where(
@@ -76,11 +81,13 @@ def can_see(actor: Actor, case: Case, action: str = READ) -> bool:
         return True
     if actor.user_id is None:
         return False
-    if case.filed_by_user_id == actor.user_id:
+    personal = actor.within is None or any(
+        actor.reaches_path(unit.path) for unit in (case.origin_unit, case.handling_unit) if unit is not None)
+    if personal and case.filed_by_user_id == actor.user_id:
         return True
     if case.is_accusation and case.accused_unit_id in membership_unit_ids(actor):
         return False
-    if actor.user_id in (case.assignee_user_id, case.owner_leader_user_id):
+    if personal and actor.user_id in (case.assignee_user_id, case.owner_leader_user_id):
         return True
     return any(covers(m, case) for m in granting(actor, action))
 

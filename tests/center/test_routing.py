@@ -90,6 +90,22 @@ def test_the_assignee_must_be_able_to_handle_the_case(db, demo):
         routing.assign_owner(case, actor=demo.actor("qs.staff"))  # nothing chosen
 
 
+def test_a_leader_of_the_accused_unit_is_never_made_owner_of_the_accusation(db, demo):
+    """A township leader of 青石镇 who also holds a post at 柳河镇 qualifies by level for a yellow accusation
+    handled at 青石镇, but it accuses 柳河镇: the operation refuses them (not only the candidate list)."""
+    from tests.factories import make_user
+
+    case = make_case(demo, kind="petition", petition_class="accusation", origin="青石镇", handling="青石镇",
+                     accused="柳河镇", by="center.li")
+    both = make_user(demo, "qs.lh.leader", memberships=[("township_leader", "青石镇"), ("township_staff", "柳河镇")])
+    assert routing.qualifies_as_owner(case, both) and both not in routing.owner_candidates(case)
+    with pytest.raises(ValidationFailed) as refused:
+        routing.assign_owner(case, actor=demo.actor("center.li"), owner_leader=both)
+    assert "被检举单位" in refused.value.errors["owner_leader_id"][0] and case.owner_leader_user_id is None
+    routing.assign_owner(case, actor=demo.actor("center.li"), owner_leader=demo.user("qs.leader"))
+    assert case.owner_leader_user_id == demo.user("qs.leader").id
+
+
 def test_only_triage_users_covering_the_case_assign_or_regrade(db, demo):
     case = make_case(demo)
     for who in ("qs01.cadre", "qs.leader", "qs01.g1", "cg.staff"):

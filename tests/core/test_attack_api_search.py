@@ -5,7 +5,6 @@ Each test is an attack that must fail; a failing test is a hole (its docstring g
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from tests.conftest import csrf_token
@@ -136,7 +135,7 @@ def test_a_service_token_search_stays_inside_its_unit_subtree(app, db, demo):
     assert inside.number in _search(client, id_number, headers)
 
 
-@pytest.mark.xfail(strict=True, reason="known hole (#11 note): a scoped token's actor keeps the filed-by/assignee/owner conditions of cases_query outside its scope")
+
 def test_a_service_token_does_not_reach_cases_its_account_filed_under_another_scope(app, db, demo):
     """HOLE if this fails. The account holds posts at 青石镇 and 柳河镇. Token B (cases.create, scope 柳河镇)
     registers a case in 柳河村; token A (cases.read, scope 青石镇 only) then reads it — GET
@@ -160,7 +159,7 @@ def test_a_service_token_does_not_reach_cases_its_account_filed_under_another_sc
     assert number not in _numbers(client.get("/api/v1/cases", query_string={"limit": 100}, headers=reader))
 
 
-@pytest.mark.xfail(strict=True, reason="known hole (#11 note): the accusation rule reads the token-narrowed memberships")
+
 def test_a_service_token_scope_does_not_unhide_an_accusation_against_the_accounts_other_unit(app, db, demo):
     """HOLE if this fails. The account holds posts at 青石镇 and 柳河镇; an accusation against 柳河镇 arises in
     青石村 (so 青石镇 covers its origin). Signed in with all its posts the account must not see it (it is a user of
@@ -198,7 +197,7 @@ def test_get_list_refuses_a_personal_identifier_in_q(app, db, demo):
 
 
 
-@pytest.mark.xfail(strict=True, reason="known gap (#11 note): GET q refuses an ID number or phone only when it is the whole of q")
+
 def test_get_list_refuses_an_id_number_or_phone_among_the_words_of_q(app, db, demo):
     """HOLE (minor) if this fails: GET /api/v1/cases refuses q only when the *whole* q is a valid ID number or
     phone. ``GET /api/v1/cases?q=张三 110101199003071233`` (a name and the ID number, as a clerk types them),

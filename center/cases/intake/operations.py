@@ -314,7 +314,9 @@ def case_for_intake_key(actor: Actor, intake_key: str | None) -> Case | None:
     case = db.session.scalar(select(Case).where(Case.intake_key == intake_key))
     if case is None:
         return None
-    if case.filed_by_user_id != actor.user_id:
+    # The same person through a token scoped elsewhere is not shown the case either: a replay answers only
+    # within the sight that filed it.
+    if case.filed_by_user_id != actor.user_id or not can_see(actor, case):
         raise ValidationFailed({"intake_key": ["该登记标识已被使用，请刷新登记页面后重新填写"]})
     return case
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -31,6 +32,7 @@ from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy import case as sql_case
 
 from center.cases.intake.identity import IdType, normalize_document, normalize_phone
+from center.cases.intake.numbering import NUMBER_RE
 from center.cases.listing.queues import DONE, QUEUE_KEYS, overdue_clause, queue_clause, unit_scope
 from center.cases.models import (
     SEARCH_TTL,
@@ -241,12 +243,25 @@ def exact_indexes(q: str) -> tuple[set[str], set[str]]:
     return documents, phones
 
 
-def is_personal_identifier(q: str) -> bool:
-    """Whether ``q`` reads as a resident ID number or a phone: what must never be sent in a URL (the API's
-    GET list refuses it and points to its POST search)."""
+def _reads_as_identifier(text: str) -> bool:
     for check in (lambda v: normalize_document(IdType.resident_id, v), normalize_phone):
         with suppress(ValueError):
-            check(q.strip())
+            check(text)
+            return True
+    return False
+
+
+def is_personal_identifier(q: str) -> bool:
+    """Whether ``q`` holds a resident ID number or a phone anywhere in it: what must never be sent in a URL
+    (the API's GET list refuses it and points to its POST search). Read as a clerk types it — full-width
+    digits (NFKC), among other words, split by spaces or hyphens."""
+    # A case number's digits may happen to form a valid ID number: case numbers are not read.
+    words = [w for w in unicodedata.normalize("NFKC", q).split() if not NUMBER_RE.fullmatch(w.upper())]
+    text = " ".join(words)
+    # Digit groups a clerk separates ("139 0101 9876", "110101-19900307-1233") are read as one.
+    joined = re.sub(r"(?<=[0-9])[\s\-]+(?=[0-9Xx])", "", text)
+    for candidate in (text, *words, *joined.split()):
+        if _reads_as_identifier(candidate) or _reads_as_identifier(candidate.replace("-", "")):
             return True
     return False
 

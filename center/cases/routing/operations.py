@@ -159,6 +159,9 @@ def assign_owner(case: Case, *, actor: Actor, owner_leader: User | None = None,
     if owner_leader is not None:
         if not owner_required(case.risk_colour):
             errors["owner_leader_id"] = [f"{RISK_LABELS[case.risk_colour]}色事项无需包案领导，由网格员跟进"]
+        elif not may_hear_of(owner_leader, case):
+            # A leader of the accused unit may not even hear of a 检举控告 case, let alone own it.
+            errors["owner_leader_id"] = ["检举控告事项的包案领导不能是被检举单位的人员"]
         elif not qualifies_as_owner(case, owner_leader):
             errors["owner_leader_id"] = [f"{RISK_LABELS[case.risk_colour]}色事项的包案领导须为："
                                          f"{describe_level(case)}"]
