@@ -28,6 +28,11 @@ def init_app(app):
 
     permissions.init_app(app)
     desk_permissions.init_app(app)
+    from center.cases import reach
+    from center.cases.listing import terms
+
+    reach.install()  # the scope table follows every flush that moves a case
+    terms.install()  # and the search grams every flush that writes a summary or a party
     app.register_blueprint(views.bp)
     from center.cases import views as case_views
 

@@ -332,3 +332,27 @@ def get_or_404(query, ident, *, column=None):
     if row is None:
         raise NotFound()
     return row
+
+
+def refresh_statistics(connection) -> None:
+    """Give the query planner fresh statistics: after migrations and nightly (core.scheduler's
+    "db.statistics"). Without them SQLite plans every list from guesses and picks the wrong index on a
+    large registry. SQLite: a full ANALYZE the first time, then ``PRAGMA optimize`` (re-analyzes only the
+    tables that changed enough); PostgreSQL: ANALYZE."""
+    if connection.dialect.name == "sqlite":
+        analysed = connection.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'").first()
+        connection.exec_driver_sql("PRAGMA optimize" if analysed else "ANALYZE")
+    else:
+        connection.exec_driver_sql("ANALYZE")
+
+
+#: Schema objects only migrations make (an engine's full-text machinery: SQLite's FTS5 table and its shadow
+#: tables, PostgreSQL's expression indexes): the model metadata does not describe them, so autogenerate and
+#: the schema comparison leave them alone.
+MIGRATION_ONLY_PREFIXES = ("case_terms_fts", "ix_case_terms_grams_gin", "ix_case_terms_chars_gin")
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """Alembic's include_object: everything but ``MIGRATION_ONLY_PREFIXES``."""
+    return not (reflected and name is not None and name.startswith(MIGRATION_ONLY_PREFIXES))

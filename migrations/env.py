@@ -100,6 +100,9 @@ def run_migrations_online():
             # SQLAlchemy's first statement would open the transaction (core.db emits BEGIN) and the pragma would
             # then do nothing.
             connection.connection.dbapi_connection.execute('PRAGMA foreign_keys=OFF')
+        from core.db import include_object
+
+        conf_args.setdefault("include_object", include_object)
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
@@ -113,6 +116,10 @@ def run_migrations_online():
                     broken = connection.exec_driver_sql('PRAGMA foreign_key_check').fetchall()
                     if broken:
                         raise RuntimeError(f'migration left broken references: {broken[:10]}')
+                # Fresh planner statistics for the schema as it now is (core.db.refresh_statistics).
+                from core.db import refresh_statistics
+
+                refresh_statistics(connection)
         finally:
             if sqlite:
                 connection.connection.dbapi_connection.execute('PRAGMA foreign_keys=ON')

@@ -141,9 +141,12 @@ def db(app):
         _db.session = _db._make_scoped_session({"join_transaction_mode": "create_savepoint"})
         bind_short_sessions(connection)
         guard.violations.clear()
+        touched = _watch_reach()
         try:
             yield _db
+            _check_reach(connection, touched)
         finally:
+            _stop_watching_reach(touched)
             _db.session.remove()
             _db.session = original
             _db.engines[None] = engine
@@ -151,6 +154,48 @@ def db(app):
             outer.rollback()
             connection.close()
         assert not guard.violations, guard.violations
+
+
+def _watch_reach() -> set:
+    """The cases a test's flushes touched (center.cases.reach keeps their scope rows)."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    from center.cases import reach
+
+    touched: set = set()
+
+    def record(session, _context):
+        touched.update(reach.touched_cases(session))
+
+    event.listen(Session, "after_flush", record)
+    touched_listener[id(touched)] = record
+    return touched
+
+
+touched_listener: dict = {}
+
+
+def _stop_watching_reach(touched: set) -> None:
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    event.remove(Session, "after_flush", touched_listener.pop(id(touched)))
+
+
+def _check_reach(connection, touched: set) -> None:
+    """Every test that wrote a case leaves its scope rows equal to a recomputation (whatever operation ran)."""
+    from sqlalchemy.exc import DBAPIError
+
+    from center.cases import reach
+
+    if not touched or not connection.in_transaction():
+        return
+    try:
+        drift = reach.drift(connection, touched)
+    except DBAPIError:  # the test left the transaction failed (its own assertion says why)
+        return
+    assert not drift, f"case_reach out of step with a recomputation: {drift[:5]}"
 
 
 @pytest.fixture()

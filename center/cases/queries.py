@@ -9,18 +9,14 @@ under its accused unit — this wins over every other rule, except that a user k
 
 from __future__ import annotations
 
-from sqlalchemy import and_, false, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import false, or_, select
 
 from center.cases.intake.numbering import NUMBER_RE
 from center.cases.models import Case, PetitionClass
-from center.departments.models import LIVE_ASSIGNMENT, CaseAssignment
 from core.actor import Actor
 from core.auth.permissions import covers, granting
-from core.auth.scoping import subtree_clause, unit_filter
-from core.db import db, get_or_404
+from core.db import get_or_404
 from core.errors import NotFound
-from core.org.models import OrgUnit
 
 READ = "case.read"
 
@@ -48,32 +44,16 @@ def accusation_shown(actor: Actor):
 
 
 def cases_query(actor: Actor, action: str = READ):
-    """``select(Case)`` limited to what ``actor`` may see (for ``action``, default case.read)."""
+    """``select(Case)`` limited to what ``actor`` may see (for ``action``, default case.read): the scope
+    table's rows (center.cases.reach) — every way in, the 检举控告 rule and a token's subtree in one EXISTS."""
+    from center.cases.reach import visible_clause
+
     stmt = select(Case)
     if actor.is_system:
         return stmt
     if actor.user_id is None:
         return stmt.where(false())
-    origin = aliased(OrgUnit)
-    handling = aliased(OrgUnit)
-    stmt = (stmt.join(origin, Case.origin_unit_id == origin.id)
-            .join(handling, Case.handling_unit_id == handling.id))
-    mine = Case.filed_by_user_id == actor.user_id
-    personal = or_(Case.assignee_user_id == actor.user_id, Case.owner_leader_user_id == actor.user_id, mine)
-    if actor.within is not None:
-        # A service token scoped to a subtree reaches the person's own cases only inside that subtree.
-        inside = or_(subtree_clause(origin.path, actor.within), subtree_clause(handling.path, actor.within))
-        personal = and_(inside, personal)
-        mine = and_(inside, mine)
-    visible = or_(unit_filter(actor, action, origin.path), unit_filter(actor, action, handling.path), personal)
-    departments = sorted({m.department_id for m in granting(actor, action) if m.department_id is not None})
-    if departments:
-        assigned = select(CaseAssignment.case_id).where(
-            CaseAssignment.department_id.in_(departments),
-            CaseAssignment.status.in_([s.value for s in LIVE_ASSIGNMENT]))
-        visible = or_(visible, Case.id.in_(assigned), Case.handling_department_id.in_(departments))
-    shown = accusation_shown(actor)
-    return stmt.where(visible if shown is None else visible & or_(shown, mine))
+    return stmt.where(visible_clause(actor, action))
 
 
 def can_see(actor: Actor, case: Case, action: str = READ) -> bool:
@@ -124,33 +104,19 @@ def get_case_by_number_or_404(number: str, *, actor: Actor, action: str = READ) 
     return get_or_404(cases_query(actor, action), number, column=Case.number)
 
 
-def list_cases(actor: Actor, *, status=None, kind=None, handling_unit: OrgUnit | None = None, limit: int = 50,
-               offset: int = 0) -> list[Case]:
-    stmt = cases_query(actor)
-    if status:
-        stmt = stmt.where(Case.status == status)
-    if kind:
-        stmt = stmt.where(Case.kind == kind)
-    if handling_unit is not None:
-        stmt = stmt.where(Case.handling_unit_id == handling_unit.id)
-    return list(db.session.scalars(stmt.order_by(Case.received_at.desc(), Case.id.desc())
-                                   .limit(limit).offset(offset)))
-
-
 def case_page(actor: Actor, *, status=None, kind=None, clause=None, limit: int, offset: int
               ) -> tuple[list[Case], int]:
     """One page of the actor's cases (newest first) narrowed by status, kind and ``clause``, and how many
-    there are in all: the API's list and search."""
-    from sqlalchemy import func
+    there are in all: the API's list and search (through the scope table, center.cases.reach)."""
+    from center.cases import reach
+    from center.cases.listing.queues import cases_by_ids
 
-    stmt = cases_query(actor)
+    rows = []
     if status:
-        stmt = stmt.where(Case.status == status)
+        rows.append(lambda r: r.status == getattr(status, "value", status))
     if kind:
-        stmt = stmt.where(Case.kind == kind)
-    if clause is not None:
-        stmt = stmt.where(clause)
-    total = db.session.scalar(select(func.count()).select_from(stmt.with_only_columns(Case.id).subquery()))
-    cases = list(db.session.scalars(stmt.order_by(Case.received_at.desc(), Case.id.desc()).limit(limit)
-                                    .offset(offset)))
-    return cases, total
+        rows.append(lambda r: r.case_kind == getattr(kind, "value", kind))
+    where = reach.Where(tuple(rows), (clause,) if clause is not None else ())
+    total = reach.count(actor, READ, where=where)
+    ids = [i for i, _ in reach.page(actor, READ, limit=limit, offset=offset, where=where, open_first=False)]
+    return cases_by_ids(ids), total

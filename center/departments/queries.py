@@ -13,6 +13,7 @@ from sqlalchemy.orm import joinedload
 
 from center.cases.models import Case
 from center.cases.queries import accusation_shown, cases_query
+from center.cases.reach import visible_clause
 from center.departments.models import LIVE_ASSIGNMENT, AssignmentStatus, CaseAssignment
 from center.departments.presenters import arrival_view, since
 from core.actor import Actor
@@ -50,10 +51,10 @@ def desk_queues(actor: Actor, departments: list[Department], now: datetime | Non
     queues = {d.id: {"summoned": [], "queued": [], "active": [], "done": []} for d in departments}
     if not ids:
         return {"queues": queues, "now": now, "live_cases": [], "visible_ids": set()}
-    # correlate(None): the subquery must read the cases table itself, not the outer query's row.
-    visible = cases_query(actor).with_only_columns(Case.id).correlate(None)
+    # Visibility probed per assignment row (the scope table's EXISTS), never a list of every visible case.
+    visible = visible_clause(actor, "case.read", CaseAssignment.case_id) if not actor.is_system else None
     live = db.session.scalars(_assignments(ids).where(
-        CaseAssignment.status.in_([s.value for s in LIVE_ASSIGNMENT]), Case.id.in_(visible))
+        CaseAssignment.status.in_([s.value for s in LIVE_ASSIGNMENT]), *([visible] if visible is not None else []))
         .order_by(CaseAssignment.assigned_at, CaseAssignment.id).limit(QUEUE_LIMIT)).unique()
     live = list(live)
     for a in live:

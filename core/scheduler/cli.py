@@ -54,3 +54,15 @@ def init_app(app) -> None:
     if "jobs" not in app.cli.commands:
         app.cli.add_command(jobs_cli)
     hooks.register_process("scheduler", ["jobs", "run"])
+    from core.scheduler.registry import register_job
+
+    register_job("db.statistics", refresh_planner_statistics, trigger="cron", hour=3, minute=20,
+                 description="更新数据库统计信息，供查询规划使用（ANALYZE / PRAGMA optimize）")
+
+
+def refresh_planner_statistics(actor) -> str:
+    """The nightly job: the planner's statistics follow the registry as it grows."""
+    from core.db import db, refresh_statistics
+
+    refresh_statistics(db.session.connection())  # in the run's transaction, committed with its outcome
+    return "统计信息已更新"

@@ -34,8 +34,11 @@ def empty_app(tmp_path):
 def _diff(db):
     with db.engine.connect() as conn:
         # Configured like migrations/env.py (Flask-Migrate passes compare_type and render_as_batch).
+        from core.db import include_object
+
         context = MigrationContext.configure(conn, opts={"compare_type": True, "render_as_batch": True,
-                                                         "target_metadata": db.metadata})
+                                                         "target_metadata": db.metadata,
+                                                         "include_object": include_object})
         return compare_metadata(context, db.metadata)
 
 

@@ -13,8 +13,10 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import or_, select
 from sqlalchemy.orm import aliased, selectinload
 
+from center.cases import reach
 from center.cases.intake.operations import reveal
-from center.cases.listing.search import FILTER_NAMES, Filters, filtered_query, ordered
+from center.cases.listing.queues import cases_by_ids
+from center.cases.listing.search import FILTER_NAMES, Filters, filter_where
 from center.cases.models import (
     CHANNEL_LABELS,
     KIND_LABELS,
@@ -77,9 +79,8 @@ def export_rows(actor: Actor, filters: Filters, *, today: date | None = None, ca
     """(rows, total matching, truncated): one row per case, the applicant's phone and ID number masked unless
     the actor may reveal that case's parties."""
     today = today or today_shanghai()
-    stmt = filtered_query(actor, filters, today)
-    cases = list(db.session.scalars(ordered(stmt).options(selectinload(Case.parties),
-                                                          selectinload(Case.handling_unit)).limit(cap + 1)))
+    ids = [i for i, _ in reach.page(actor, "case.read", limit=cap + 1, where=filter_where(actor, filters, today))]
+    cases = cases_by_ids(ids, selectinload(Case.parties), selectinload(Case.handling_unit))
     truncated = len(cases) > cap
     cases = cases[:cap]
     deadlines: dict = {}

@@ -1,5 +1,6 @@
 """The desks' work queues (新登记, 办理中, 临期, 超期, 待评价) as SQL clauses, their counts in one query, and the
-short case list every desk shows. Everything starts from ``cases_query(actor)``: no foreign row is counted.
+short case list every desk shows. Lists and counts read the scope table (center.cases.reach): no foreign row is
+counted, and a count is its list's.
 
 A queue's deadline colour is the colour of the case's *next open* deadline (earliest due, then lowest id), as
 ``center.cases.presenters.next_deadlines`` shows it on every list: red once today is past its due day, yellow
@@ -11,14 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, exists, func, literal, not_, or_, select
+from sqlalchemy import and_, exists, literal, not_, or_, select
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import aliased
 
+from center.cases import reach
 from center.cases.lifecycle.operations import FINAL_STATUSES
 from center.cases.models import Case, CaseStatus, Deadline, DeadlineKind
 from center.cases.presenters import eighty_percent_used, next_deadlines, today_shanghai
-from center.cases.queries import cases_query
 from core.actor import Actor
 from core.auth.permissions import granting
 from core.db import db
@@ -96,14 +97,43 @@ def queue_clause(actor: Actor, key: str, today: date):
     raise ValueError(key)
 
 
-def queue_counts(actor: Actor, *, stmt=None, today: date | None = None) -> dict[str, int]:
-    """Count of every queue in one SQL statement over ``stmt`` (default: everything the actor sees)."""
+def queue_row_clause(actor: Actor, key: str, today: date, r):
+    """The queue ``key`` on a scope-table row ``r`` (center.cases.reach): what the lists and counts use. The
+    same queue as ``queue_clause`` states it on the case — the row carries the case's status and its next open
+    duty deadline, so overdue is "the next due day is past"; tests hold the two to each other."""
+    open_ = reach.is_open(r)
+    if key == "new":
+        units = own_unit_ids(actor)
+        mine = r.handling_unit_id.in_(units) if units else literal(False)
+        return and_(r.status.in_([s.value for s in WAITING]), mine)
+    if key == "working":
+        return r.status.in_([s.value for s in WORKING])
+    if key == "overdue":
+        return and_(open_, r.next_due_on < today)
+    if key == "due_soon":
+        return and_(open_, r.next_due_on >= today, r.next_due_on > r.next_started_on,
+                    eighty_percent_used(r.next_started_on, r.next_due_on, today))
+    if key == "awaiting_evaluation":
+        return r.status == CaseStatus.closed.value
+    raise ValueError(key)
+
+
+#: Every queue holds open cases or 办结 ones awaiting evaluation: a count reads those status ranges only.
+_COUNTED = sorted({s.value for s in CaseStatus} - {s.value for s in DONE} | {CaseStatus.closed.value})
+
+
+def queue_counts(actor: Actor, *, where: reach.Where = reach.EVERYTHING, today: date | None = None
+                 ) -> dict[str, int]:
+    """Count of every queue over the actor's cases narrowed by ``where`` (default: everything it sees), read
+    from the scope table's status ranges (index-only), each case once."""
     today = today or today_shanghai()
-    stmt = cases_query(actor) if stmt is None else stmt
-    columns = [func.coalesce(func.sum(sql_case((queue_clause(actor, q.key, today), 1), else_=0)), 0).label(q.key)
-               for q in QUEUES]
-    row = db.session.execute(stmt.with_only_columns(*columns).order_by(None)).one()
-    return {q.key: int(getattr(row, q.key)) for q in QUEUES}
+
+    def columns(r):
+        return [sql_case((queue_row_clause(actor, q.key, today, r), 1), else_=0) for q in QUEUES]
+
+    counted = where.and_rows(lambda r: r.status.in_(_COUNTED))
+    totals = reach.sums(actor, "case.read", columns, where=counted)
+    return {q.key: total for q, total in zip(QUEUES, totals, strict=True)}
 
 
 def unit_scope(unit):
@@ -115,20 +145,24 @@ def unit_scope(unit):
                Case.origin_unit_id.in_(select(OrgUnit.id).where(subtree_clause(OrgUnit.path, unit.path))))
 
 
+def cases_by_ids(ids: list[int], *options) -> list[Case]:
+    """The cases of ``ids`` in that order."""
+    if not ids:
+        return []
+    found = {c.id: c for c in db.session.scalars(select(Case).where(Case.id.in_(ids)).options(*options))}
+    return [found[i] for i in ids if i in found]
+
+
 # --- what a desk shows ----------------------------------------------------------------------------------------
 
 def desk_cases(actor: Actor, *, limit: int = 50, unit=None) -> dict:
     """The desk's short list (open cases first, newest first) with the queue counts, counted in SQL.
     ``unit``: the desk's unit (a township desk of a user with several memberships shows one township)."""
     today = today_shanghai()
-    stmt = cases_query(actor)
-    if unit is not None:
-        stmt = stmt.where(unit_scope(unit))
-    open_first = sql_case((Case.status.in_([s.value for s in DONE]), 1), else_=0)
-    cases = list(db.session.scalars(stmt.order_by(open_first, Case.received_at.desc(), Case.id.desc())
-                                    .limit(limit)))
-    counts = queue_counts(actor, stmt=stmt, today=today)
-    open_count = db.session.scalar(stmt.with_only_columns(func.count(Case.id)).where(_open()).order_by(None))
+    where = reach.Where(unit_id=unit.id) if unit is not None else reach.EVERYTHING
+    cases = cases_by_ids([i for i, _ in reach.page(actor, "case.read", limit=limit, where=where)])
+    counts = queue_counts(actor, where=where, today=today)
+    open_count = reach.count(actor, "case.read", where=where.and_rows(reach.is_open))
     return {"cases": cases, "deadlines": next_deadlines(cases, today), "queues": QUEUES, "queue_counts": counts,
             "queue_unit": unit, "open_count": open_count, "overdue_count": counts["overdue"],
             "due_soon_count": counts["due_soon"]}

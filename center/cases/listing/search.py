@@ -28,12 +28,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from marshmallow import validates_schema
-from sqlalchemy import and_, delete, func, or_, select
-from sqlalchemy import case as sql_case
+from sqlalchemy import and_, delete, or_, select
 
+from center.cases import reach
 from center.cases.intake.identity import IdType, normalize_document, normalize_phone
 from center.cases.intake.numbering import NUMBER_RE
-from center.cases.listing.queues import DONE, QUEUE_KEYS, overdue_clause, queue_clause, unit_scope
+from center.cases.listing import terms
+from center.cases.listing.queues import QUEUE_KEYS, cases_by_ids, queue_row_clause
 from center.cases.models import (
     SEARCH_TTL,
     Case,
@@ -45,7 +46,6 @@ from center.cases.models import (
     RiskColour,
 )
 from center.cases.presenters import today_shanghai
-from center.cases.queries import cases_query
 from core.actor import Actor
 from core.auth.scoping import unit_filter
 from core.crypto import provider
@@ -88,11 +88,30 @@ class _ListFilters(BaseSchema):
             raise ValidationError("结束日期不能早于开始日期", "received_to")
 
 
+class CursorField(fields.String):
+    """A pager cursor (center.cases.reach.Cursor) in a URL; anything else is refused in Chinese."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        raw = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return reach.Cursor.parse(raw[:48])
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
+
+
 class FilterArgs(_ListFilters):
     """GET arguments of the list and its export: the filters, the page and a saved search's id."""
 
     page = fields.Integer(validate=number_range(1, 100000))
     s = fields.String(validate=length(max=64))
+    #: the pager's keyset: the neighbouring page's last (after) or first (before) row, reach.Cursor
+    after = CursorField()
+    before = CursorField()
+
+    @validates_schema
+    def _one_cursor(self, data, **kwargs):
+        if data.get("after") is not None and data.get("before") is not None:
+            raise ValidationError("翻页位置无效，请从第一页重新翻页", "before")
 
 
 class SearchArgs(_ListFilters):
@@ -267,9 +286,15 @@ def is_personal_identifier(q: str) -> bool:
 
 
 def _word_clause(word: str):
-    return or_(Case.number.startswith(word.upper(), autoescape=True),
-               Case.summary.contains(word, autoescape=True),
-               Case.id.in_(select(Party.case_id).where(Party.name.contains(word, autoescape=True))))
+    """A number prefix (an index range on the unique number), or the word in the summary or a party's name
+    (the full-text index, center.cases.listing.terms); a word with nothing indexable is matched as text."""
+    prefix = word.upper()
+    number = and_(Case.number >= prefix, Case.number < prefix + "\uffff")
+    found = terms.matching_ids(word)
+    if found is None:
+        return or_(number, Case.summary.contains(word, autoescape=True),
+                   Case.id.in_(select(Party.case_id).where(Party.name.contains(word, autoescape=True))))
+    return or_(number, Case.id.in_(found))
 
 
 def search_clause(q: str):
@@ -291,40 +316,39 @@ def search_clause(q: str):
     return or_(*clauses) if clauses else Case.id.is_(None)
 
 
-def filtered_query(actor: Actor, filters: Filters, today: date | None = None):
-    """``select(Case)`` scoped to the actor and narrowed by the filters (not ordered, not paged)."""
+def filter_where(actor: Actor, filters: Filters, today: date | None = None) -> reach.Where:
+    """The filters as a scope-table ``Where``: what the row carries is filtered on the row (status, kind,
+    received time, the queues, the unit), the rest on the case (category, colour, channel, repeat, search)."""
     today = today or today_shanghai()
     v = filters.values
-    stmt = cases_query(actor)
-    for name, column in (("status", Case.status), ("kind", Case.kind), ("category", Case.category),
-                         ("risk", Case.risk_colour), ("channel", Case.channel)):
+    rows: list = []
+    cases: list = []
+    if v.get("status"):
+        rows.append(lambda r, x=v["status"]: r.status == x)
+    if v.get("kind"):
+        rows.append(lambda r, x=v["kind"]: r.case_kind == x)
+    for name, column in (("category", Case.category), ("risk", Case.risk_colour), ("channel", Case.channel)):
         if v.get(name):
-            stmt = stmt.where(column == v[name])
-    if v.get("unit_obj") is not None:
-        stmt = stmt.where(unit_scope(v["unit_obj"]))
+            cases.append(column == v[name])
     if v.get("received_from"):
-        stmt = stmt.where(Case.received_at >= _start_of(v["received_from"]))
+        rows.append(lambda r, x=_start_of(v["received_from"]): r.received_at >= x)
     if v.get("received_to"):
-        stmt = stmt.where(Case.received_at < _start_of(v["received_to"] + timedelta(days=1)))
+        rows.append(lambda r, x=_start_of(v["received_to"] + timedelta(days=1)): r.received_at < x)
     if v.get("overdue"):
-        stmt = stmt.where(Case.status.not_in([s.value for s in DONE]), overdue_clause(today))
+        rows.append(lambda r: queue_row_clause(actor, "overdue", today, r))
     if v.get("repeat"):
-        stmt = stmt.where(Case.repeat_of_case_id.is_not(None))
+        cases.append(Case.repeat_of_case_id.is_not(None))
     if v.get("queue"):
-        stmt = stmt.where(queue_clause(actor, v["queue"], today))
+        rows.append(lambda r, x=v["queue"]: queue_row_clause(actor, x, today, r))
     if v.get("q"):
-        stmt = stmt.where(search_clause(v["q"]))
-    return stmt
+        cases.append(search_clause(v["q"]))
+    unit = v.get("unit_obj")
+    return reach.Where(tuple(rows), tuple(cases), unit.id if unit is not None else None)
 
 
 def _start_of(day: date) -> datetime:
     """Midnight in Shanghai of ``day``, in UTC (received_at is stored in UTC)."""
     return datetime.combine(day, time.min, SHANGHAI).astimezone(UTC)
-
-
-def ordered(stmt):
-    open_first = sql_case((Case.status.in_([s.value for s in DONE]), 1), else_=0)
-    return stmt.order_by(open_first, Case.received_at.desc(), Case.id.desc())
 
 
 @dataclass(frozen=True)
@@ -333,6 +357,10 @@ class Page:
     total: int
     page: int
     pages: int
+    #: where this page starts and ends in the list's order: the pager's links go on from here (keyset), so
+    #: a deep page costs what the first one does
+    first: reach.Cursor | None = None
+    last: reach.Cursor | None = None
 
     @property
     def has_prev(self) -> bool:
@@ -345,9 +373,18 @@ class Page:
 
 def search_cases(actor: Actor, filters: Filters, *, page: int | None = None, per_page: int = PAGE_SIZE,
                  today: date | None = None) -> Page:
-    stmt = filtered_query(actor, filters, today)
-    total = db.session.scalar(stmt.with_only_columns(func.count(Case.id)).order_by(None))
+    """One page of the list. ``after`` / ``before`` in the filters (the pager's links) continue next to the
+    neighbouring page; a page number alone (a typed URL) is counted from the start."""
+    where = filter_where(actor, filters, today)
+    total = reach.count(actor, "case.read", where=where)
     pages = max(1, -(-total // per_page))
     page = min(page or filters.page, pages)
-    cases = list(db.session.scalars(ordered(stmt).limit(per_page).offset((page - 1) * per_page)))
-    return Page(cases, total, page, pages)
+    after, before = filters.values.get("after"), filters.values.get("before")
+    if after is not None or before is not None:
+        rows = reach.page(actor, "case.read", limit=per_page, where=where, after=after, before=before)
+    else:
+        rows = reach.page(actor, "case.read", limit=per_page, offset=(page - 1) * per_page, where=where)
+    if not rows and (after is not None or before is not None):  # stale cursor: the page from the start
+        rows = reach.page(actor, "case.read", limit=per_page, offset=(page - 1) * per_page, where=where)
+    return Page(cases_by_ids([i for i, _ in rows]), total, page, pages,
+                rows[0][1] if rows else None, rows[-1][1] if rows else None)

@@ -33,7 +33,7 @@ from center.cases.listing.search import (
     Filters,
     SearchArgs,
     SearchExpired,
-    filtered_query,
+    filter_where,
     parse_filters,
     save_search,
     search_cases,
@@ -91,7 +91,7 @@ def index():
     page = search_cases(actor, filters, today=today)
     # The counts of the queues under the other filters (so a tab says how many it would show).
     others = Filters({k: v for k, v in filters.values.items() if k not in ("queue", "page")})
-    counts = queue_counts(actor, stmt=filtered_query(actor, others, today), today=today)
+    counts = queue_counts(actor, where=filter_where(actor, others, today), today=today)
     return render_template("cases/list.html", errors={}, form=typed, page=page, filters=filters, counts=counts,
                            cases=page.cases, deadlines=next_deadlines(page.cases, today), **_page_context(actor))
 

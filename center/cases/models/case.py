@@ -108,6 +108,7 @@ class Case(SubjectMixin, TimestampMixin, Base):
         CheckConstraint("people_count >= 1", name="people_count_positive"),
         CheckConstraint("(kind = 'petition') = (petition_class IS NOT NULL)", name="petition_class_iff_petition"),
         Index("ix_cases_handling_status", "handling_unit_id", "status"),
+        Index("ix_cases_department_received", "handling_department_id", "received_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -130,7 +131,8 @@ class Case(SubjectMixin, TimestampMixin, Base):
     handling_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
     #: The department that is the handling organ (信访工作条例 Art. 31–33: 转送/交办 to the competent organ), or
     #: None when the handling unit's center is the organ. The handling unit keeps giving the case its scope.
-    handling_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    #: indexed with received_at (ix_cases_department_received): a department's own cases, oldest first
+    handling_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     assignee_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     owner_leader_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     accused_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
@@ -251,6 +253,9 @@ class Deadline(DeadlineRow, BoundToSubject, TimestampMixin, Base):
         CheckConstraint("paused_days >= 0", name="paused_days_not_negative"),
         CheckConstraint("due_on >= started_on", name="due_after_start"),
         Index("ix_case_deadlines_open_due", "met_at", "due_on"),
+        # A case's open deadlines in due order (next_deadlines, the scope table's next deadline): one range
+        # per case, where (met_at, due_on) alone made every list walk every open deadline of the district.
+        Index("ix_case_deadlines_case_open", "case_id", "met_at", "due_on"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

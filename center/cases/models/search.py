@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime, utcnow
 
-__all__ = ["SEARCH_ID_LENGTH", "SEARCH_TTL", "CaseSearch"]
+__all__ = ["SEARCH_ID_LENGTH", "SEARCH_TTL", "CaseSearch", "CaseTerms"]
 
 #: How long a result page can be reopened (paged, re-filtered, exported) from its search id.
 SEARCH_TTL = timedelta(hours=12)
@@ -35,3 +35,18 @@ class CaseSearch(Base):
 
     def __repr__(self) -> str:
         return f"<CaseSearch {self.id[:6]}… u{self.user_id}>"
+
+
+class CaseTerms(Base):
+    """The words a case is found by (its summary and its parties' names), cut into the grams the full-text
+    index holds (center.cases.listing.terms): ``grams`` the two-character pieces of every Chinese run and the
+    Latin/digit words, ``chars`` the single Chinese characters. SQLite indexes them in the FTS5 table
+    ``case_terms_fts`` (external content, kept by triggers), PostgreSQL in GIN indexes over
+    ``to_tsvector('simple', …)``; both made by migration 0015terms."""
+
+    __tablename__ = "case_terms"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True,
+                                         autoincrement=False)
+    grams: Mapped[str] = mapped_column(Text, default="")
+    chars: Mapped[str] = mapped_column(Text, default="")
