@@ -23,6 +23,8 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# `PORT=5100 make run`: the web server on 5100, the WeChat stand-in on PORT+81 (5181) unless WECHAT_FAKE_PORT
+# is set (environment or `make run WECHAT_FAKE_PORT=...`, which make exports); "serving on" once it answers.
 run: install
 	MEDIATION_ENV=development PORT=$(PORT) $(BIN)/python -m core.runner
 

@@ -9,8 +9,9 @@ One loopback HTTP server answers both platforms our notifications use, under pat
 - control API ``{base}/_fake/…`` (messages, requests, faults, reset, seed, tokens/revoke, clock, push).
 
 ``create_fake_app(config)`` builds the Flask app; ``start_fake_server()`` serves it on a background thread;
-``flask fake-wechat`` (notify/fake/cli.py) serves it for ``make run``. The default seed matches the
-development config (MP_* / WECOM_* in core/config.py), see notify/fake/state.py.
+``flask fake-wechat`` or ``python -m notify.fake`` (notify/fake/cli.py; ``make run`` uses the latter) serves it
+on its own port. The default seed matches the development config (MP_* / WECOM_* in core/config.py), see
+notify/fake/state.py.
 """
 
 from notify.fake.push import build_plaintext, build_request

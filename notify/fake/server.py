@@ -3,7 +3,8 @@
 Both platforms share one loopback port under path prefixes: the Official Account (服务号) under ``/mp`` (so its
 API base is ``http://127.0.0.1:PORT/mp/cgi-bin/`` and its OAuth base ``http://127.0.0.1:PORT/mp/``), WeCom
 (企业微信/政务微信) under ``/work`` (``http://127.0.0.1:PORT/work/cgi-bin/``). Every platform answer is HTTP 200
-with a JSON errcode, as on the real platforms; every platform request is logged (``GET /_fake/requests``).
+with a JSON errcode, as on the real platforms; every platform request is logged (``GET /_fake/requests``), with
+access tokens and app secrets shown as ``***`` there and in the console's access lines.
 Faults queued with ``POST /_fake/faults`` are applied here, before (or after) the endpoint runs.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 import threading
 import time
@@ -24,6 +26,20 @@ from notify.fake.state import FakeState
 
 PLATFORM_PREFIXES = ("/mp/", "/work/")
 BODY_LOG_LIMIT = 64 * 1024
+#: Query parameters and JSON keys whose values neither log shows (the console's access lines, /_fake/requests):
+#: access tokens and app secrets, as a real gateway's log must not hold them either.
+SECRET_PARAMS = frozenset({"access_token", "refresh_token", "secret", "corpsecret"})
+_SECRET_IN_TEXT = re.compile(r"(?<![\w-])(access_token|refresh_token|secret|corpsecret)=[^&\s#\"']*", re.IGNORECASE)
+REDACTED = "***"
+
+
+def redact(text: str) -> str:
+    """``text`` (a URL, a request line, a log message) with every secret parameter's value replaced by ***."""
+    return _SECRET_IN_TEXT.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
+
+
+def redact_params(params: dict) -> dict:
+    return {k: REDACTED if k.lower() in SECRET_PARAMS else v for k, v in params.items()}
 
 
 def _platform(path: str) -> str | None:
@@ -108,8 +124,9 @@ def _log_request(response: Response) -> Response:
     with fake.lock:
         fake.requests.append({
             "id": fake.next_id(), "time": fake.now(), "method": request.method, "path": request.path,
-            "platform": platform, "query": request.args.to_dict(), "json": parsed,
-            "body": None if parsed is not None or not raw else raw[:BODY_LOG_LIMIT].decode("utf-8", "replace"),
+            "platform": platform, "query": redact_params(request.args.to_dict()),
+            "json": redact_params(parsed) if isinstance(parsed, dict) else parsed,
+            "body": None if parsed is not None or not raw else redact(raw[:BODY_LOG_LIMIT].decode("utf-8", "replace")),
             "status": None if dropped else response.status_code, "errcode": None if dropped else errcode,
             "duplicate": bool(g.get("fake_duplicate")), "dropped": dropped,
             "fault": None if fault is None else {k: fault[k] for k in ("errcode", "http_status", "delay",
@@ -143,14 +160,22 @@ def create_fake_app(config: dict | None = None) -> Flask:
     return app
 
 
-class _QuietHandler(WSGIRequestHandler):
+class RedactingHandler(WSGIRequestHandler):
+    """Werkzeug's request handler whose log lines (access lines, errors) never show a token or a secret."""
+
+    def log(self, type: str, message: str, *args) -> None:
+        text = message % args if args else message
+        super().log(type, "%s", redact(text))
+
+
+class _QuietHandler(RedactingHandler):
     def log_request(self, *args, **kwargs):  # benchmarks and tests: no line per request
         pass
 
 
 def serve(app: Flask, host: str, port: int, *, quiet: bool = False):
     """A threaded werkzeug server for ``app`` (not yet serving)."""
-    return make_server(host, port, app, threaded=True, request_handler=_QuietHandler if quiet else None)
+    return make_server(host, port, app, threaded=True, request_handler=_QuietHandler if quiet else RedactingHandler)
 
 
 def start_fake_server(port: int = 0, config: dict | None = None, host: str = "127.0.0.1"):
