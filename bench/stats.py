@@ -13,7 +13,7 @@ import json
 import sqlite3
 import sys
 
-BIG = ("cases", "case_events", "case_deadlines", "parties", "audit_entries", "case_reach")
+BIG = ("cases", "case_events", "case_deadlines", "case_parties", "audit_entries", "case_reach", "case_terms")
 
 
 def main() -> int:
