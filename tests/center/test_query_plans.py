@@ -36,6 +36,7 @@ PAGES = [
     ("qs.staff", "/cases/?status=accepted&kind=dispute"), ("qs.staff", "/cases/?overdue=1"),
     ("center.li", "/cases/?unit={qs}"),
     ("qs.staff", "/cases/?{s:110101199003071233}"), ("qs.staff", "/cases/?{s:SHORT}"),
+    ("qs.staff", "/cases/?{s:承包地}"), ("center.li", "/cases/?{s:计划甲 边界}"), ("qs.staff", "/cases/?{s:甲}"),
     ("qs01.g1", "/cases/"), ("sifa.liaison", "/cases/"),
     ("qs.staff", "/cases/export.xlsx"),
     ("qs.staff", "/api/v1/cases?limit=25"), ("center.li", "/api/v1/cases?limit=25&offset=50"),
@@ -65,8 +66,8 @@ def _sqlite_faults(conn, statement, params) -> list[str]:
     faults = []
     searches = [line for line in plan if re.match(r"SEARCH (\w+)", line)
                 and re.match(r"SEARCH (\w+)", line).group(1).startswith(BIG)]
-    # Sorting one case's rows (its events, its assignments) is bounded by the case: not a fault.
-    one_case = bool(searches) and all(re.search(r"\((case_id|rowid|id)=\?", line) for line in searches)
+    # Sorting one case's rows (its events, its assignments; a case by its number) is bounded by the case.
+    one_case = bool(searches) and all(re.search(r"\((case_id|rowid|id|number)=\?", line) for line in searches)
     for line in plan:
         scan = re.match(r"SCAN (\w+)", line)
         # The full-text table answers a MATCH from its index ("INDEX 0:M…"); without a constraint it reads all.
