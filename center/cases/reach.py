@@ -239,9 +239,11 @@ class Where:
     rows: tuple[Callable, ...] = ()
     cases: tuple = ()
     unit_id: int | None = None
+    #: only these cases (a search's matches): each is probed by key instead of walking the range
+    case_ids: tuple[int, ...] | None = None
 
     def and_rows(self, *more: Callable) -> Where:
-        return Where(self.rows + more, self.cases, self.unit_id)
+        return Where(self.rows + more, self.cases, self.unit_id, self.case_ids)
 
 
 EVERYTHING = Where()
@@ -258,6 +260,8 @@ def _arm_rows(actor: Actor, arm: Arm, r, where: Where):
     if where.unit_id is not None and arm != Arm(REACH_UNIT, where.unit_id):
         u = aliased(CaseReach)
         stmt = stmt.where(exists().where(u.case_id == r.case_id, u.kind == REACH_UNIT, u.ref_id == where.unit_id))
+    if where.case_ids is not None:
+        stmt = stmt.where(r.case_id.in_(where.case_ids) if where.case_ids else false())
     if where.cases:
         stmt = stmt.join(Case, Case.id == r.case_id).where(*where.cases)
     return stmt

@@ -57,6 +57,10 @@ from core.timefmt import SHANGHAI
 
 PAGE_SIZE = 50
 Q_MAX = 50
+#: The earliest year a case number may carry (short numbers are looked up in every year since).
+FIRST_YEAR = 2000
+#: Up to this many cases matching a search, the list starts from them (reach.Where.case_ids).
+SEARCH_CANDIDATES = 2000
 #: Words of one search (each must match): enough for a name and a few summary words, a bounded statement.
 WORDS_MAX = 8
 #: The one message for a search text in a URL (an old bookmark, a hand-typed link).
@@ -297,6 +301,16 @@ def _word_clause(word: str):
     return or_(number, Case.id.in_(found))
 
 
+def _short_numbers(year: str | None, serial: str) -> list[str]:
+    """The full numbers a short one may stand for — every district prefix, the year given or each year since
+    the first case — looked up by the unique index (a LIKE '%-000123' would read every number)."""
+    prefixes = sorted(p for p in db.session.scalars(select(OrgUnit.case_prefix).where(
+        OrgUnit.kind == UnitKind.district, OrgUnit.case_prefix.is_not(None))) if p)
+    # every year a number can carry (an imported register keeps its old numbers): a few dozen probes
+    years = [int(year)] if year else list(range(FIRST_YEAR, utcnow().year + 2))
+    return [f"{p}-{y:04d}-{serial.zfill(6)}" for p in prefixes for y in years]
+
+
 def search_clause(q: str):
     """A document number or phone (exact, blind index), the short number, a number prefix, or words that
     each appear in the summary, the number or a party's name; the user's wildcards escaped."""
@@ -308,12 +322,51 @@ def search_clause(q: str):
                                                                    Party.phone_index.in_(sorted(phones))))))
     short = SHORT_NUMBER_RE.fullmatch(q)
     if short:
-        year, serial = short.groups()
-        clauses.append(Case.number.endswith(f"-{year}-{serial.zfill(6)}" if year else f"-{serial.zfill(6)}"))
+        clauses.append(Case.number.in_(_short_numbers(*short.groups())))
     words = q.split()[:WORDS_MAX]
     if words:
         clauses.append(and_(*[_word_clause(w) for w in words]))
     return or_(*clauses) if clauses else Case.id.is_(None)
+
+
+def _ids(stmt) -> set[int] | None:
+    """The ids ``stmt`` selects, or None when there are more than SEARCH_CANDIDATES."""
+    found = set(db.session.scalars(stmt.limit(SEARCH_CANDIDATES + 1)))
+    return found if len(found) <= SEARCH_CANDIDATES else None
+
+
+def search_candidates(q: str) -> set[int] | None:
+    """The cases ``search_clause`` matches, each of its arms asked of its own index (an OR of them in one
+    statement would read every case), or None when an arm matches too many to start from."""
+    q = q.strip()
+    found: set[int] = set()
+    documents, phones = exact_indexes(q)
+    arms = []
+    if documents or phones:
+        arms.append(select(Party.case_id).where(or_(Party.id_index.in_(sorted(documents)),
+                                                    Party.phone_index.in_(sorted(phones)))))
+    short = SHORT_NUMBER_RE.fullmatch(q)
+    if short:
+        arms.append(select(Case.id).where(Case.number.in_(_short_numbers(*short.groups()))))
+    for stmt in arms:
+        ids = _ids(stmt)
+        if ids is None:
+            return None
+        found |= ids
+    words = q.split()[:WORDS_MAX]
+    matched: set[int] | None = None
+    for word in words:
+        prefix = word.upper()
+        by_number = _ids(select(Case.id).where(Case.number >= prefix, Case.number < prefix + "\uffff"))
+        grams = terms.matching_ids(word)
+        if grams is None or by_number is None:
+            return None  # nothing indexable in the word, or too many numbers: walk
+        by_words = _ids(grams)
+        if by_words is None:
+            return None
+        ids = by_number | by_words
+        matched = ids if matched is None else matched & ids
+    return found | (matched or set())
 
 
 def filter_where(actor: Actor, filters: Filters, today: date | None = None) -> reach.Where:
@@ -340,10 +393,18 @@ def filter_where(actor: Actor, filters: Filters, today: date | None = None) -> r
         cases.append(Case.repeat_of_case_id.is_not(None))
     if v.get("queue"):
         rows.append(lambda r, x=v["queue"]: queue_row_clause(actor, x, today, r))
+    candidates = None
     if v.get("q"):
-        cases.append(search_clause(v["q"]))
+        # A search names few cases: start from them (the full-text and blind indexes give them) and probe
+        # each one's ways in, rather than walk the whole jurisdiction testing each case. Too many to start
+        # from (a word half the district uses): walk, testing the clause, as the other filters do.
+        found = search_candidates(v["q"])
+        if found is not None:
+            candidates = tuple(sorted(found))
+        else:
+            cases.append(search_clause(v["q"]))
     unit = v.get("unit_obj")
-    return reach.Where(tuple(rows), tuple(cases), unit.id if unit is not None else None)
+    return reach.Where(tuple(rows), tuple(cases), unit.id if unit is not None else None, candidates)
 
 
 def _start_of(day: date) -> datetime:
