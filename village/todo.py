@@ -1,8 +1,8 @@
 """A grid worker's tasks: open cases assigned to them or from their grid, and follow-up visits still due
 on closed cases of their grid. Shared by the mobile desk, the WeChat "待办" command and reminders.
 
-Everything starts from ``center.cases.queries.cases_query(actor)``, so a task list never shows what the
-worker could not open (检举控告 rule included).
+Everything is read through the actor's sight (the scope table, center.cases.reach), so a task list never
+shows what the worker could not open (检举控告 rule included).
 """
 
 from __future__ import annotations
@@ -10,17 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import aliased
 
+from center.cases import reach
 from center.cases.aftercare.operations import visits_required
-from center.cases.listing.queues import DONE
+from center.cases.listing.queues import cases_by_ids
 from center.cases.models import Case, CaseStatus, FollowUpVisit
 from center.cases.presenters import DeadlineView, next_deadlines
-from center.cases.queries import cases_query
 from core.accounts.models import Role
 from core.actor import Actor
 from core.auth.scoping import subtree_clause
-from core.db import db
 from core.org.models import OrgUnit
 
 REASON_LABELS = {"assigned": "交给我办", "grid": "本网格", "follow_up": "待回访"}
@@ -37,6 +35,10 @@ class Task:
         return REASON_LABELS[self.reason]
 
 
+#: How many ended cases of the grid are looked at for owed follow-up visits (a grid's cases of several years).
+FOLLOW_UP_SCAN = 2000
+
+
 def grid_paths(actor: Actor) -> list[str]:
     return sorted({m.unit.path for m in actor.memberships if m.role == Role.grid_worker and m.unit is not None})
 
@@ -45,22 +47,24 @@ def my_tasks(actor: Actor, *, limit: int = 50) -> list[Task]:
     """Open work first (overdue, then nearest deadline), then follow-ups due, at most ``limit``."""
     if actor.user_id is None:
         return []
-    origin = aliased(OrgUnit)
     paths = grid_paths(actor)
-    in_grid = or_(*[subtree_clause(origin.path, p) for p in paths]) if paths else None
+    # Through the scope table (center.cases.reach): the grid's and the person's own ways in, a few rows each —
+    # an ORDER BY received_at over the registry would walk the district to find a grid's handful.
+    in_grid = (Case.origin_unit_id.in_(select(OrgUnit.id).where(or_(*[subtree_clause(OrgUnit.path, p)
+                                                                      for p in paths])))
+               if paths else None)
     mine = Case.assignee_user_id == actor.user_id
-    base = cases_query(actor).join(origin, Case.origin_unit_id == origin.id)
-    open_cases = list(db.session.scalars(
-        base.where(Case.status.not_in([s.value for s in DONE]), mine if in_grid is None else or_(mine, in_grid))
-        .order_by(Case.received_at.desc(), Case.id.desc()).limit(limit)))
+    open_where = reach.Where(rows=(reach.is_open,), cases=(mine if in_grid is None else or_(mine, in_grid),))
+    open_cases = cases_by_ids([i for i, _ in reach.page(actor, "case.read", limit=limit, where=open_where)])
     follow_ups: list[Case] = []
     if in_grid is not None:
         visits = (select(func.count(FollowUpVisit.id)).where(FollowUpVisit.case_id == Case.id)
                   .correlate(Case).scalar_subquery())
-        follow_ups = list(db.session.scalars(
-            base.where(Case.status.in_([CaseStatus.closed.value, CaseStatus.evaluated.value]), in_grid,
-                       visits < visits_required())
-            .order_by(Case.updated_at.desc()).limit(limit)))
+        ended = (CaseStatus.closed.value, CaseStatus.evaluated.value)
+        done_where = reach.Where(rows=(lambda r: r.status.in_(ended),), cases=(in_grid, visits < visits_required()))
+        # every such case of the grid (its range is the grid's), the most recently changed first
+        owed = cases_by_ids([i for i, _ in reach.page(actor, "case.read", limit=FOLLOW_UP_SCAN, where=done_where)])
+        follow_ups = sorted(owed, key=lambda c: (c.updated_at, c.id), reverse=True)[:limit]
     deadlines = next_deadlines(open_cases)
     tasks = [Task(c, "assigned" if c.assignee_user_id == actor.user_id else "grid", deadlines.get(c.id))
              for c in open_cases]
