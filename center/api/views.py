@@ -27,7 +27,7 @@ from center.api.schemas import (
 from center.cases.intake.numbering import NUMBER_RE
 from center.cases.intake.operations import file_case
 from center.cases.lifecycle.operations import transition
-from center.cases.listing.search import is_personal_identifier, search_clause
+from center.cases.listing.search import is_personal_identifier, search_candidates, search_clause
 from center.cases.models import Case
 from center.cases.queries import case_page, get_case_by_number_or_404
 from center.cases.routing.units import load_department, load_units
@@ -86,10 +86,11 @@ def _csrf_failed(exc):
 # --- cases ----------------------------------------------------------------------------------------------------
 
 
-def _case_list(args: dict, clause=None):
-    """The page of the actor's cases narrowed by ``args`` (status, kind) and ``clause``, newest first."""
+def _case_list(args: dict, clause=None, candidates=None):
+    """The page of the actor's cases narrowed by ``args`` (status, kind) and ``clause`` (or to ``candidates``,
+    a search's matches), newest first."""
     cases, total = case_page(current_actor(), status=args["status"], kind=args["kind"], clause=clause,
-                             limit=args["limit"], offset=args["offset"])
+                             candidates=candidates, limit=args["limit"], offset=args["offset"])
     return _dump(CaseListSchema, {"items": present.summaries(cases), "total": total, "limit": args["limit"],
                                   "offset": args["offset"]})
 
@@ -122,7 +123,9 @@ def list_cases():
 @csrf.exempt
 def search_cases():
     args = load_form(CaseSearchArgs(), _json_body())
-    return _case_list(args, search_clause(args["q"]))
+    found = search_candidates(args["q"])  # as the list does: start from the matches when they are few
+    return _case_list(args, search_clause(args["q"]) if found is None else None,
+                      tuple(sorted(found)) if found is not None else None)
 
 
 @bp.route("/cases", methods=["POST"])

@@ -104,7 +104,7 @@ def get_case_by_number_or_404(number: str, *, actor: Actor, action: str = READ) 
     return get_or_404(cases_query(actor, action), number, column=Case.number)
 
 
-def case_page(actor: Actor, *, status=None, kind=None, clause=None, limit: int, offset: int
+def case_page(actor: Actor, *, status=None, kind=None, clause=None, candidates=None, limit: int, offset: int
               ) -> tuple[list[Case], int]:
     """One page of the actor's cases (newest first) narrowed by status, kind and ``clause``, and how many
     there are in all: the API's list and search (through the scope table, center.cases.reach)."""
@@ -116,7 +116,7 @@ def case_page(actor: Actor, *, status=None, kind=None, clause=None, limit: int, 
         rows.append(lambda r: r.status == getattr(status, "value", status))
     if kind:
         rows.append(lambda r: r.case_kind == getattr(kind, "value", kind))
-    where = reach.Where(tuple(rows), (clause,) if clause is not None else ())
+    where = reach.Where(tuple(rows), (clause,) if clause is not None else (), case_ids=candidates)
     total = reach.count(actor, READ, where=where)
     ids = [i for i, _ in reach.page(actor, READ, limit=limit, offset=offset, where=where, open_first=False)]
     return cases_by_ids(ids), total
