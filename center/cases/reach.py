@@ -95,6 +95,9 @@ def refresh(conn, case_ids: Iterable[int]) -> None:
     """Replace the rows of ``case_ids`` by what they should be now (in the caller's transaction)."""
     ids = sorted(set(case_ids))
     for chunk in _chunks(ids):
+        # Two transactions rewriting one case's rows (an assignment withdrawn while the assignee changes)
+        # take turns on the case row, so the second sees the first's rows (PostgreSQL; SQLite writes alone).
+        conn.execute(select(Case.id).where(Case.id.in_(chunk)).order_by(Case.id).with_for_update())
         conn.execute(delete(CaseReach).where(CaseReach.case_id.in_(chunk)))
     rows = compute(conn, ids)
     for i in range(0, len(rows), 5000):

@@ -5,7 +5,7 @@ A Chinese word has no spaces to split on and most search words are two character
 a given name), shorter than a trigram index serves. So each case's text is cut here into overlapping
 two-character grams ("排水沟堵塞" → 排水 水沟 沟堵 堵塞) plus its single characters, Latin and digit runs kept
 whole; a word of the search is found as the phrase of its grams (adjacent, in order: exactly "contains the
-word"), a one-character word by its character, a Latin/digit word as a prefix of a kept word. The grams are
+word"), a one-character word by its character, a Latin/digit word as a whole kept word. The grams are
 stored in ``case_terms`` and indexed by the engine's own full-text index (SQLite FTS5, PostgreSQL GIN over
 tsvector), so a rare word costs a few index pages, not the district.
 
@@ -24,6 +24,9 @@ from sqlalchemy.orm import Session
 
 from center.cases.models import Case, CaseTerms, Party
 
+#: Between two texts of a case (a phrase never runs from one name into the next). A search word that reads as
+#: it is not looked up in the index (it would match every case): it is matched as plain text instead.
+BREAK = "zzbreak"
 _RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+|[0-9a-z]+")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
@@ -53,7 +56,7 @@ def document(summary: str, names: Iterable[str]) -> dict:
     chars: list[str] = []
     for value in (summary, *names):
         g, c = cut(value)
-        grams += [*g, "zzbreak"]
+        grams += [*g, BREAK]
         chars += c
     return {"grams": " ".join(grams), "chars": " ".join(chars)}
 
@@ -124,7 +127,8 @@ def _tokens(word: str) -> tuple[str, list[str]] | None:
         return None
     if len(runs) == 1 and _CJK.match(runs[0]) and len(runs[0]) == 1:
         return "chars", runs
-    return "grams", cut(word)[0]
+    grams = cut(word)[0]
+    return None if BREAK in grams else ("grams", grams)
 
 
 def matching_ids(word: str):
