@@ -65,6 +65,7 @@ def parse_args(argv=None):
     parser.add_argument("--mixed", type=int, default=1000, help="mixed requests before reading the RSS")
     parser.add_argument("--in-place", action="store_true", help="use a SQLite file directly, not a copy")
     parser.add_argument("--skip-intake", action="store_true")
+    parser.add_argument("--skip-pages", action="store_true", help="intake only (no pages, no RSS)")
     return parser.parse_args(argv)
 
 
@@ -316,10 +317,13 @@ def main(argv=None) -> int:
                                 "start_s": round(time.perf_counter() - started, 1), "rss_idle_mb": server.rss_mb()}
             print(f"[web] gunicorn on {server.base}, workers {server.workers()}", flush=True)
             clients = {username: Client(server.base, username).login() for _role, username in ROLES}
-            result["pages"], ops = measure_pages(clients, url, args.requests, args.warm)
+            result["pages"], ops = [], []
+            if not args.skip_pages:
+                result["pages"], ops = measure_pages(clients, url, args.requests, args.warm)
             if not args.skip_intake:
                 result["intake"] = measure_intake(server.base, args)
-            result["rss"] = mixed_then_rss(server, ops, args.mixed)
+            if ops:
+                result["rss"] = mixed_then_rss(server, ops, args.mixed)
         finally:
             code = server.stop()
             result["server_exit"] = code

@@ -137,7 +137,9 @@ class FloorInsert:
 
 def run(kind, clients: list[Client], *, seconds: float, max_ops: int | None, warm: int = 2) -> dict:
     """Each client runs ``kind`` in a loop on its own thread until ``seconds`` pass or ``max_ops`` are done."""
-    workers = [kind(c, seed=1000 * i + len(kind.__name__)) for i, c in enumerate(clients)]
+    # A fresh stream of people per run: cases an earlier run left in the database never make a repeat.
+    nonce = random.SystemRandom().randrange(2**32)
+    workers = [kind(c, seed=nonce + 1000 * i + len(kind.__name__)) for i, c in enumerate(clients)]
     for w in workers:  # warm each session's path (and its worker) outside the clock
         for _ in range(warm):
             w()

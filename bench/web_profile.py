@@ -77,8 +77,8 @@ def main(argv=None) -> int:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--user", required=True)
     parser.add_argument("--path", required=True, help="GET this path (or POST with --form k=v …)")
-    parser.add_argument("--form", nargs="*", help="POST these fields (the CSRF token is added; {uuid} and {rid} "
-                                                  "in a value become a fresh hex id and a fresh 居民身份证 number)")
+    parser.add_argument("--form", nargs="*", help="POST these fields (the CSRF token is added; {uuid}, {rid}, {phone} "
+                                                  "in a value become a fresh hex id, 居民身份证 number, mobile)")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--explain", action="store_true")
     parser.add_argument("--top", type=int, default=25)
@@ -98,6 +98,7 @@ def main(argv=None) -> int:
             return client.get(args.path)
         page = client.get("/account").get_data(as_text=True)
         data = {k: v.replace("{uuid}", uuid.uuid4().hex).replace("{rid}", resident_id(rng))
+                .replace("{phone}", f"139{rng.randrange(10**8):08d}")
                 for k, v in (item.split("=", 1) for item in args.form)}
         data["csrf_token"] = CSRF_RE.search(page).group(1)
         return client.post(args.path, data=data)
