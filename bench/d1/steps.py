@@ -25,11 +25,12 @@ SERVICE_METHODS = Weighted(("direct", "registered_mail", "electronic", "entruste
 RATINGS = Weighted(("satisfied", "basically", "unsatisfied"), (75, 18, 7))
 
 
-def _late(rng, on_time: tuple[float, float], late: tuple[float, float], share: float) -> float:
-    """A step's delay: on time mostly, late by ``share``, and once in a long while stuck for months or years
-    (积案: the backlog every desk carries)."""
+def _late(rng, on_time: tuple[float, float], late: tuple[float, float], share: float, *,
+          stuck: bool = True) -> float:
+    """A step's delay: on time mostly, late by ``share``, and once in a long while (``stuck``) for months or
+    years (积案: the backlog every desk carries)."""
     r = rng.random()
-    if r < 0.004:
+    if stuck and r < 0.004:
         return rng.uniform(60, 1200)
     return rng.uniform(*late) if r < share else rng.uniform(*on_time)
 
@@ -165,7 +166,8 @@ def petition(g, case, t) -> None:
     g.transition(case, "accept", g.triager(organ), t)
     notice_at = None
     try:  # the 受理告知书 goes its own way: a late one holds up only the answer, which comes after it
-        notice_at = g.after(t, _late(rng, (0.05, 3), (8, 25), 0.03))
+        # never stuck: a case is not answered and closed around a 受理告知书 that was never issued
+        notice_at = g.after(t, _late(rng, (0.05, 3), (8, 25), 0.03, stuck=False))
         _issue(g, case, "acceptance", notice_at)
     except NotYet:
         pass
