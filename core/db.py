@@ -356,3 +356,42 @@ MIGRATION_ONLY_PREFIXES = ("case_terms_fts", "ix_case_terms_grams_gin", "ix_case
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
     """Alembic's include_object: everything but ``MIGRATION_ONLY_PREFIXES``."""
     return not (reflected and name is not None and name.startswith(MIGRATION_ONLY_PREFIXES))
+
+
+def touched_keys(session: Session, watched: dict) -> set:
+    """Keys of the rows a flush writes that derived data depends on. ``watched`` maps a model class to
+    (attribute names, key function): a new or deleted object always counts, a dirty one when one of those
+    attributes (a column or a relationship) changed."""
+    from sqlalchemy import inspect
+
+    keys: set = set()
+    for obj in (*session.new, *session.deleted):
+        spec = watched.get(type(obj))
+        if spec is not None:
+            keys.add(spec[1](obj))
+    for obj in session.dirty:
+        spec = watched.get(type(obj))
+        if spec is not None:
+            state = inspect(obj)
+            if any(state.attrs[name].history.has_changes() for name in spec[0]):
+                keys.add(spec[1](obj))
+    keys.discard(None)
+    return keys
+
+
+_kept: dict = {}
+
+
+def keep_in_step(name: str, touched, refresh) -> None:
+    """Keep derived rows in step with every flush, in the flush's transaction: after each flush,
+    ``refresh(connection, touched(session))`` when anything was touched. Idempotent per ``name``."""
+    if name in _kept:
+        return
+
+    def after_flush(session: Session, _context) -> None:
+        keys = touched(session)
+        if keys:
+            refresh(session.connection(), keys)
+
+    _kept[name] = after_flush
+    event.listen(Session, "after_flush", after_flush)

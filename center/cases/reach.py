@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, delete, event, exists, false, func, insert, literal, or_, select, true
+from sqlalchemy import and_, delete, exists, false, func, insert, literal, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
 from center.cases.lifecycle.operations import FINAL_STATUSES
@@ -28,7 +28,7 @@ from center.cases.models.reach import REACH_DEPARTMENT, REACH_FILER, REACH_PERSO
 from center.departments.models import LIVE_ASSIGNMENT, CaseAssignment
 from core.actor import Actor
 from core.auth.permissions import granting
-from core.db import db
+from core.db import db, keep_in_step, touched_keys
 from core.org.models import OrgUnit
 
 CHUNK = 500
@@ -132,39 +132,20 @@ WATCHED = {
 }
 
 
-def _changed(obj) -> bool:
-    from sqlalchemy import inspect
-
-    state = inspect(obj)
-    return any(state.attrs[name].history.has_changes() for name in WATCHED[type(obj).__name__])
+def _case_id(obj) -> int | None:
+    return obj.id if isinstance(obj, Case) else obj.case_id
 
 
 def touched_cases(session: Session) -> set[int]:
     """Ids of the cases whose rows this flush may change: new and deleted cases, deadlines and assignments,
     and dirty ones with a watched attribute changed."""
-    ids: set[int] = set()
-    for obj in (*session.new, *session.deleted):
-        if isinstance(obj, Case):
-            ids.add(obj.id)
-        elif isinstance(obj, Deadline | CaseAssignment):
-            ids.add(obj.case_id)
-    for obj in session.dirty:
-        if isinstance(obj, Case | Deadline | CaseAssignment) and _changed(obj):
-            ids.add(obj.id if isinstance(obj, Case) else obj.case_id)
-    ids.discard(None)
-    return ids
-
-
-def _after_flush(session: Session, _context) -> None:
-    ids = touched_cases(session)
-    if ids:
-        refresh(session.connection(), ids)
+    return touched_keys(session, {model: (WATCHED[model.__name__], _case_id)
+                                  for model in (Case, Deadline, CaseAssignment)})
 
 
 def install() -> None:
     """Keep the rows in step on every session's flush (idempotent)."""
-    if not event.contains(Session, "after_flush", _after_flush):
-        event.listen(Session, "after_flush", _after_flush)
+    keep_in_step("case_reach", touched_cases, refresh)
 
 
 # --- reading ---------------------------------------------------------------------------------------------------

@@ -19,10 +19,11 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from sqlalchemy import ARRAY, Text, bindparam, delete, event, func, insert, literal_column, select, text
+from sqlalchemy import ARRAY, Text, bindparam, delete, func, insert, literal_column, select, text
 from sqlalchemy.orm import Session
 
 from center.cases.models import Case, CaseTerms, Party
+from core.db import keep_in_step, touched_keys
 
 #: Between two texts of a case (a phrase never runs from one name into the next). A search word that reads as
 #: it is not looked up in the index (it would match every case): it is matched as plain text instead.
@@ -87,35 +88,12 @@ def rebuild(conn) -> int:
 
 
 def touched_cases(session: Session) -> set[int]:
-    from sqlalchemy import inspect
-
-    ids: set[int] = set()
-    for obj in session.new:
-        if isinstance(obj, Case):
-            ids.add(obj.id)
-        elif isinstance(obj, Party):
-            ids.add(obj.case_id)
-    for obj in session.deleted:
-        if isinstance(obj, Party):
-            ids.add(obj.case_id)
-    for obj in session.dirty:
-        if isinstance(obj, Case) and inspect(obj).attrs.summary.history.has_changes():
-            ids.add(obj.id)
-        elif isinstance(obj, Party) and inspect(obj).attrs.name.history.has_changes():
-            ids.add(obj.case_id)
-    ids.discard(None)
-    return ids
-
-
-def _after_flush(session: Session, _context) -> None:
-    ids = touched_cases(session)
-    if ids:
-        refresh(session.connection(), ids)
+    """Cases whose summary or one of whose parties this flush writes."""
+    return touched_keys(session, {Case: (("summary",), lambda c: c.id), Party: (("name",), lambda p: p.case_id)})
 
 
 def install() -> None:
-    if not event.contains(Session, "after_flush", _after_flush):
-        event.listen(Session, "after_flush", _after_flush)
+    keep_in_step("case_terms", touched_cases, refresh)
 
 
 # --- the clause ------------------------------------------------------------------------------------------------
