@@ -82,6 +82,8 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--explain", action="store_true")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--sort", default="cumulative", help="pstats order: cumulative, tottime …")
+    parser.add_argument("--only", help="list only functions whose file matches this regex (e.g. /work/main/(center|core)/)")
     args = parser.parse_args(argv)
 
     rng = random.Random(7)
@@ -143,7 +145,7 @@ def main(argv=None) -> int:
                     raw.close()
     print()
     stats = pstats.Stats(profile)
-    stats.sort_stats("cumulative").print_stats(args.top)
+    stats.sort_stats(args.sort).print_stats(*([args.only] if args.only else []), args.top)
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
-from core.accounts.queries import grid_workers
+from core.accounts.queries import grid_worker_counts
 from core.auth.decorators import permission
 from core.desk import desk_unit
 from core.org import queries as org_queries
@@ -19,10 +19,8 @@ def index():
     actor = current_actor()
     township = desk_unit(actor, "desk.township", request.args.get("unit", type=int))
     villages = org_queries.list_units(actor, parent=township)
-    counts = {v.id: org_queries.subtree_counts(v) for v in villages}
-    workers_by_village: dict[int, int] = {}
-    for _user, grid in grid_workers(within=township):
-        workers_by_village[grid.parent_id] = workers_by_village.get(grid.parent_id, 0) + 1
+    counts = org_queries.child_counts(township, villages)
+    workers_by_village = grid_worker_counts(township)
     from center.cases.listing.queues import desk_cases
 
     return render_template("township/desk.html", township=township, villages=villages, counts=counts,

@@ -19,7 +19,7 @@ def index():
     actor = current_actor()
     district = desk_unit(actor, "desk.district")
     townships = org_queries.list_units(actor, parent=district)
-    counts = {t.id: org_queries.subtree_counts(t) for t in townships}
+    counts = org_queries.child_counts(district, townships)
     departments = org_queries.list_departments(actor, unit=district)
     from center.cases.listing.queues import desk_cases
 

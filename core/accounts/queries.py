@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, func, or_, select
 
 from core.accounts.models import LoginThrottle, Membership, Role, User
 from core.actor import Actor
@@ -135,3 +135,16 @@ def grid_workers(*, unit_ids=None, within: OrgUnit | None = None, where=None) ->
     if where is not None:
         stmt = stmt.where(where)
     return [(user, unit) for user, unit in db.session.execute(stmt.order_by(OrgUnit.path, User.display_name))]
+
+
+def grid_worker_counts(within: OrgUnit) -> dict[int, int]:
+    """How many grid-worker posts ``grid_workers(within=…)`` lists under each village (the grids' parent):
+    counted in SQL, for a desk that shows the figure only (a township has a hundred or more)."""
+    from core.auth.scoping import subtree_clause
+
+    stmt = (select(OrgUnit.parent_id, func.count()).join(Membership, Membership.unit_id == OrgUnit.id)
+            .join(User, Membership.user_id == User.id)
+            .where(Membership.role == Role.grid_worker, Membership.is_active.is_(True), User.is_active.is_(True),
+                   subtree_clause(OrgUnit.path, within.path))
+            .group_by(OrgUnit.parent_id))
+    return {parent_id: n for parent_id, n in db.session.execute(stmt)}

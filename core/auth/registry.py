@@ -102,6 +102,7 @@ def register_action(name: str, label: str, *grants: Grant) -> None:
     spec = ActionSpec(name, label, tuple(grants))
     _claim(spec)
     _actions[name] = spec
+    _held_cache.clear()
 
 
 def register_permission(name: str, label: str, roles: Iterable[Role], tiers: Iterable[str] | None = None) -> None:
@@ -109,6 +110,7 @@ def register_permission(name: str, label: str, roles: Iterable[Role], tiers: Ite
     spec = PermissionSpec(name, label, frozenset(roles), frozenset(tiers) if tiers is not None else None)
     _claim(spec)
     _permissions[name] = spec
+    _held_cache.clear()
 
 
 def register_relations(subject_type: type, resolver: Callable[[Membership, object], Iterable[str]]) -> None:
@@ -132,12 +134,21 @@ def registered_permissions() -> dict[str, PermissionSpec]:
     return dict(_permissions)
 
 
+#: held_names by (role, tier of the place): every grant reads only those two, and a request asks this a few
+#: dozen times (each a walk over every registered name). Emptied whenever a name is registered.
+_held_cache: dict[tuple, frozenset[str]] = {}
+
+
 def held_names(m: Membership) -> frozenset[str]:
     """Every name ``m`` could hold: the flat permissions its role holds at its place, and the actions its role
     is granted in some relation (``core.auth.permissions.membership_permissions``)."""
-    held = {name for name, spec in _permissions.items() if spec.held_by(m)}
-    held.update(name for name in _actions if role_may_hold(m, name))
-    return frozenset(held)
+    key = (m.role, place_tier(m))
+    held = _held_cache.get(key)
+    if held is None:
+        names = {name for name, spec in _permissions.items() if spec.held_by(m)}
+        names.update(name for name in _actions if role_may_hold(m, name))
+        held = _held_cache[key] = frozenset(names)
+    return held
 
 
 def place_tier(m: Membership) -> str | None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import aliased
 
 from core.actor import Actor
 from core.auth.scoping import subtree_clause, unit_filter
@@ -50,6 +51,26 @@ def subtree_counts(unit: OrgUnit) -> dict[str, int]:
                                                  OrgUnit.is_active.is_(True)).group_by(OrgUnit.kind))
     counts = {k.value: 0 for k in UnitKind}
     counts.update({str(kind): n for kind, n in rows})
+    return counts
+
+
+def child_counts(parent: OrgUnit, children: list[OrgUnit]) -> dict[int, dict[str, int]]:
+    """``subtree_counts`` of each of ``children`` (units directly under ``parent``) in one grouped query
+    instead of one per child (a district desk lists 27 townships, a township ~40 villages): each child's
+    subtree is a path range of the index, joined, so the district's ~4,000 units are counted, not loaded."""
+    counts = {c.id: {k.value: 0 for k in UnitKind} for c in children}
+    if not children:
+        return counts
+    child, below = aliased(OrgUnit), aliased(OrgUnit)
+    # the child's range as subtree_clause writes it: path >= "/p/c/" and path < "/p/c0"
+    upper = func.substr(child.path, 1, func.length(child.path) - 1).concat("0")
+    rows = db.session.execute(
+        select(child.id, below.kind, func.count())
+        .join(below, and_(below.path > child.path, below.path < upper))
+        .where(child.id.in_([c.id for c in children]), below.is_active.is_(True))
+        .group_by(child.id, below.kind))
+    for child_id, kind, n in rows:
+        counts[child_id][getattr(kind, "value", kind)] = n
     return counts
 
 

@@ -452,3 +452,30 @@ def test_township_leader_holds_no_org_manage(signed_in, demo, db):
     assert client.get("/admin/departments/new").status_code == 403
     assert "新建下级单位" not in text(client.get(f"/admin/org/{township.id}"))
     assert demo.unit(NEW_VILLAGE_CODE) is None
+
+
+@pytest.mark.parametrize("parent", ["示范区", "青石镇"])
+def test_child_counts_equal_each_childs_subtree_counts(parent, demo, db):
+    """The desks count every child's units in one read of the parent's subtree; each figure is the
+    child's own subtree count, inactive units left out (one grid is switched off to show it)."""
+    from core.org import queries
+
+    grid = demo.unit("青石村第1网格")
+    operations.set_unit_active(grid, False, actor=demo.actor("admin"))
+    db.session.commit()
+    top = demo.unit(parent)
+    children = list(db.session.scalars(select(OrgUnit).where(OrgUnit.parent_id == top.id)))
+    got = queries.child_counts(top, children)
+    assert got == {c.id: queries.subtree_counts(c) for c in children}
+    assert sum(sum(v.values()) for v in got.values()) > len(children)  # grandchildren were counted
+
+
+def test_grid_worker_counts_equal_the_listed_posts_per_village(demo, db):
+    """The township desk's 网格员 column counts in SQL what grid_workers lists."""
+    from core.accounts.queries import grid_worker_counts, grid_workers
+
+    township = demo.unit("青石镇")
+    listed: dict[int, int] = {}
+    for _user, grid in grid_workers(within=township):
+        listed[grid.parent_id] = listed.get(grid.parent_id, 0) + 1
+    assert listed and grid_worker_counts(township) == listed

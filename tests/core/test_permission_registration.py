@@ -137,6 +137,7 @@ def test_registering_a_name_again_is_a_no_op_with_the_same_grants_and_refused_wi
         assert registry.action_spec("case.triage") == spec and "case.triage" not in registry.registered_permissions()
     finally:
         registry._permissions.pop(name, None)
+        registry._held_cache.clear()  # the memo of held names may hold the test's name
 
 
 # --- one leaders_of(unit) ------------------------------------------------------------------------------------

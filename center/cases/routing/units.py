@@ -126,18 +126,20 @@ def origin_refusal(actor: Actor, unit: OrgUnit) -> str | None:
     return None
 
 
-def accused_unit_options(actor: Actor) -> list[OrgUnit]:
+def accused_unit_options(actor: Actor) -> list:
     """Units an accusation may name: the non-grid units of the actor's districts (``accused_refusal`` then
-    requires the origin's district)."""
+    requires the origin's district), as (id, name, depth) rows — a district's ~1,200 units are options of
+    a select on every intake form, never objects the form needs."""
     units = intake_units(actor)
     roots = sorted({_district_id(u) for u in units})
     if not roots:
         return []
     paths = [db.session.get(OrgUnit, r).path for r in roots]
-    return list(db.session.scalars(select(OrgUnit).where(or_(*[subtree_clause(OrgUnit.path, p) for p in paths]),
-                                                         OrgUnit.kind != UnitKind.grid, OrgUnit.is_active.is_(True),
-                                                         OrgUnit.parent_id.is_not(None))
-                                   .order_by(OrgUnit.code)))
+    return list(db.session.execute(
+        select(OrgUnit.id, OrgUnit.name, OrgUnit.depth)
+        .where(or_(*[subtree_clause(OrgUnit.path, p) for p in paths]), OrgUnit.kind != UnitKind.grid,
+               OrgUnit.is_active.is_(True), OrgUnit.parent_id.is_not(None))
+        .order_by(OrgUnit.code)))
 
 
 def accused_refusal(origin: OrgUnit, accused: OrgUnit) -> str | None:
