@@ -368,3 +368,33 @@ def test_demo_gives_every_department_user_a_working_queue(db, demo, signed_in):
     states = {a.department.name: a.status for a in up.assignments}
     assert states == {"区民政局": S.acknowledged, "区住房和城乡建设委员会": S.queued}  # 区总工会: nobody in post
     assert all(a.arrive_by > datetime.now(UTC) for a in up.assignments if a.arrive_by)
+
+
+def test_the_organ_list_holds_open_cases_and_the_done_list_the_latest(db, demo, signed_in, monkeypatch):
+    """转送本部门办理 lists the cases the department still has to handle — not 办结 or evaluated ones — and
+    近期完成 the latest DONE_SHOWN with how many in all (a district department finishes thousands a year)."""
+    from center.cases.models import CaseStatus
+    from center.departments import queries
+    from core.audit.operations import record
+
+    sifa = demo.department("区司法局")
+    case = make_case(demo)
+    case.handling_department_id = sifa.id  # as a 转送 to the department leaves it (the fixture's shortcut)
+    record(demo.actor("qs.staff"), "case.test_setup", case)
+    db.session.commit()
+    desk = signed_in("sifa.head").get("/center/department").get_data(as_text=True)
+    assert "转送本部门办理" in desk and case.number in desk
+    case.status = CaseStatus.closed
+    record(demo.actor("qs.staff"), "case.test_setup", case)
+    db.session.commit()
+    desk = signed_in("sifa.head").get("/center/department").get_data(as_text=True)
+    assert case.number not in desk
+
+    xinfang = demo.department("区信访局")
+    whole = queries.desk_queues(demo.actor("xinfang.liaison"), [xinfang])["queues"][xinfang.id]
+    assert whole["done"] and whole["done_count"] == len(whole["done"])
+    monkeypatch.setattr(queries, "DONE_SHOWN", 0)
+    capped = queries.desk_queues(demo.actor("xinfang.liaison"), [xinfang])["queues"][xinfang.id]
+    assert capped["done"] == [] and capped["done_count"] == whole["done_count"]
+    page = signed_in("xinfang.liaison").get("/center/department").get_data(as_text=True)
+    assert f"共 {whole['done_count']} 件，显示最近 0 件" in page

@@ -135,3 +135,20 @@ def test_each_desk_shows_its_queues_linked_to_the_case_list(signed_in, demo, db,
 def test_mobile_home_still_lists_the_grid_workers_cases(signed_in):
     page = text(signed_in("qs01.g1").get("/m/"))
     assert "邻里因排水沟堵塞发生争执" in page
+
+
+@pytest.mark.parametrize("who", ["qs.staff", "center.li", "qs01.head", "qs01.g1", "sifa.liaison"])
+def test_the_lists_tally_is_its_counts_and_its_total(db, demo, who):
+    """The list reads its total from the tally of its queues (open rows plus done rows): the same figures
+    as counting the list and each queue on its own."""
+    from center.cases import reach
+    from center.cases.listing.queues import tally
+
+    actor = demo.actor(who)
+    today = today_shanghai()
+    whole = tally(actor, today=today, with_total=True)
+    assert whole.queues == tally(actor, today=today).queues
+    assert whole.total == reach.count(actor, "case.read") > 0
+    assert whole.open == reach.count(actor, "case.read", where=reach.EVERYTHING.and_rows(reach.is_open))
+    for key in QUEUE_KEYS:
+        assert whole.queues[key] == len(members(db, actor, key, today)), key

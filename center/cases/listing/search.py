@@ -433,11 +433,12 @@ class Page:
 
 
 def search_cases(actor: Actor, filters: Filters, *, page: int | None = None, per_page: int = PAGE_SIZE,
-                 today: date | None = None) -> Page:
+                 today: date | None = None, where: reach.Where | None = None, total: int | None = None) -> Page:
     """One page of the list. ``after`` / ``before`` in the filters (the pager's links) continue next to the
-    neighbouring page; a page number alone (a typed URL) is counted from the start."""
-    where = filter_where(actor, filters, today)
-    total = reach.count(actor, "case.read", where=where)
+    neighbouring page; a page number alone (a typed URL) is counted from the start. ``where`` and ``total``:
+    the filters' clause and count when the caller has them already (the list view counts its queues)."""
+    where = filter_where(actor, filters, today) if where is None else where
+    total = reach.count(actor, "case.read", where=where) if total is None else total
     pages = max(1, -(-total // per_page))
     page = min(page or filters.page, pages)
     after, before = filters.values.get("after"), filters.values.get("before")

@@ -28,7 +28,7 @@ from center.cases.listing.export import (
     get_party_or_404,
     reveal_party,
 )
-from center.cases.listing.queues import QUEUE_LABELS, QUEUES, queue_counts
+from center.cases.listing.queues import QUEUE_LABELS, QUEUES, queue_row_clause, tally
 from center.cases.listing.search import (
     Filters,
     SearchArgs,
@@ -88,10 +88,15 @@ def index():
     if filters.values.get("q"):
         typed["q"] = filters.values["q"]
     today = today_shanghai()
-    page = search_cases(actor, filters, today=today)
-    # The counts of the queues under the other filters (so a tab says how many it would show).
+    # The counts of the queues under the other filters (so a tab says how many it would show); the list's
+    # own total is one of them (its queue's, or open plus done), and its clause theirs plus the queue's.
     others = Filters({k: v for k, v in filters.values.items() if k not in ("queue", "page")})
-    counts = queue_counts(actor, where=filter_where(actor, others, today), today=today)
+    base = filter_where(actor, others, today)
+    counted = tally(actor, where=base, today=today, with_total=True)
+    counts, queue = counted.queues, filters.values.get("queue")
+    where = base.and_rows(lambda r: queue_row_clause(actor, queue, today, r)) if queue else base
+    page = search_cases(actor, filters, today=today, where=where,
+                        total=counts[queue] if queue else counted.total)
     return render_template("cases/list.html", errors={}, form=typed, page=page, filters=filters, counts=counts,
                            cases=page.cases, deadlines=next_deadlines(page.cases, today), **_page_context(actor))
 
