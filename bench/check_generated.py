@@ -62,6 +62,28 @@ INVARIANTS = [
 ]
 
 
+def _terms_drift(conn) -> list[int]:
+    """Cases (a sample) whose case_terms row differs from what center.cases.listing.terms makes of them."""
+    from sqlalchemy import text
+
+    from center.cases.listing import terms
+
+    ids = [i for (i,) in conn.execute(text("SELECT id FROM cases WHERE id % 97 = 0"))]
+    kept = {r.case_id: (r.grams, r.chars) for r in conn.execute(
+        text("SELECT case_id, grams, chars FROM case_terms WHERE case_id % 97 = 0"))}
+    summaries = dict(conn.execute(text("SELECT id, summary FROM cases WHERE id % 97 = 0")).all())
+    names: dict[int, list[str]] = {}
+    for case_id, name in conn.execute(text("SELECT case_id, name FROM case_parties WHERE case_id % 97 = 0 "
+                                           "ORDER BY case_id, id")):
+        names.setdefault(case_id, []).append(name or "")
+    bad = []
+    for i in ids:
+        doc = terms.document(summaries[i], names.get(i, []))
+        if kept.get(i) != (doc["grams"], doc["chars"]):
+            bad.append(i)
+    return bad
+
+
 def check(label: str, ok: bool, detail: str = "") -> None:
     print(f"  {'ok ' if ok else 'FAIL'} {label}{(': ' + detail) if detail else ''}", flush=True)
     if not ok:
@@ -97,6 +119,9 @@ def main(argv=None) -> int:
                 if conn.dialect.name == "sqlite":
                     broken, ms = timed(lambda: conn.exec_driver_sql("PRAGMA foreign_key_check").fetchmany(5))
                     check("foreign keys", not broken, str(broken) if broken else f"{ms:.0f} ms")
+                bad, ms = timed(lambda: _terms_drift(conn))
+                check("search grams equal a recomputation (every 97th case)", not bad, f"{bad[:3]}" if bad
+                      else f"{ms:.0f} ms")
         sample = _sample(db)
         sample["pages"] = _variety(db)
         db.session.remove()

@@ -30,7 +30,7 @@ os.environ.setdefault("MEDIATION_ENV", "development")
 DEFAULT_DB = ROOT / "bench" / "out" / "d1.db"
 PRESETS = {"district": {"cases": 300_000, "years": 4}}
 ORG_TABLES = ["org_units", "departments", "users", "memberships", "audit_entries"]
-CASE_TABLES = ["work_subjects", "cases", "case_parties", "case_deadlines", "case_documents", "case_service_records",
+CASE_TABLES = ["work_subjects", "cases", "case_parties", "case_terms", "case_deadlines", "case_documents", "case_service_records",
                "case_extensions", "case_mediation_sessions", "case_follow_ups", "case_evaluations", "case_reviews",
                "case_assignments", "case_supervisions", "case_events", "audit_entries"]
 BATCH = 5000  # cases generated between two writes

@@ -22,6 +22,7 @@ from center.cases.documents.operations import organ_name_for, upper_organ_name
 from center.cases.intake.numbering import format_number
 from center.cases.intake.operations import CASE_FIELDS
 from center.cases.lifecycle.operations import transition_for
+from center.cases.listing import terms
 from center.cases.models import CaseKind
 from center.cases.routing.units import accused_refusal, default_handling_unit
 from core.accounts.models import Role
@@ -314,6 +315,7 @@ class District:
         applicant = applicant or people.person(case.township, case.village)
         people.party_row(self.rows, case.id, "applicant", applicant, utc(received))
         case.applicants.append(applicant.name)
+        respondents: list[str] = []
         if case.kind == "petition":
             self.recent_petitioners.append((applicant, case.id, case.row["number"], received))
             if len(self.recent_petitioners) > 20000:
@@ -327,6 +329,11 @@ class District:
             other = people.organisation() if business and rng.random() < 0.6 else people.person(case.township,
                                                                                                  case.village)
             people.party_row(self.rows, case.id, "respondent", other, utc(received))
+            respondents.append(other.name)
+        # the search grams, as center.cases.listing.terms keeps them for every case the app writes (every
+        # party's name in the order of their rows: the applicants, then the respondent)
+        self.rows.add("case_terms", case_id=case.id,
+                      **terms.document(case.row["summary"], [*case.applicants, *respondents]))
         return note
 
     def build(self, received: datetime) -> CaseState:

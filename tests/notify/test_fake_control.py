@@ -152,12 +152,16 @@ def test_push_work_text_message(ctl, receiver):
 @pytest.mark.parametrize("platform", ["mp", "work"])
 @pytest.mark.parametrize(("tamper", "verdict"), [
     ("signature", "signature"), ("timestamp_old", "stale"), ("appid", "appid"),
-    ("garbage_ciphertext", "decrypt"), ("doctype", "doctype"),
+    ("garbage_ciphertext", {"decrypt", "appid"}), ("doctype", "doctype"),
 ])
 def test_push_tampering(ctl, receiver, platform, tamper, verdict):
+    """Each tampering is refused for its own reason. Random ciphertext (correctly signed) fails to decrypt —
+    or, now and then, decrypts to junk whose padding happens to pass and is refused by its AppID instead
+    (seen in a full run): either way undecryptable, never taken for a bad signature."""
     result = ctl.post("/push", {"platform": platform, "url": f"{receiver.url}/{platform}", "tamper": tamper,
                                 "event": {"type": "text", "from": "qs01.g1", "content": "x"}})
-    assert (result["status"], result["body"]) == (400, verdict)
+    verdicts = verdict if isinstance(verdict, set) else {verdict}
+    assert result["status"] == 400 and result["body"] in verdicts, result
 
 
 def test_push_raw_xml_and_replay(ctl, receiver):
