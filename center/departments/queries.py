@@ -78,27 +78,6 @@ def desk_queues(actor: Actor, departments: list[Department], now: datetime | Non
         queues[department_id]["done_count"] = db.session.scalar(
             select(func.count()).select_from(CaseAssignment).join(Case, CaseAssignment.case_id == Case.id)
             .where(*mine))
-    return {"queues": queues, "now": now, "live_cases": [], "visible_ids": set()}
-    # Visibility probed per assignment row (the scope table's EXISTS), never a list of every visible case.
-    visible = visible_clause(actor, "case.read", CaseAssignment.case_id) if not actor.is_system else None
-    live = db.session.scalars(_assignments(ids).where(
-        CaseAssignment.status.in_([s.value for s in LIVE_ASSIGNMENT]), *([visible] if visible is not None else []))
-        .order_by(CaseAssignment.assigned_at, CaseAssignment.id).limit(QUEUE_LIMIT)).unique()
-    live = list(live)
-    for a in live:
-        key = "summoned" if a.status in (S.summoned, S.acknowledged) else a.status.value
-        queues[a.department_id][key].append(_row(a, now))
-    for q in queues.values():
-        q["summoned"].sort(key=lambda r: (r["a"].arrive_by or now, r["a"].id))
-        q["active"].sort(key=lambda r: (r["since"] or now, r["a"].id))
-    done_stmt = _assignments(ids).where(CaseAssignment.status == S.done.value,
-                                        CaseAssignment.finished_at >= now - RECENT_DONE)
-    shown = accusation_shown(actor)
-    if shown is not None:
-        done_stmt = done_stmt.where(or_(shown, Case.filed_by_user_id == actor.user_id))
-    for a in db.session.scalars(done_stmt.order_by(CaseAssignment.finished_at.desc(), CaseAssignment.id.desc())
-                                .limit(QUEUE_LIMIT)).unique():
-        queues[a.department_id]["done"].append(_row(a, now))
     return {"queues": queues, "now": now, "live_cases": [a.case for a in live],
             "visible_ids": {a.case_id for a in live}}
 
