@@ -12,6 +12,7 @@ CASE_MODULES = (
     "center.cases.supervision.jobs",
     "center.cases.listing.views",
     "center.api",
+    "center.cases.card",
 )
 
 

@@ -32,9 +32,18 @@ class Actor:
     #: Every effective membership of the user, whatever ``within`` says: the 检举控告 rule hides a case from
     #: every user of the accused unit, so a narrower scope must not un-hide it (narrowing never widens).
     own_memberships: tuple[Membership, ...] = ()
+    #: When this web session last gave the second factor (epoch seconds; core.accounts.factor_views): the
+    #: operations that need a fresh one (issuing an API token) read it here, whatever channel called them.
+    factor_at: int | None = None
+
+    def factor_is_fresh(self, seconds: int = 600) -> bool:
+        import time
+
+        return self.factor_at is not None and 0 <= int(time.time()) - self.factor_at <= seconds
 
     @classmethod
-    def for_user(cls, user: User, *, ip=None, request_id=None, channel="web", within: str | None = None) -> Actor:
+    def for_user(cls, user: User, *, ip=None, request_id=None, channel="web", within: str | None = None,
+                 factor_at: int | None = None) -> Actor:
         """``within``: a unit path — only memberships placed inside that subtree act (a service token's scope,
         center/api/auth.py): a narrowing of the user's own rights, never a widening."""
         effective = tuple(m for m in user.memberships if m.is_effective)
@@ -45,7 +54,7 @@ class Actor:
             unit_id = first.unit_id if first.unit_id else first.department.unit_id
         return cls(user=user, memberships=active, ip=ip, request_id=request_id or uuid.uuid4().hex,
                    channel=channel, user_id=user.id, name=user.username, unit_id=unit_id, within=within,
-                   own_memberships=effective)
+                   own_memberships=effective, factor_at=factor_at)
 
     @classmethod
     def system(cls, channel: str = "job") -> Actor:

@@ -37,11 +37,12 @@ def create_app(config: dict | None = None) -> Flask:
     app.session_interface = DatabaseSessionInterface()
 
     from core import home
-    from core.accounts import admin_views, request_views, token_views
+    from core.accounts import admin_views, factor_views, request_views, token_views
     from core.accounts import views as account_views
     from core.audit import views as audit_views
     from core.org import views as org_views
 
+    factor_views.init_app(app)
     for bp in (home.bp, account_views.bp, admin_views.bp, token_views.bp, token_views.own_bp, request_views.bp,
                org_views.bp, audit_views.bp):
         app.register_blueprint(bp)
@@ -58,6 +59,12 @@ def create_app(config: dict | None = None) -> Flask:
     from core import calendar as work_calendar
 
     work_calendar.init_app(app)
+    from core import links
+
+    links.init_app(app)  # before the features, which register their link actions
+    from core import housekeeping
+
+    housekeeping.init_app(app)
     for name in FEATURES:
         importlib.import_module(name).init_app(app)
 

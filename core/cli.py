@@ -41,6 +41,8 @@ def load_demo(*, if_empty: bool = False) -> bool:
         demo.load_core(actor, context)
         for _name, seeder in hooks.demo_seeders:
             seeder(actor, context)
+        db.session.flush()
+        demo.enrol_demo_factors()
         db.session.commit()
     _print_logins(context["logins"])
     return True

@@ -53,6 +53,13 @@ class DefaultConfig:
     ARGON2_TIME_COST = 3
     ARGON2_MEMORY_KIB = 65536
 
+    #: Second factor (core.accounts.factors) for the roles the security policy names. Only the test
+    #: configuration switches it off (its tests switch it on); production refuses to start without it.
+    SECOND_FACTOR_ENFORCED = True
+    #: Rate limits {name: [hits, seconds]} overriding core.ratelimit.DEFAULT_LIMITS; env: a JSON object.
+    RATE_LIMITS: dict | None = None
+    #: Share the rate-limit counters through Redis (redis://…) instead of the database; nothing requires it.
+    RATE_LIMIT_REDIS_URL = ""
     WTF_CSRF_TIME_LIMIT = None  # the CSRF token lives as long as the server-side session
     WTF_CSRF_SSL_STRICT = False  # behind government gateways the Referer is often stripped
     MAX_CONTENT_LENGTH = 50 * 1024 * 1024
@@ -155,6 +162,8 @@ class TestConfig(DevelopmentConfig):
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_KIB = 8192
     SQLALCHEMY_DATABASE_URI = "sqlite://"
+    #: The suite signs in with passwords; tests/core/test_factors.py switches the second factor on.
+    SECOND_FACTOR_ENFORCED = False
 
 
 _BY_ENV = {"production": DefaultConfig, "development": DevelopmentConfig, "test": TestConfig}
@@ -209,6 +218,8 @@ def validate(cfg: dict) -> None:
         for key in ("SECRET_KEY", "CRYPTO_KEYS", "BLIND_INDEX_KEY"):
             if not cfg.get(key):
                 raise ConfigError(f"MEDIATION_{key} must be set in production")
+        if not cfg.get("SECOND_FACTOR_ENFORCED"):
+            raise ConfigError("MEDIATION_SECOND_FACTOR_ENFORCED cannot be off in production (等保三级 §8.1.4.1 d)")
     for key, low, high in (("API_TOKEN_DAYS", 1, 366), ("ADMIN_REQUEST_TTL_HOURS", 1, 24 * 14),
                            ("BINDING_PROOF_CODE_MINUTES", 1, 60)):
         if not low <= int(cfg[key]) <= high:

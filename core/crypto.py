@@ -53,6 +53,15 @@ class CryptoProvider:
         mac.update(value.strip().upper().encode("utf-8"))
         return mac.finalize().hex()
 
+    #: HMAC of the second factor's one-time codes (core.accounts.factors): SHA1 is what every authenticator
+    #: app computes (RFC 6238's default); a 密评 deployment with SM3 tokens replaces this provider.
+    otp_algorithm = "SHA1"
+
+    def otp_mac(self, key: bytes, message: bytes) -> bytes:
+        mac = crypto_hmac.HMAC(key, hashes.SHA1())  # noqa: S303 - RFC 4226/6238 HOTP, not a signature
+        mac.update(message)
+        return mac.finalize()
+
     def self_test(self) -> None:
         sample = "自检 110101199003074578"
         if self.decrypt(self.encrypt(sample)) != sample:

@@ -17,6 +17,10 @@ from core.org.models import DepartmentKind, OrgUnit, UnitKind
 from core.org.operations import create_department, create_unit
 
 DEMO_PASSWORD = "Shifan#2026"
+#: Every demo account that needs a second factor is enrolled with this published authenticator secret
+#: (base32). In development the sign-in's second step shows its current code (core.accounts.factor_views);
+#: add it to an authenticator app to try the real thing.
+DEMO_FACTOR_SECRET = "NVSHILLEMVWW6LLGMFRXI33SFVVWK6JB"
 DISTRICT_CODE = "990101000000"
 
 TOWNSHIPS = [  # (code suffix, name, kind of its villages, short, village names)
@@ -149,3 +153,25 @@ def load_core(actor: Actor, context: dict) -> None:
     db.session.flush()
     record_console_activations(placed, actor=actor)
     record(actor, "demo.loaded", district, unit_id=district.id, changed=["org_units", "departments", "users"])
+
+
+def enrol_demo_factors() -> int:
+    """Enrol every demo user who holds a role requiring a second factor (after all seeders ran)."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from core.accounts.factor_models import UserFactor
+    from core.accounts.factors import DEFAULT_ROLES
+    from core.crypto import provider
+    from core.db import utcnow
+
+    now = utcnow() - timedelta(days=1)
+    done = 0
+    for user in db.session.scalars(select(User)):
+        if user.is_service or not any(m.role in DEFAULT_ROLES for m in user.memberships):
+            continue
+        db.session.add(UserFactor(user_id=user.id, secret=provider().encrypt(DEMO_FACTOR_SECRET),
+                                  created_at=now, confirmed_at=now))
+        done += 1
+    return done

@@ -65,7 +65,10 @@ def init_app(app):
 
             record_security_event(current_actor(), "permission.denied", result="denied",
                                   object_type="action", object_id=exc.action)
-        return respond(exc.status, exc.message, getattr(exc, "errors", None))
+        response = app.make_response(respond(exc.status, exc.message, getattr(exc, "errors", None)))
+        if getattr(exc, "retry_after", None):  # a rate limit (core.ratelimit): when to come back
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.errorhandler(CSRFError)
     def _csrf(exc):

@@ -119,3 +119,12 @@ device_binding_pages: list[tuple[str, str]] = []
 def register_device_binding_page(endpoint: str, arg: str) -> None:
     if (endpoint, arg) not in device_binding_pages:
         device_binding_pages.append((endpoint, arg))
+
+#: Housekeeping of a feature's own growing tables (core.housekeeping): (label, keeper(now) -> rows removed),
+#: run in the job's transaction.
+housekeepers: list[tuple[str, Callable]] = []
+
+
+def register_housekeeper(label: str, keeper: Callable) -> None:
+    if label not in {name for name, _ in housekeepers}:
+        housekeepers.append((label, keeper))

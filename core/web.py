@@ -39,8 +39,11 @@ def current_actor(channel: str | None = None) -> Actor:
         else:
             # A service token acts only with the account's memberships inside its unit subtree (set by the
             # API's bearer check, center.api.auth).
+            from flask import session
+
+            at = session.get("factor_at") if channel == "web" else None
             g.actor = Actor.for_user(user, ip=client_ip(), request_id=request_id(), channel=channel,
-                                     within=g.get("actor_within"))
+                                     within=g.get("actor_within"), factor_at=at if isinstance(at, int) else None)
     return g.actor
 
 

@@ -29,6 +29,7 @@ def init_app(app):
     hooks.register_user_link("grid.bind", "微信绑定码", "wechat_binding.issue", "worker_id")
     hooks.register_device_binding_page("wechat_binding.issue", "worker_id")
     hooks.register_announcer(_announce)
+    hooks.register_housekeeper("微信回调记录", _old_receipts)
     from notify import preferences
 
     app.register_blueprint(preferences.bp)
@@ -65,3 +66,19 @@ def _paused_channel_banner(actor):
     paused = paused_channels(utcnow())
     return [("error", f"{CHANNEL_LABELS[Channel(c)]}通道已暂停发送（配置错误），请到「消息通知 → 通道状态」检查后恢复。")
             for c in sorted(paused)]
+
+
+#: Callback receipts kept a day: far beyond the 300 s timestamp window and WeChat's retries of a MsgId.
+RECEIPT_DAYS = 1
+
+
+def _old_receipts(now) -> int:
+    from datetime import timedelta
+
+    from sqlalchemy import delete
+
+    from core.db import db
+    from notify.models import CallbackReceipt
+
+    return db.session.execute(delete(CallbackReceipt).where(
+        CallbackReceipt.created_at < now - timedelta(days=RECEIPT_DAYS))).rowcount

@@ -63,8 +63,20 @@ def authenticate():
         return None
     header = request.headers.get("Authorization")
     if header is None:
+        _count_request(session.get("_user_id"))
         return _cookie()
     return _bearer(header)
+
+
+def _count_request(user_id) -> None:
+    """Every API request counts against its account's limit (an anonymous one, or a refused token: its
+    address's, so guessing tokens is throttled too) — before the request's transaction begins: the counter
+    is written on a short transaction of its own, which on SQLite must not wait for the request's lock."""
+    from core import ratelimit
+    from core.web import client_ip
+
+    subject = f"user:{user_id}" if user_id is not None else f"ip:{client_ip() or '-'}"
+    ratelimit.hit("api.account", subject)
 
 
 def _cookie():
@@ -81,8 +93,10 @@ def _bearer(header: str):
 
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
+        _count_request(None)
         return _refused("malformed", None)
     result = verify_token(value.strip())
+    _count_request(result.user_id)
     if result.user_id is None:
         return _refused(result.reason, result.token_id)
     if result.scope_actions is not None:

@@ -32,7 +32,7 @@ from core.db import utcnow
 from core.errors import ValidationFailed
 from core.org import queries as org_queries
 from core.schemas import EmptyArgs
-from core.web import current_actor, submit
+from core.web import commit, current_actor, submit
 
 bp = Blueprint("users", __name__, url_prefix="/admin")
 
@@ -239,7 +239,7 @@ def refuse_membership(membership_id: int):
 @permission("security.policy")
 def security_policy():
     policy = current_policy()
-    ctx = {"locked": queries.locked_usernames(utcnow())}
+    ctx = _security_context()
     if request.method == "GET":
         return render_template("core/users/security.html", form={f: getattr(policy, f) for f in FIELDS},
                                errors={}, **ctx)
@@ -260,5 +260,28 @@ def unlock():
         flash(f"已解除 {args['username']} 的登录锁定", "success")
         return redirect(url_for("users.security_policy"))
 
-    return submit(UnlockArgs(), perform, "core/users/security.html",
-                  locked=queries.locked_usernames(utcnow()))
+    return submit(UnlockArgs(), perform, "core/users/security.html", **_security_context())
+
+
+def _security_context() -> dict:
+    from core.accounts import factors
+    from core.accounts.models import Role
+
+    return {"locked": queries.locked_usernames(utcnow()), "roles": list(Role),
+            "factor_roles": factors.required_roles()}
+
+
+@bp.route("/security/factor-roles", methods=["POST"])
+@permission("security.policy")
+def factor_roles():
+    from core.accounts import factors
+    from core.accounts.models import Role
+
+    chosen = request.form.getlist("role")
+    if any(v not in Role._value2member_map_ for v in chosen):
+        flash("岗位不在可选范围内，未作修改", "error")
+        return redirect(url_for("users.security_policy"))
+    factors.set_required_roles({Role(v) for v in chosen}, actor=current_actor())
+    commit()
+    flash("须使用动态口令登录的岗位已保存", "success")
+    return redirect(url_for("users.security_policy"))

@@ -44,7 +44,9 @@ ADMIN_REQUEST = "admin.request"
 DUAL_CONTROL = "{what}须由一名管理员提出申请、经第三名管理员批准后执行（三权分立）。请到「管理员操作审批」提交申请。"
 #: the acts the web may request (unlock is the console's only: clearing a lockout hands over no credential)
 WEB_KINDS = (AdminActKind.reset_password, AdminActKind.disable, AdminActKind.enable, AdminActKind.end_membership,
-             AdminActKind.bind_device)
+             AdminActKind.bind_device, AdminActKind.reset_factor)
+#: acts that need two administrators whoever the target is (a second factor guards every staff account)
+ANY_TARGET = (AdminActKind.reset_factor,)
 REASON_MAX = 200
 LIVE = (AdminRequestStatus.pending, AdminRequestStatus.approved)
 
@@ -92,7 +94,7 @@ def request_act(*, kind: AdminActKind | str, target: User, actor: Actor, reason:
         errors["reason"] = [f"理由不超过 {REASON_MAX} 个字"]
     if kind not in WEB_KINDS:
         errors["kind"] = ["该操作只能在服务器控制台执行"]
-    if not is_administrator(target):
+    if kind not in ANY_TARGET and not is_administrator(target):
         errors["username"] = ["该账户不是管理员账户，无须申请，请由系统管理员直接办理"]
     password_hash = None
     if kind == AdminActKind.reset_password:
@@ -111,6 +113,8 @@ def request_act(*, kind: AdminActKind | str, target: User, actor: Actor, reason:
     elif kind == AdminActKind.bind_device and not has_permission(actor, "grid.bind"):
         # The requester carries a binding out by issuing the code on the binding page, which needs grid.bind.
         errors["kind"] = ["绑定微信的申请须由系统管理员提出（由其在批准后生成绑定码）"]
+    elif kind == AdminActKind.reset_factor and not _has_factor(target):
+        errors["kind"] = ["该账户尚未绑定动态口令验证器，无须重置"]
     elif kind == AdminActKind.end_membership and (membership is None or membership.user_id != target.id
                                                   or not membership.is_active):
         errors["membership_id"] = ["请选择该账户的一个有效岗位"]
@@ -132,6 +136,12 @@ def request_act(*, kind: AdminActKind | str, target: User, actor: Actor, reason:
                                  f"请您审批：{reason}", "pending")
     logger.info("admin request %s (%s on user %s) by %s", req.id, kind, target.id, actor)
     return req
+
+
+def _has_factor(user: User) -> bool:
+    from core.accounts import factors
+
+    return factors.factor_of(user) is not None
 
 
 def approval_refusal(req: AdminRequest, actor: Actor) -> str | None:
@@ -220,6 +230,10 @@ def execute(req: AdminRequest, *, actor: Actor) -> None:
         _end(req.membership, actor=actor)
     elif req.kind == AdminActKind.unlock:
         operations.unlock(target.username, actor=actor)
+    elif req.kind == AdminActKind.reset_factor:
+        from core.accounts import factors
+
+        factors.reset(target, actor=actor)
     req.status, req.executed_at, req.password_hash = AdminRequestStatus.executed, utcnow(), None
     record(actor, "admin_request.executed", req, changed=["status", "executed_at"])
     who = f"由 {req.requested_by.username} 申请、{req.decided_by.username} 批准" if req.decided_by else "在服务器控制台"
@@ -257,6 +271,11 @@ def approvers_for(req: AdminRequest) -> list[User]:
     excluded = {req.requester_role, *admin_roles(req.target)}
     roles = [r for r in ADMIN_ROLES if r not in excluded]
     units = {m.unit_id for m in req.target.memberships if m.role in ADMIN_ROLES and m.is_effective and m.unit_id}
+    if not units and req.kind in ANY_TARGET:
+        # A staff member's account: the administrators placed at any unit above their posts (a materialized
+        # path names every ancestor's id).
+        units = {int(part) for m in req.target.memberships if m.is_effective
+                 for part in (m.place_path or "").strip("/").split("/") if part.isdigit()}
     if not roles or not units:
         return []
     return [u for u in users_holding(roles, unit_ids=units)

@@ -216,14 +216,19 @@ class WebSession(Base):
 
 
 class LoginThrottle(Base):
-    """Failed-login counter per username (known or not), shared by all workers through the database."""
+    """Failed-login counter per username (known or not) and address (``operations.throttle_key``: the name,
+    "|", a hash of the address), shared by all workers through the database."""
 
     __tablename__ = "login_throttles"
 
-    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(96), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def account(self) -> str:
+        return self.username.split("|", 1)[0]
 
 
 class SecurityPolicy(Base):
@@ -239,6 +244,9 @@ class SecurityPolicy(Base):
     lockout_minutes: Mapped[int] = mapped_column(Integer, default=15)
     idle_minutes: Mapped[int] = mapped_column(Integer, default=30)
     absolute_hours: Mapped[int] = mapped_column(Integer, default=12)
+    #: Roles whose members sign in with a second factor, comma-separated; empty (NULL): the default of
+    #: core.accounts.factors (every staff role but grid workers).
+    factor_roles: Mapped[str | None] = mapped_column(String(400))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
@@ -281,6 +289,8 @@ class AdminActKind(LabelledEnum):
     enable = "enable", "启用账户"
     end_membership = "end_membership", "撤销岗位"
     bind_device = "bind_device", "绑定微信"
+    #: a lost second factor (any account, not only an administrator's): the user enrols anew at sign-in
+    reset_factor = "reset_factor", "重置动态口令"
     #: break-glass only (the console): clearing a lockout is no credential, so the web needs no request for it
     unlock = "unlock", "解除登录锁定"
 

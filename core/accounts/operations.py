@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from core.accounts.models import (
@@ -24,7 +24,7 @@ from core.accounts.sessions import end_user_sessions_stmt
 from core.actor import Actor
 from core.audit.operations import changed_fields, record, record_security_event
 from core.auth.permissions import require
-from core.db import db, own_transaction, utcnow
+from core.db import db, own_transaction, short_read, utcnow
 from core.errors import DomainError, ValidationFailed
 
 SERVICE_NO_PASSWORD = "接口服务账户没有登录密码，只能使用安全管理员签发的接口令牌"
@@ -43,13 +43,36 @@ def _normal(username: str) -> str:
     return (username or "").strip().lower()[:64]
 
 
+def throttle_key(username: str, address: str | None) -> str:
+    """The lockout counts an account's failures per address: an attacker who guesses an administrator's
+    password from one address locks it there, not from the administrator's own desk (and not every
+    administrator at once). The address is hashed: this table only counts."""
+    import hashlib
+
+    where = hashlib.sha256((address or "-").encode()).hexdigest()[:16]
+    return f"{_normal(username)}|{where}"
+
+
 def authenticate(username: str, password: str, *, actor: Actor) -> User:
-    """Check credentials against the lockout table. Unknown user and wrong password look the same."""
-    policy = current_policy()
+    """Check credentials against the lockout table. Unknown user and wrong password look the same.
+    Failures also count per address (core.ratelimit ``login.address``), so spraying many usernames from one
+    address is throttled, not only many attempts on one account."""
+    from core import ratelimit
+
+    # Everything here reads and writes on short connections of its own, never the request's: on SQLite a
+    # sign-in's transaction would hold the write lock the counters below need (BEGIN IMMEDIATE).
+    with short_read() as s:
+        policy = current_policy(s)
     key = _normal(username)
+    lock_key = throttle_key(key, actor.ip)
     now = utcnow()
+    try:
+        ratelimit.check("login.address", actor.ip or "-")
+    except ratelimit.RateLimited:
+        record_security_event(actor, "login.throttled", result="locked", actor_name=key)
+        raise
     with own_transaction() as s:
-        throttle = s.get(LoginThrottle, key)
+        throttle = s.get(LoginThrottle, lock_key)
         locked = throttle is not None and throttle.locked_until is not None and throttle.locked_until > now
     if locked:
         burn_hash(password)
@@ -70,14 +93,15 @@ def authenticate(username: str, password: str, *, actor: Actor) -> User:
         record_security_event(actor, "login.service_account", result="denied", actor_name=key)
         ok = False
     if not ok or not user.is_active:
-        now_locked = _register_failure(key, policy)
+        ratelimit.hit("login.address", actor.ip or "-", raise_over=False)
+        now_locked = _register_failure(lock_key, policy)
         record_security_event(actor, "login.failed", result="failed", actor_name=key)
         if now_locked:
             record_security_event(actor, "login.lockout", result="locked", actor_name=key)
             raise LoginRefused(LOCKED.format(minutes=policy.lockout_minutes))
         raise LoginRefused(LOGIN_FAILED)
     with own_transaction() as s:
-        row = s.get(LoginThrottle, key)
+        row = s.get(LoginThrottle, lock_key)
         if row is not None:
             s.delete(row)
     return db.session.get(User, user.id)
@@ -258,9 +282,8 @@ def end_membership(m: Membership, *, actor: Actor) -> None:
 
 def unlock(username: str, *, actor: Actor) -> None:
     require(actor, "user.unlock")
-    row = db.session.get(LoginThrottle, _normal(username))
-    if row is not None:
-        db.session.delete(row)
+    db.session.execute(delete(LoginThrottle).where(
+        LoginThrottle.username.startswith(_normal(username) + "|", autoescape=True)))  # from every address
     record(actor, "login.unlocked", object_type="users", object_id=_normal(username))
 
 

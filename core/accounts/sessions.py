@@ -5,12 +5,18 @@ row is gone: logout, password change, a disabled user, the idle timeout (30 min)
 (12 h), both from the security policy. A cookie copied before logout therefore opens nothing.
 Bookkeeping writes run in their own short transaction (core.db.own_transaction), so GET requests stay
 read-only on SQLite and a rolled-back request cannot resurrect a session.
+
+Before sign-in nothing is stored: a visitor's session (the login form's CSRF token, a WeChat sign-in's
+state, a pending second factor) travels in the cookie itself, encrypted and authenticated by the crypto
+provider (SM4-GCM) with an expiry inside, so 300 anonymous ``GET /login`` leave no row behind.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
+import time
 from datetime import timedelta
 
 from flask.sessions import SessionInterface, SessionMixin
@@ -20,6 +26,31 @@ from werkzeug.datastructures import CallbackDict
 from core.accounts.models import WebSession
 from core.accounts.policy import current_policy
 from core.db import db, own_transaction, short_read, utcnow
+
+#: A visitor's cookie: this prefix, then the provider's ciphertext of {"d": data, "e": expiry}.
+VISITOR_PREFIX = "a."
+VISITOR_SECONDS = 2 * 3600
+
+
+def _seal(data: dict) -> str:
+    from core.crypto import provider
+
+    return VISITOR_PREFIX + provider().encrypt(json.dumps({"d": data, "e": int(time.time()) + VISITOR_SECONDS},
+                                                          separators=(",", ":")))
+
+
+def _open_sealed(value: str) -> dict | None:
+    from core.crypto import provider
+
+    try:
+        payload = json.loads(provider().decrypt(value[len(VISITOR_PREFIX):]))
+    except Exception:  # noqa: BLE001 - forged, truncated or from an old key: a fresh visitor session
+        return None
+    if not isinstance(payload, dict) or not isinstance(payload.get("d"), dict):
+        return None
+    if not isinstance(payload.get("e"), int) or payload["e"] < time.time():
+        return None
+    return payload["d"]
 
 
 def _hash(sid: str) -> str:
@@ -35,6 +66,7 @@ class ServerSession(CallbackDict, SessionMixin):
         self.sid = sid
         self.modified = False
         self.expired = expired  # the cookie pointed at a session that timed out or was ended
+        self.sealed = False  # a visitor's session carried in the cookie
         self._rotate = False
         self._destroy = False
 
@@ -51,6 +83,11 @@ class ServerSession(CallbackDict, SessionMixin):
 class DatabaseSessionInterface(SessionInterface):
     def open_session(self, app, request):
         sid = request.cookies.get(self.get_cookie_name(app))
+        if sid and sid.startswith(VISITOR_PREFIX) and len(sid) <= 3000:
+            data = _open_sealed(sid)
+            session = ServerSession(data or {})
+            session.sealed = True
+            return session
         if not sid or len(sid) > 128:
             return ServerSession()
         now = utcnow()
@@ -83,12 +120,22 @@ class DatabaseSessionInterface(SessionInterface):
             return
         if not session.modified and not session._rotate:
             return
-        if not session.sid and not session:
-            return  # nothing worth a row (anonymous request that stored nothing)
+        user_id = session.get("_user_id")
+        if not session.sid and user_id is None:
+            # A visitor: the data rides in the cookie (see module docstring), no row.
+            if not session and not getattr(session, "sealed", False):
+                return
+            if not session:
+                response.delete_cookie(name, domain=domain, path=path)
+                return
+            response.set_cookie(name, _seal(dict(session)), httponly=True, secure=self.get_cookie_secure(app),
+                                samesite=self.get_cookie_samesite(app), domain=domain, path=path,
+                                max_age=VISITOR_SECONDS)
+            response.vary.add("Cookie")
+            return
         # The request is over: end its transaction (uncommitted work is discarded by design, the view
         # commits explicitly) so that on SQLite it no longer holds a lock our own write would wait for.
         db.session.rollback()
-        user_id = session.get("_user_id")
         user_id = int(user_id) if user_id is not None else None
         from flask import request
 

@@ -102,6 +102,21 @@ def _mint(user: User, *, label: str, expires_at: datetime, actor: Actor, now: da
     return token, plain
 
 
+class FactorRequired(PermissionDenied):
+    """Issuing a token is a sensitive act: the second factor given in the last ten minutes (step-up)."""
+
+    default_message = "签发接口令牌前须验证动态口令（10 分钟内有效）"
+
+
+def require_fresh_factor(actor: Actor) -> None:
+    from flask import current_app
+
+    if actor.is_system or not current_app.config.get("SECOND_FACTOR_ENFORCED", True):
+        return
+    if not actor.factor_is_fresh():
+        raise FactorRequired(action="factor.fresh")
+
+
 def issue_token(user: User, *, label: str, actor: Actor, expires_at: datetime | None = None,
                 now: datetime | None = None) -> tuple[ApiToken, str]:
     """A personal token: (row, plain token). Only the user themselves (or the server console) issues it — an
@@ -111,6 +126,7 @@ def issue_token(user: User, *, label: str, actor: Actor, expires_at: datetime | 
         raise PermissionDenied(SERVICE_ONLY_BY_SECADMIN, action=ISSUE_SERVICE)
     if not actor.is_system and actor.user_id != user.id:
         raise PermissionDenied(NOT_YOURS, action="api_token.issue")
+    require_fresh_factor(actor)
     now = now or utcnow()
     label, expires_at = _check_common(user, label=label, expires_at=expires_at, now=now)
     return _mint(user, label=label, expires_at=expires_at, actor=actor, now=now)
@@ -123,6 +139,7 @@ def issue_service_token(account: User, *, label: str, actions, unit, actor: Acto
     from core import hooks
 
     require(actor, ISSUE_SERVICE, account)
+    require_fresh_factor(actor)
     if account.kind != AccountKind.service:
         raise ValidationFailed({"username": ["只能为接口服务账户签发令牌；人员的令牌由本人在「我的账户」中签发"]})
     now = now or utcnow()

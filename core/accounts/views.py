@@ -11,6 +11,7 @@ from core.accounts.schemas import ChangePasswordArgs, LoginArgs
 from core.audit.operations import record
 from core.auth.decorators import permission, public
 from core.errors import ValidationFailed
+from core.ratelimit import RateLimited
 from core.web import commit, current_actor, form_data, load_form, safe_next, submit
 
 bp = Blueprint("accounts", __name__)
@@ -40,14 +41,38 @@ def login():
         form = form_data()
         form.pop("password", None)
         return render_template("core/login.html", form=form, errors={}, refused=exc.message), 401
-    session.clear()
-    session.regenerate()  # a fresh id: nothing from before sign-in carries over
-    login_user(user)
+    except RateLimited as exc:
+        form = form_data()
+        form.pop("password", None)
+        return (render_template("core/login.html", form=form, errors={}, refused=exc.message), 429,
+                {"Retry-After": str(exc.retry_after)})
+    from core.accounts import factors
+
+    if factors.is_required(user):
+        # The password was right; the session begins only after the second factor (factor_views).
+        from core.accounts.factor_views import begin_second_step
+
+        return begin_second_step(user, args.get("next"))
+    return complete_sign_in(user, args.get("next"))
+
+
+def complete_sign_in(user, next_url: str | None, *, factor: str | None = None):
+    """Begin the user's session (a fresh id: nothing from before sign-in carries over), audited; ``factor``:
+    the second factor just given ("totp" | "recovery"), remembered as fresh for step-up."""
+    import time
+
+    from flask import request
+
     from core.actor import Actor
 
+    session.clear()
+    session.regenerate()
+    login_user(user)
+    if factor:
+        session["factor_at"] = int(time.time())
     record(Actor.for_user(user, ip=request.remote_addr, request_id=current_actor().request_id), "login", user)
     commit()
-    response = redirect(safe_next(args.get("next"), url_for("home.index")))
+    response = redirect(safe_next(next_url, url_for("home.index")))
     response.delete_cookie(SIGNED_OUT_COOKIE)  # an explicit sign-in on this device re-allows silent sign-in
     return response
 

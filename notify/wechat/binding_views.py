@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-
 from flask import Blueprint, current_app, render_template, url_for
 from sqlalchemy import select
 
@@ -11,6 +9,7 @@ from core.accounts.models import User
 from core.auth.decorators import permission
 from core.db import db
 from core.errors import NotFound, as_id
+from core.qr import qr_svg
 from core.schemas import EmptyArgs
 from core.web import commit, current_actor, load_form
 from notify.bindings import may_issue_code
@@ -31,15 +30,6 @@ def _user_or_404(user_id, *, just_issued: bool = False) -> User:
 def _bindings(user: User) -> list[Binding]:
     return list(db.session.scalars(select(Binding).where(Binding.user_id == user.id,
                                                          Binding.state == BindingState.verified)))
-
-
-def qr_svg(url: str) -> str:
-    import segno
-
-    out = io.BytesIO()
-    segno.make(url, error="m").save(out, kind="svg", scale=5, border=2, xmldecl=False, svgns=True,
-                                    svgclass="qr", lineclass=None, dark="#000", light="#fff")
-    return out.getvalue().decode()
 
 
 @bp.route("/<int:worker_id>", methods=["GET", "POST"])

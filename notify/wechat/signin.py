@@ -221,6 +221,15 @@ def _complete(pending: dict, identity: oauth.Identity):
             return _refuse("此微信身份尚未绑定账号。请使用账号密码登录，或请村（社区）干部为您生成绑定码。")
     if not any(m.is_effective for m in user.memberships):
         return _refuse("您的账号没有有效岗位，无法登录。")
+    from core.accounts import factors
+
+    if factors.is_required(user):
+        # Grid workers' bound identity is their factor on the phone; anyone whose role requires the second
+        # factor (a cadre, a village head) gives it here too: the identity stands for the password only.
+        from core.accounts.factor_views import begin_second_step
+
+        commit()  # a binding made on this callback stays made
+        return begin_second_step(user, pending.get("next"))
     session.clear()
     session.regenerate()  # a fresh id: nothing from before sign-in carries over
     login_user(user)

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-#: Bookkeeping a refused request may touch: its own session row, the failed-login counter (a refused sign-in
+#: Bookkeeping a refused request may touch: its own session row, the failed-login counter and the rate-limit
+#: counters (a refused sign-in
 #: counts, by design), and the audit log (checked separately: only refusals may be added).
-BOOKKEEPING = {"web_sessions", "login_throttles", "audit_entries"}
+BOOKKEEPING = {"web_sessions", "login_throttles", "rate_counters", "audit_entries"}
 REFUSALS = {"denied", "failed", "locked", "unproven", "code_refused", "state_refused", "unbound_identity",
             "failed_password", "failed_otp", "password_changed", "user_disabled", "disabled", "expired", "revoked",
             "no_scope", "no_membership", "malformed", "unknown"}

@@ -356,6 +356,8 @@ def open_form(app, demo, endpoint):
         client, token = signed_in_client(app, spec.user)
     if spec.environ:
         client.environ_base.update(spec.environ)  # every later request of the test carries it
+    if spec.prepare is not None:
+        spec.prepare(client, demo)
     params = spec.params(demo)
     with app.test_request_context():
         action = url_for(endpoint, **params)

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 
 from core.accounts.models import LoginThrottle, User, WebSession
-from core.accounts.operations import LOCKED, LOGIN_FAILED
+from core.accounts.operations import LOCKED, LOGIN_FAILED, throttle_key
 from core.accounts.passwords import hash_password, policy_errors, verify_password
 from core.audit.models import AuditEntry
 from core.db import utcnow
@@ -192,11 +192,11 @@ def test_lockout_after_five_failures_same_message_before(client, demo, db):
     page = _refusal(login(client, "qs.staff", DEMO_PASSWORD))
     assert LOCKED_15 in page and LOGIN_FAILED not in page
     assert LOCKED_15 in _refusal(login(client, "QS.Staff", DEMO_PASSWORD))  # the name is case-insensitive
-    row = db.session.get(LoginThrottle, "qs.staff")
+    row = db.session.get(LoginThrottle, throttle_key("qs.staff", "127.0.0.1"))
     remaining = row.locked_until - utcnow()
     assert timedelta(minutes=14) < remaining <= timedelta(minutes=15)
     # 15 minutes later (moved back in the database) the right password works again.
-    db.session.execute(update(LoginThrottle).where(LoginThrottle.username == "qs.staff")
+    db.session.execute(update(LoginThrottle).where(LoginThrottle.username == throttle_key("qs.staff", "127.0.0.1"))
                        .values(locked_until=utcnow() - timedelta(seconds=1)))
     db.session.commit()
     assert login(client, "qs.staff", DEMO_PASSWORD).status_code == 302
@@ -208,7 +208,7 @@ def test_success_resets_the_failure_counter(client, demo, db):
     for _ in range(4):
         login(client, "qs.staff", "Wrong#Pass1")
     assert login(client, "qs.staff", DEMO_PASSWORD).status_code == 302
-    assert db.session.get(LoginThrottle, "qs.staff") is None
+    assert db.session.get(LoginThrottle, throttle_key("qs.staff", "127.0.0.1")) is None
     client.post("/logout", data={"csrf_token": csrf_token(client)})
     for _ in range(4):
         assert LOGIN_FAILED in _refusal(login(client, "qs.staff", "Wrong#Pass1"))
@@ -250,7 +250,7 @@ def test_security_admin_unlocks(client, demo, db, login_as):
     response = client.post("/admin/security/unlock",
                            data={"csrf_token": csrf_token(client, "/admin/security"), "username": "qs.staff"})
     assert response.status_code == 302
-    assert db.session.get(LoginThrottle, "qs.staff") is None
+    assert db.session.get(LoginThrottle, throttle_key("qs.staff", "127.0.0.1")) is None
     entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "login.unlocked")
                                .order_by(AuditEntry.id.desc())).first()
     assert entry.actor_name == "secadmin" and entry.object_id == "qs.staff"
@@ -265,7 +265,7 @@ def test_system_admin_cannot_unlock(client, demo, db, login_as):
     response = client.post("/admin/security/unlock",
                            data={"csrf_token": csrf_token(client), "username": "qs.staff"})
     assert response.status_code == 403
-    assert db.session.get(LoginThrottle, "qs.staff").locked_until > utcnow()
+    assert db.session.get(LoginThrottle, throttle_key("qs.staff", "127.0.0.1")).locked_until > utcnow()
 
 
 # --- rotation, reset, disabling --------------------------------------------------------------------------------

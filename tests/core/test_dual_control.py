@@ -302,18 +302,19 @@ def test_break_glass_is_for_administrators_only_and_changes_nothing_otherwise(ap
 
 def test_break_glass_enables_and_unlocks(app, db, demo):
     from core.accounts.models import LoginThrottle
-    from core.accounts.operations import apply_active
+    from core.accounts.operations import apply_active, throttle_key
     from core.actor import Actor
 
     apply_active(demo.user("auditor"), False, actor=Actor.system("cli"))
     db.session.commit()
     for _ in range(5):
         login(app.test_client(), "auditor", "Falsch#Passwort1")
+    assert db.session.get(LoginThrottle, throttle_key("auditor", "127.0.0.1")).locked_until is not None
     runner = app.test_cli_runner()
     assert runner.invoke(args=["accounts", "break-glass", "--username", "auditor", "--action", "enable",
                                "--reason", "误停用"]).exit_code == 0
     assert runner.invoke(args=["accounts", "break-glass", "--username", "auditor", "--action", "unlock",
                                "--reason", "锁定"]).exit_code == 0
     db.session.expire_all()
-    assert demo.user("auditor").is_active and db.session.get(LoginThrottle, "auditor") is None
+    assert demo.user("auditor").is_active and db.session.get(LoginThrottle, throttle_key("auditor", "127.0.0.1")) is None
     assert login(app.test_client(), "auditor", DEMO_PASSWORD).status_code == 302

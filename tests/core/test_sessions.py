@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 
 from core.accounts.models import WebSession
 from core.accounts.policy import invalidate_cache
+from core.accounts.sessions import VISITOR_PREFIX
 from core.db import utcnow
 from tests.conftest import DEMO_PASSWORD, csrf_token, login
 
@@ -82,13 +83,14 @@ def test_cookie_holds_a_random_id_and_the_database_only_its_hash(client, demo, d
 
 
 def test_login_issues_a_fresh_session_id(client, demo, db):
-    client.get("/login")  # the login page already has a session (it holds the CSRF token)
+    rows = db.session.scalar(select(func.count()).select_from(WebSession))
+    client.get("/login")  # the login page's CSRF token rides in a sealed visitor cookie, not in a row
     before = _sid(client)
-    assert before and _row(db, before) is not None and _row(db, before).user_id is None
+    assert before and before.startswith(VISITOR_PREFIX) and _row(db, before) is None
+    assert db.session.scalar(select(func.count()).select_from(WebSession)) == rows
     assert login(client, "qs.staff").status_code == 302
     after = _sid(client)
-    assert after and after != before
-    assert _row(db, before) is None  # the pre-login row is gone: no session fixation
+    assert after and after != before and not after.startswith(VISITOR_PREFIX)
     assert _row(db, after).user_id == demo.user("qs.staff").id
     # A planted pre-login id opens nothing.
     planted = new_client(client.application)

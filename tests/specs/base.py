@@ -26,3 +26,6 @@ class FormSpec:
     #: what a valid submission answers: a redirect, or 200 for a page that must start a fresh navigation
     #: (the WeChat binding proof: CSP form-action would block a redirect to WeChat's host)
     success_status: int = 302
+    #: prepare(client, demo) after the client is made and before the page is opened (e.g. the password step
+    #: of a sign-in, for the second step's form)
+    prepare: Callable | None = None

@@ -221,6 +221,10 @@ def file_case(actor: Actor, *, kind: CaseKind | str, summary: str, category: str
     ``received_at`` pins the time of receipt; ``occurred_on`` is when the matter happened (never in the future)."""
     if not has_permission(actor, units.INTAKE):
         raise PermissionDenied(action=units.INTAKE)
+    if actor.user_id is not None:  # every channel's intake counts against the person's limit (core.ratelimit)
+        from core import ratelimit
+
+        ratelimit.hit("intake.account", str(actor.user_id), session=db.session)
     if intake_key and isinstance(intake_key, str) and len(intake_key) <= INTAKE_KEY_MAX:
         # Two submits of one offline-kept form racing: the second waits for the first and then finds its case
         # (PostgreSQL: a transaction lock on the key; SQLite: writes are serialised by BEGIN IMMEDIATE).
