@@ -220,11 +220,78 @@ def validate(cfg: dict) -> None:
                 raise ConfigError(f"MEDIATION_{key} must be set in production")
         if not cfg.get("SECOND_FACTOR_ENFORCED"):
             raise ConfigError("MEDIATION_SECOND_FACTOR_ENFORCED cannot be off in production (等保三级 §8.1.4.1 d)")
+        check_production_keys(cfg)
     for key, low, high in (("API_TOKEN_DAYS", 1, 366), ("ADMIN_REQUEST_TTL_HOURS", 1, 24 * 14),
                            ("BINDING_PROOF_CODE_MINUTES", 1, 60)):
         if not low <= int(cfg[key]) <= high:
             raise ConfigError(f"MEDIATION_{key} must be between {low} and {high}, got {cfg[key]!r}")
     cfg["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=12)
+
+
+#: Keys whose development values must never reach production: the platform's own keys, and the WeChat
+#: credentials whose development values belong to the local stand-in.
+DEVELOPMENT_SECRETS = ("SECRET_KEY", "CRYPTO_KEYS", "BLIND_INDEX_KEY", "WECOM_SECRET", "WECOM_TOKEN",
+                       "WECOM_AES_KEY", "MP_SECRET", "MP_TOKEN", "MP_AES_KEY")
+SECRET_KEY_MIN_BYTES = 32
+#: a random hex SECRET_KEY of 32+ characters shows all 16 digits but rarely fewer than 12
+SECRET_KEY_MIN_DISTINCT = 10
+BLIND_INDEX_KEY_BYTES = (16, 64)  # HMAC-SM3: at least 128 bits, at most one SM3 block
+
+
+def weak_key_reason(key: bytes, min_distinct: float | None = None) -> str | None:
+    """Why ``key`` is not random enough to be a key (None: no pattern found). A generated key of 16 or more random
+    bytes practically never repeats half of its bytes, repeats a shorter pattern or steps by a constant. A text
+    secret is held to ``min_distinct`` characters instead: a random hex string has only 16 to choose from."""
+    n = len(key)
+    if len({*key}) < (n / 2 if min_distinct is None else min_distinct):
+        return "too few distinct bytes"
+    if any(key == (key[:p] * (n // p + 1))[:n] for p in range(1, n // 2 + 1)):
+        return "a repeated pattern"
+    steps = {(b - a) % 256 for a, b in zip(key, key[1:], strict=False)}
+    if len(steps) == 1:
+        return "sequential bytes"
+    return None
+
+
+def _hex_key(name: str, text: str) -> bytes:
+    try:
+        return bytes.fromhex(text.strip())
+    except ValueError as exc:
+        raise ConfigError(f"MEDIATION_{name} must be hexadecimal") from exc
+
+
+def check_production_keys(cfg: dict) -> None:
+    """Refuse to start production with a development key, a short SECRET_KEY, or SM4/HMAC keys of the wrong
+    length or without the randomness of a generated key (等保三级: keys are generated, not typed in)."""
+    for key in DEVELOPMENT_SECRETS:
+        value = cfg.get(key)
+        dev = getattr(DevelopmentConfig, key)
+        if value and (value == dev or (key == "CRYPTO_KEYS" and _dev_sm4_key() in str(value).lower())):
+            raise ConfigError(f"MEDIATION_{key} is the development value; production needs its own")
+    secret = str(cfg["SECRET_KEY"]).encode("utf-8")
+    if len(secret) < SECRET_KEY_MIN_BYTES:
+        raise ConfigError(f"MEDIATION_SECRET_KEY must be at least {SECRET_KEY_MIN_BYTES} bytes in production")
+    if weak_key_reason(secret, SECRET_KEY_MIN_DISTINCT):
+        raise ConfigError(f"MEDIATION_SECRET_KEY is not random ({weak_key_reason(secret, SECRET_KEY_MIN_DISTINCT)}); "
+                          "generate one")
+    for item in str(cfg["CRYPTO_KEYS"]).split(","):
+        version, _, text = item.strip().partition(":")
+        sm4 = _hex_key("CRYPTO_KEYS", text)
+        if len(sm4) != 16:
+            raise ConfigError(f"MEDIATION_CRYPTO_KEYS key {version} must be 16 bytes (32 hex characters)")
+        if weak_key_reason(sm4):
+            raise ConfigError(f"MEDIATION_CRYPTO_KEYS key {version} is not random ({weak_key_reason(sm4)}); "
+                              "generate one")
+    blind = _hex_key("BLIND_INDEX_KEY", str(cfg["BLIND_INDEX_KEY"]))
+    low, high = BLIND_INDEX_KEY_BYTES
+    if not low <= len(blind) <= high:
+        raise ConfigError(f"MEDIATION_BLIND_INDEX_KEY must be {low}–{high} bytes ({2 * low}–{2 * high} hex characters)")
+    if weak_key_reason(blind):
+        raise ConfigError(f"MEDIATION_BLIND_INDEX_KEY is not random ({weak_key_reason(blind)}); generate one")
+
+
+def _dev_sm4_key() -> str:
+    return DevelopmentConfig.CRYPTO_KEYS.partition(":")[2].lower()
 
 
 def is_demo_allowed(cfg) -> bool:

@@ -2,7 +2,9 @@
 
 Ciphertext format: "<key version>:<base64(nonce | ciphertext | tag)>". The last configured key encrypts; all
 configured keys decrypt, so keys rotate without a flag day. A certified cipher service can replace this
-class behind the same three methods. ``self_test`` runs at start-up so a bad key fails fast.
+class behind the same three methods. ``self_test`` runs at start-up so a bad key fails fast, and first checks
+SM4 and SM3 against the known answers published in their standards, so a broken or substituted primitive (an
+OpenSSL build without them, a patched library) stops the process before it encrypts anything.
 """
 
 from __future__ import annotations
@@ -20,6 +22,40 @@ from core.config import ConfigError
 
 _NONCE = 12
 _TAG = 16
+
+
+def _sm4_ecb(key: bytes, block: bytes) -> bytes:
+    enc = Cipher(algorithms.SM4(key), modes.ECB()).encryptor()  # noqa: S305 - one block, the standard's example
+    return enc.update(block) + enc.finalize()
+
+
+def _sm3(data: bytes) -> bytes:
+    digest = hashes.Hash(hashes.SM3())
+    digest.update(data)
+    return digest.finalize()
+
+
+_SM4_EXAMPLE = bytes.fromhex("0123456789abcdeffedcba9876543210")
+#: (name, computation, expected hex): the examples of GB/T 32907-2016 (SM4, appendix A.1: the key encrypting
+#: itself) and GB/T 32905-2016 (SM3, appendix A.1 "abc" and A.2 "abcd" × 16, 512 bits).
+KNOWN_ANSWERS = (
+    ("SM4 GB/T 32907-2016 A.1", lambda: _sm4_ecb(_SM4_EXAMPLE, _SM4_EXAMPLE), "681edf34d206965e86b3e94f536e4246"),
+    ("SM3 GB/T 32905-2016 A.1", lambda: _sm3(b"abc"),
+     "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"),
+    ("SM3 GB/T 32905-2016 A.2", lambda: _sm3(b"abcd" * 16),
+     "debe9ff92275b8a138604889c18e5a4d6fdb70e5387e5765293dcba39c0c5732"),
+)
+
+
+def known_answer_tests(vectors=None) -> None:
+    """Compute each vector and compare with its published answer; ConfigError names the first that differs."""
+    for name, compute, expected in KNOWN_ANSWERS if vectors is None else vectors:
+        try:
+            got = compute().hex()
+        except Exception as exc:  # an unsupported algorithm is as fatal as a wrong answer
+            raise ConfigError(f"crypto self-test failed: {name} could not be computed ({exc})") from exc
+        if not std_hmac.compare_digest(got, expected.lower()):
+            raise ConfigError(f"crypto self-test failed: {name} gave {got}, the standard says {expected}")
 
 
 class CryptoProvider:
@@ -63,6 +99,7 @@ class CryptoProvider:
         return mac.finalize()
 
     def self_test(self) -> None:
+        known_answer_tests()
         sample = "自检 110101199003074578"
         if self.decrypt(self.encrypt(sample)) != sample:
             raise ConfigError("crypto self-test failed")

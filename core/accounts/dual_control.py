@@ -76,7 +76,7 @@ def _actor_admin_role(actor: Actor):
 def request_act(*, kind: AdminActKind | str, target: User, actor: Actor, reason: str,
                 new_password: str | None = None, membership: Membership | None = None) -> AdminRequest:
     """One administrator asks for an act on another administrator's account."""
-    from core.accounts.operations import check_password_policy
+    from core.accounts.operations import check_password_history, check_password_policy, unit_names_of
     from core.accounts.passwords import hash_password
 
     kind = AdminActKind(kind)
@@ -102,7 +102,10 @@ def request_act(*, kind: AdminActKind | str, target: User, actor: Actor, reason:
             errors["password"] = ["请填写新密码"]
         else:
             try:
-                check_password_policy(new_password, target.username, field="password")
+                check_password_policy(new_password, target.username, field="password",
+                                      unit_names=unit_names_of(target))
+                # checked now, while the plain password is at hand: approving applies only its hash
+                check_password_history(target, new_password, field="password")
             except ValidationFailed as exc:
                 errors.update(exc.errors)
             password_hash = hash_password(new_password)

@@ -247,7 +247,26 @@ class SecurityPolicy(Base):
     #: Roles whose members sign in with a second factor, comma-separated; empty (NULL): the default of
     #: core.accounts.factors (every staff role but grid workers).
     factor_roles: Mapped[str | None] = mapped_column(String(400))
+    #: how many of a user's latest passwords (the current one included) a new password may not repeat
+    password_history: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class PasswordHistory(Base):
+    """The argon2 hashes of a user's earlier passwords, so a new password cannot repeat one of the last few
+    (GB/T 22239-2019 §8.1.4.1 a). Only as many are kept as the policy compares against: an old hash is still a
+    target for offline guessing."""
+
+    __tablename__ = "password_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    #: when this password stopped being the user's
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<PasswordHistory {self.id} user {self.user_id}>"
 
 
 class ApiToken(Base):

@@ -14,6 +14,7 @@ from core.accounts.models import (
     AccountKind,
     LoginThrottle,
     Membership,
+    PasswordHistory,
     Role,
     SecurityPolicy,
     User,
@@ -143,12 +144,51 @@ def password_expired(user: User) -> bool:
     return utcnow() - user.password_changed_at > timedelta(days=policy.rotation_days)
 
 
-def check_password_policy(password: str, username: str, field: str = "new_password") -> None:
+def check_password_policy(password: str, username: str, field: str = "new_password", *,
+                          unit_names=()) -> None:
     policy = current_policy()
     errors = policy_errors(password, username=username, min_length=policy.min_length,
-                           min_classes=policy.min_classes)
+                           min_classes=policy.min_classes, unit_name=unit_names)
     if errors:
         raise ValidationFailed({field: errors})
+
+
+def unit_names_of(user: User) -> list[str]:
+    """The names of the units and departments a user is placed at (proposed places too: the password is chosen
+    now, the post may be activated tomorrow)."""
+    names = []
+    for m in user.memberships:
+        if m.unit is not None:
+            names.append(m.unit.name)
+        if m.department is not None:
+            names += [m.department.name, m.department.unit.name]
+    return names
+
+
+def check_password_history(user: User, password: str, field: str = "new_password") -> None:
+    """Refuse a password that repeats one of the user's last ``password_history`` passwords (the current one
+    counts). argon2 hashes are salted, so each stored hash is verified in turn."""
+    count = current_policy().password_history
+    if user.id is None:
+        return
+    earlier = db.session.scalars(select(PasswordHistory.password_hash).where(PasswordHistory.user_id == user.id)
+                                 .order_by(PasswordHistory.id.desc()).limit(max(count - 1, 0)))
+    if any(verify_password(h, password) for h in [user.password_hash, *earlier]):
+        raise ValidationFailed({field: [f"新密码不能与最近 {count} 次使用过的密码相同"]})
+
+
+def _replace_password_hash(user: User, password_hash: str) -> None:
+    """Keep the outgoing hash in the history and drop what the policy no longer compares against."""
+    if user.password_hash and user.password_hash.startswith("$argon2"):
+        db.session.add(PasswordHistory(user_id=user.id, password_hash=user.password_hash))
+        db.session.flush()
+    keep = max(current_policy().password_history - 1, 0)
+    ids = list(db.session.scalars(select(PasswordHistory.id).where(PasswordHistory.user_id == user.id)
+                                  .order_by(PasswordHistory.id.desc())))
+    if ids[keep:]:
+        db.session.execute(delete(PasswordHistory).where(PasswordHistory.id.in_(ids[keep:])))
+    user.password_hash = password_hash
+    user.password_changed_at = utcnow()
 
 
 def change_password(user: User, *, current: str, new: str, actor: Actor) -> None:
@@ -158,11 +198,11 @@ def change_password(user: User, *, current: str, new: str, actor: Actor) -> None
         raise ValidationFailed({"current_password": ["当前密码不正确"]})
     if current == new:
         raise ValidationFailed({"new_password": ["新密码不能与当前密码相同"]})
-    check_password_policy(new, user.username)
+    check_password_policy(new, user.username, unit_names=unit_names_of(user))
     if user.kind == AccountKind.service:
         raise ValidationFailed({"current_password": [SERVICE_NO_PASSWORD]})
-    user.password_hash = hash_password(new)
-    user.password_changed_at = utcnow()
+    check_password_history(user, new)
+    _replace_password_hash(user, hash_password(new))
     user.must_change_password = False
     db.session.execute(end_user_sessions_stmt(user.id))  # every other device is signed out
     ended = _end_tokens(user, "password_changed")
@@ -194,7 +234,7 @@ def create_user(*, username: str, display_name: str, password: str | None, title
     else:
         if not password:
             raise ValidationFailed({"password": ["请填写初始密码"]})
-        check_password_policy(password, key, field="password")
+        check_password_policy(password, key, field="password", unit_names=_place_names(memberships))
         password_hash = hash_password(password)
     user = User(username=key, display_name=display_name, title=title, password_hash=password_hash,
                 must_change_password=must_change, kind=kind)
@@ -209,6 +249,15 @@ def create_user(*, username: str, display_name: str, password: str | None, title
     db.session.flush()
     record(actor, "user.created", user, changed=["username", "display_name", "title", "password_hash"])
     return user
+
+
+def _place_names(memberships) -> list[str]:
+    names = []
+    for _role, place in memberships:
+        names.append(place.name)
+        if getattr(place, "unit", None) is not None:  # a department: its unit's name too
+            names.append(place.unit.name)
+    return names
 
 
 def update_user(user: User, *, actor: Actor, **fields) -> User:
@@ -251,15 +300,15 @@ def reset_password(user: User, *, new_password: str, actor: Actor) -> None:
     guard_admin_target(user, actor=actor, what="重置管理员的密码")
     if user.kind == AccountKind.service:
         raise ValidationFailed({"kind": [SERVICE_NO_PASSWORD]})
-    check_password_policy(new_password, user.username, field="password")
+    check_password_policy(new_password, user.username, field="password", unit_names=unit_names_of(user))
+    check_password_history(user, new_password, field="password")
     apply_password_hash(user, hash_password(new_password), actor=actor)
 
 
 def apply_password_hash(user: User, password_hash: str, *, actor: Actor) -> None:
     """Carry out a reset once authorised: the user must choose a new password at the next sign-in; every
     session and API token of theirs ends."""
-    user.password_hash = password_hash
-    user.password_changed_at = utcnow()
+    _replace_password_hash(user, password_hash)
     user.must_change_password = True
     db.session.execute(end_user_sessions_stmt(user.id))
     ended = _end_tokens(user, "password_changed")

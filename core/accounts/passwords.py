@@ -7,11 +7,13 @@ usernames exist.
 from __future__ import annotations
 
 import string
+from collections.abc import Iterable
 from functools import lru_cache
-from importlib import resources
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from core.accounts.blocklist import blocklist_errors, common_passwords  # noqa: F401 - common_passwords re-exported
 
 
 @lru_cache(maxsize=4)
@@ -50,12 +52,6 @@ def burn_hash(password: str) -> None:
     verify_password(_DUMMY[key], password)
 
 
-@lru_cache(maxsize=1)
-def common_passwords() -> frozenset[str]:
-    text = resources.files("core.accounts").joinpath("data/common_passwords.txt").read_text("utf-8")
-    return frozenset(line.strip().lower() for line in text.splitlines() if line.strip())
-
-
 def character_classes(password: str) -> int:
     classes = [
         any(c in string.ascii_lowercase for c in password),
@@ -66,15 +62,15 @@ def character_classes(password: str) -> int:
     return sum(classes)
 
 
-def policy_errors(password: str, *, username: str, min_length: int = 8, min_classes: int = 3) -> list[str]:
-    """Chinese reasons why ``password`` breaks the policy (empty list: acceptable)."""
+def policy_errors(password: str, *, username: str, min_length: int = 8, min_classes: int = 3,
+                  unit_name: str | Iterable[str] | None = None) -> list[str]:
+    """Chinese reasons why ``password`` breaks the policy (empty list: acceptable). ``unit_name``: the name, or
+    the names, of the units and departments the user works at (core.accounts.blocklist)."""
     errors = []
     if len(password) < min_length:
         errors.append(f"密码至少 {min_length} 位")
     if character_classes(password) < min_classes:
         errors.append(f"密码需包含大写字母、小写字母、数字、符号中的至少 {min_classes} 类")
-    if username and username.lower() in password.lower():
-        errors.append("密码不能包含用户名")
-    if password.lower() in common_passwords():
-        errors.append("该密码过于常见，请换一个")
+    units = [unit_name] if isinstance(unit_name, str) else list(unit_name or ())
+    errors.extend(blocklist_errors(password, username=username, unit_names=units))
     return errors

@@ -22,6 +22,7 @@ class PolicyValues:
     lockout_minutes: int = 15
     idle_minutes: int = 30
     absolute_hours: int = 12
+    password_history: int = 5
 
 
 FIELDS = tuple(PolicyValues.__dataclass_fields__)

@@ -62,6 +62,8 @@ class PolicyArgs(BaseSchema):
     lockout_minutes = fields.Integer(required=True, validate=number_range(5, 1440))
     idle_minutes = fields.Integer(required=True, validate=number_range(5, 30))
     absolute_hours = fields.Integer(required=True, validate=number_range(1, 12))
+    # optional, so a form or API client that predates it keeps the stored value
+    password_history = fields.Integer(validate=number_range(1, 24))
 
 
 class DecisionNoteArgs(BaseSchema):

@@ -3,7 +3,7 @@ links (action_links), the rate-limit counters (rate_counters), and the lockout c
 (login_throttles.username widened to hold "name|address-hash")
 
 Revision ID: 0017security
-Revises: 0015terms
+Revises: 0016passwords
 Create Date: 2026-12-04 21:00:00
 
 """
@@ -15,7 +15,7 @@ import core.db  # noqa: F401 - custom column types (UTCDateTime)
 UTCDateTime = core.db.UTCDateTime
 
 revision = '0017security'
-down_revision = '0015terms'
+down_revision = '0016passwords'
 branch_labels = None
 depends_on = None
 

@@ -141,7 +141,7 @@ def test_auditor_gets_403_on_every_write_route(app, signed_in):
 
 
 POLICY_FORM = {"min_length": 10, "min_classes": 3, "rotation_days": 60, "lockout_threshold": 5,
-               "lockout_minutes": 20, "idle_minutes": 20, "absolute_hours": 8}
+               "lockout_minutes": 20, "idle_minutes": 20, "absolute_hours": 8, "password_history": 6}
 
 
 @pytest.fixture()

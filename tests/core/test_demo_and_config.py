@@ -15,9 +15,10 @@ from tests import dbutil
 from tests.conftest import DEMO_PASSWORD, make_app, migrate_and_seed
 
 PRODUCTION_KEYS = {
+    # random, as production keys must be (core.config.check_production_keys); never used outside the tests
     "SECRET_KEY": "production-secret-for-tests-only-0123456789",
-    "CRYPTO_KEYS": "v1:0123456789abcdef0123456789abcdef",
-    "BLIND_INDEX_KEY": "00112233445566778899aabbccddeeff",
+    "CRYPTO_KEYS": "v1:5f0c9e27a4d3b86e1c72f9a0d84b3e61",
+    "BLIND_INDEX_KEY": "c31e7a9f04b2d86e5a17c9f3e0b4d28a6f1e93c7b5a04d2e8c61f9b3a7d0e452",
 }
 
 
