@@ -155,6 +155,7 @@ class Server:
             "DATABASE_URL": database_url, "MEDIATION_ENV": "production",
             "MEDIATION_SECRET_KEY": os.urandom(24).hex(),
             "MEDIATION_CRYPTO_KEYS": GENERATOR_CRYPTO_KEYS, "MEDIATION_BLIND_INDEX_KEY": GENERATOR_BLIND_INDEX_KEY,
+            "MEDIATION_BACKUP_KEY": os.urandom(16).hex(),  # production requires one; the bench makes no backups
             # The bench speaks plain HTTP on loopback: a Secure cookie would never come back from the client.
             "MEDIATION_SESSION_COOKIE_SECURE": "false",
             "PYTHONUNBUFFERED": "1",

@@ -35,6 +35,7 @@ def build_app(url: str):
     os.environ.update({"DATABASE_URL": url, "MEDIATION_ENV": "production", "MEDIATION_SECRET_KEY": "profile-only",
                        "MEDIATION_CRYPTO_KEYS": GENERATOR_CRYPTO_KEYS,
                        "MEDIATION_BLIND_INDEX_KEY": GENERATOR_BLIND_INDEX_KEY,
+                       "MEDIATION_BACKUP_KEY": "00000000000000000000000000000000",  # required; no backups here
                        "MEDIATION_SESSION_COOKIE_SECURE": "false"})
     from bench.floor_app import app
 

@@ -7,6 +7,7 @@ Every key is documented where it is defined. Environment variables override with
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -33,6 +34,12 @@ class DefaultConfig:
     CRYPTO_KEYS: str | None = None
     #: Key for the blind index of ID numbers and phones (HMAC-SM3), hex. Required in production.
     BLIND_INDEX_KEY: str | None = None
+    #: Key of `flask backup` archives: 32 hex characters (SM4, 128 bit). Required in production; kept apart
+    #: from CRYPTO_KEYS so whoever holds backup media cannot read the personal-data columns by it alone.
+    BACKUP_KEY: str | None = None
+    #: PostgreSQL: a URL on a server where `flask backup verify` may create and drop its scratch database
+    #: (mdt_verify_<random>); empty: the server of SQLALCHEMY_DATABASE_URI. SQLite verifies in a temp file.
+    BACKUP_SCRATCH_URL = ""
 
     # --- sessions and login (the security admin edits the policy row; these are the first defaults) ---
     SESSION_COOKIE_NAME = "mdt_session"
@@ -130,6 +137,7 @@ class DevelopmentConfig(DefaultConfig):
     SECRET_KEY = "dev-only-not-secret"
     CRYPTO_KEYS = "v1:00112233445566778899aabbccddeeff"
     BLIND_INDEX_KEY = "ffeeddccbbaa99887766554433221100"
+    BACKUP_KEY = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
     SESSION_COOKIE_SECURE = False
     AUDIT_GUARD = True
     NOTIFY_LOG_FALLBACK = True
@@ -206,9 +214,12 @@ def validate(cfg: dict) -> None:
     elif not url.startswith(("sqlite:", "postgresql+psycopg:")):
         raise ConfigError("only SQLite and PostgreSQL (psycopg 3) are supported")
     if cfg["MEDIATION_ENV"] == "production":
-        for key in ("SECRET_KEY", "CRYPTO_KEYS", "BLIND_INDEX_KEY"):
+        for key in ("SECRET_KEY", "CRYPTO_KEYS", "BLIND_INDEX_KEY", "BACKUP_KEY"):
             if not cfg.get(key):
                 raise ConfigError(f"MEDIATION_{key} must be set in production")
+    backup_key = cfg.get("BACKUP_KEY")
+    if backup_key and not re.fullmatch(r"[0-9a-fA-F]{32}", backup_key):
+        raise ConfigError("MEDIATION_BACKUP_KEY must be 32 hex characters (SM4, 128 bit)")
     for key, low, high in (("API_TOKEN_DAYS", 1, 366), ("ADMIN_REQUEST_TTL_HOURS", 1, 24 * 14),
                            ("BINDING_PROOF_CODE_MINUTES", 1, 60)):
         if not low <= int(cfg[key]) <= high:

@@ -18,6 +18,7 @@ PRODUCTION_KEYS = {
     "SECRET_KEY": "production-secret-for-tests-only-0123456789",
     "CRYPTO_KEYS": "v1:0123456789abcdef0123456789abcdef",
     "BLIND_INDEX_KEY": "00112233445566778899aabbccddeeff",
+    "BACKUP_KEY": "8899aabbccddeeff0011223344556677",
 }
 
 
