@@ -162,10 +162,27 @@ def read_payload(src: BinaryIO, key: bytes, header_digest: bytes) -> Iterator[by
         index += 1
 
 
-def open_archive(path: str, key: bytes) -> tuple[dict, Iterator[bytes]]:
-    """Header and payload iterator of the file at ``path`` (the file closes when the iterator ends)."""
+class Payload:
+    """The authenticated plaintext of an open backup file; iterate once, or ``close()`` to give the file back
+    (a generator never started would not run its ``finally``)."""
+
+    def __init__(self, src: BinaryIO, key: bytes, header_digest: bytes):
+        self._src, self._chunks = src, read_payload(src, key, header_digest)
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self._chunks
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._src.close()
+
+
+def open_archive(path: str, key: bytes) -> tuple[dict, Payload]:
+    """Header and payload of the file at ``path``."""
     try:
-        src = open(path, "rb")  # noqa: SIM115 - closed by the generator below
+        src = open(path, "rb")  # noqa: SIM115 - Payload closes it
     except OSError as exc:
         raise BackupError(f"无法打开备份文件 {path}：{exc.strerror}") from exc
     try:
@@ -173,9 +190,4 @@ def open_archive(path: str, key: bytes) -> tuple[dict, Iterator[bytes]]:
     except BaseException:
         src.close()
         raise
-
-    def payload() -> Iterator[bytes]:
-        with src:
-            yield from read_payload(src, key, digest)
-
-    return header, payload()
+    return header, Payload(src, key, digest)

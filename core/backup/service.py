@@ -72,7 +72,7 @@ def verify_backup(path: str, key_hex: str | None, *, url: str, scratch_url: str 
     engine = header.get("engine")
     if engine == "sqlite":
         with sqlite.restored_copy(chunks) as copy:
-            _check(header["manifest"], sqlite.manifest_of(copy), "恢复出的数据库")
+            _check(header["manifest"], sqlite.file_manifest(copy), "恢复出的数据库")
     elif engine == "postgresql":
         if engine_of(scratch_url or url) != "postgresql":
             raise BackupError("PostgreSQL 备份须在 PostgreSQL 服务器上校验：请设置 MEDIATION_BACKUP_SCRATCH_URL")
@@ -103,7 +103,7 @@ def restore_backup(path: str, key_hex: str | None, *, into: str, confirmed: bool
     if engine == "sqlite":
         target_dir = os.path.dirname(os.path.abspath(sqlite.database_path(into)))
         with sqlite.restored_copy(chunks, workdir=target_dir) as copy:
-            _check(header["manifest"], sqlite.manifest_of(copy), "恢复出的数据库")
+            _check(header["manifest"], sqlite.file_manifest(copy), "恢复出的数据库")
             sqlite.restore(copy, into)
     else:
         chunks.close()

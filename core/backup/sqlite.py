@@ -119,7 +119,11 @@ def restored_copy(chunks: Iterable[bytes], *, workdir: str | None = None):
         _remove_tree(tmp_dir)
 
 
-def manifest_of(path: str) -> dict:
+def manifest_of(url: str) -> dict:
+    return file_manifest(database_path(url))
+
+
+def file_manifest(path: str) -> dict:
     conn = _connect(path)
     try:
         conn.execute("BEGIN")
