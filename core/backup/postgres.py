@@ -141,6 +141,12 @@ def restore(chunks: Iterable[bytes], url: str, *, clean: bool) -> None:
             proc.kill()  # a refused chunk: the single transaction never commits
             proc.wait()
             raise
+        finally:
+            if not proc.stdin.closed:
+                try:
+                    proc.stdin.close()
+                except BrokenPipeError:
+                    pass
         code = proc.wait()
         if code != 0:
             errors.seek(0)
