@@ -1,8 +1,10 @@
 """`flask backup create | verify | restore`. They read the database through their own connections (see
-``core.backup.service``), so unlike the other commands they open no unit of work of the application."""
+``core.backup.service``), so unlike the other commands they open no unit of work of the application; each
+outcome is then audited as a security event (its own short transaction on the configured database)."""
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import datetime
 
@@ -10,11 +12,34 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from core import hooks
+from core.actor import Actor
 from core.backup import manifest as manifests
 from core.backup import service
 from core.backup.archive import BackupError
 
 backup_cli = AppGroup("backup", help="数据备份与恢复（加密备份文件，附逐表行数与校验和清单）")
+logger = logging.getLogger(__name__)
+AUDIT_ACTIONS = {"backup.created": "创建备份", "backup.verified": "校验备份", "backup.restored": "从备份恢复"}
+
+
+def register_audit_labels() -> None:
+    hooks.register_audit_labels(AUDIT_ACTIONS, {"backup": "备份文件"})
+
+
+def _audit(action: str, path: str, result: str = "ok") -> None:
+    from core.audit.operations import record_security_event
+
+    # The file name only: a path can name a person's directory, and the audit log shows it to the auditor.
+    record_security_event(Actor.system("cli"), action, result=result, object_type="backup",
+                          object_id=os.path.basename(path)[:64])
+
+
+def _audit_failure(action: str, path: str) -> None:
+    try:
+        _audit(action, path, "failed")
+    except Exception:  # the database may be what failed; the refusal itself must still reach the operator
+        logger.exception("could not audit the failed %s of %s", action, path)
 
 
 def _default_out(engine: str) -> str:
@@ -41,6 +66,7 @@ def create(out):
         header = service.create_backup(url, current_app.config.get("BACKUP_KEY"), out)
     except BackupError as exc:
         _fail(exc)
+    _audit("backup.created", out)  # after the snapshot: the backup never holds its own audit row
     click.echo(f"已创建备份 {out}：{_summary(header)}")
 
 
@@ -53,7 +79,9 @@ def verify(path):
                                        url=current_app.config["SQLALCHEMY_DATABASE_URI"],
                                        scratch_url=current_app.config.get("BACKUP_SCRATCH_URL") or None)
     except BackupError as exc:
+        _audit_failure("backup.verified", path)
         _fail(exc)
+    _audit("backup.verified", path)
     click.echo(f"校验通过：{_summary(header)}，行数与校验和均与清单一致")
 
 
@@ -69,5 +97,8 @@ def restore(path, into, confirmed):
                                         confirmed=confirmed,
                                         scratch_url=current_app.config.get("BACKUP_SCRATCH_URL") or None)
     except BackupError as exc:
+        _audit_failure("backup.restored", path)
         _fail(exc)
+    # Written after the restore: when the target is the configured database, its restored log says so.
+    _audit("backup.restored", path)
     click.echo(f"已恢复：{_summary(header)}，恢复后的行数与校验和均与清单一致")

@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterable
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import psycopg
 from psycopg import sql
@@ -143,10 +143,8 @@ def restore(chunks: Iterable[bytes], url: str, *, clean: bool) -> None:
             raise
         finally:
             if not proc.stdin.closed:
-                try:
+                with suppress(BrokenPipeError):
                     proc.stdin.close()
-                except BrokenPipeError:
-                    pass
         code = proc.wait()
         if code != 0:
             errors.seek(0)

@@ -42,8 +42,18 @@ def _execute(url: str, statement: str) -> list:
 
 
 def _cli(url: str, *args: str, **config):
+    from core.db import db
+
     app = make_app(url, **config)
-    return app.test_cli_runner().invoke(args=["backup", *args])
+    try:
+        return app.test_cli_runner().invoke(args=["backup", *args])
+    finally:
+        with app.app_context():
+            db.engine.dispose()  # the audit rows' connections, before the database is dropped
+
+
+def _audited(url: str, action: str) -> list:
+    return _execute(url, f"SELECT result, object_id FROM audit_entries WHERE action = '{action}' ORDER BY id")
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +109,8 @@ def test_create_then_verify_passes(live_url, backup_file):
     result = _verify(live_url, backup_file)
     assert result.exit_code == 0, result.output
     assert "校验通过" in result.output and "行数与校验和均与清单一致" in result.output
+    assert _audited(live_url, "backup.created") == [("ok", "demo.mdtbak")]
+    assert ("ok", "demo.mdtbak") in _audited(live_url, "backup.verified")
 
 
 def test_backup_key_is_validated_and_required_in_production():
@@ -234,6 +246,7 @@ def test_wrong_key_fails(live_url, backup_file):
     result = _cli(live_url, "verify", backup_file, BACKUP_KEY="ab" * 16)
     assert result.exit_code != 0
     assert "备份密钥不符" in result.output
+    assert ("failed", "demo.mdtbak") in _audited(live_url, "backup.verified")
 
 
 def _decrypted(path: str) -> tuple[dict, bytes]:
@@ -307,7 +320,11 @@ def test_restore_refuses_a_non_empty_target_without_yes(tmp_path, migrated_templ
 
         result = _cli(url, "restore", out, "--yes")
         assert result.exit_code == 0, result.output
-        assert MODULE.manifest_of(url) == manifest
+        restored = MODULE.manifest_of(url)["tables"]
+        audit = restored.pop("audit_entries")
+        assert audit["rows"] == manifest["tables"].pop("audit_entries")["rows"] + 1  # the restore's own row
+        assert restored == manifest["tables"]
+        assert _audited(url, "backup.restored") == [("ok", "before.mdtbak")]
     finally:
         dbutil.drop_database(url)
 
