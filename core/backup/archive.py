@@ -7,8 +7,9 @@ Layout::
 
 The header stays readable (format, engine, time, key fingerprint, manifest: table names and counts, no personal
 data) so a wrong key or a damaged header is named before gigabytes are decrypted; it is authenticated by its own
-GCM tag. Each chunk's additional data binds it to this header (SHA-256 of the header bytes), to its position and
-to a last-chunk flag, so a chunk that is changed, moved, taken from another backup or cut off after is refused.
+GCM tag. Each chunk's additional data binds it to this header (SHA-256 of the header bytes, which hold a random
+file id), to its position and to a last-chunk flag, so a chunk that is changed, moved, taken from another backup
+or cut off after is refused.
 A chunk is released only after its tag checked: nothing unauthenticated reaches pg_restore or a database file.
 """
 
@@ -75,7 +76,9 @@ def _chunk_aad(header_digest: bytes, index: int, last: bool) -> bytes:
 
 def write(out: BinaryIO, key: bytes, header: dict, chunks: Iterable[bytes]) -> int:
     """Write header and payload (``chunks``: plaintext pieces of any size). Returns the plaintext size."""
-    header = {**header, "format": FORMAT_VERSION, "key": key_fingerprint(key)}
+    # A random id makes every header, and so every chunk's additional data, unique to this file: two backups of
+    # the same data in the same second must not be able to swap chunks.
+    header = {**header, "format": FORMAT_VERSION, "key": key_fingerprint(key), "id": os.urandom(16).hex()}
     raw = json.dumps(header, ensure_ascii=False, sort_keys=True).encode("utf-8")
     prefix = MAGIC + struct.pack(">I", len(raw)) + raw
     nonce, _, tag = _encrypt(key, b"", prefix)

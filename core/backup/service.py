@@ -39,7 +39,7 @@ def create_backup(url: str, key_hex: str | None, out: str) -> dict:
         header.update(engine=engine, created_at=datetime.now(UTC).isoformat(timespec="seconds"), manifest=taken)
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as handle:
-            header["size"] = archive.write(handle, key, header, chunks)
+            archive.write(handle, key, header, chunks)
             handle.flush()
             os.fsync(handle.fileno())
 
@@ -102,6 +102,9 @@ def restore_backup(path: str, key_hex: str | None, *, into: str, confirmed: bool
         raise BackupError("目标数据库不是空库，恢复将覆盖其中全部数据；确认无误请加 --yes 重新执行")
     if engine == "sqlite":
         target_dir = os.path.dirname(os.path.abspath(sqlite.database_path(into)))
+        if not os.path.isdir(target_dir):
+            chunks.close()
+            raise BackupError(f"目标数据库所在的目录不存在：{target_dir}")
         with sqlite.restored_copy(chunks, workdir=target_dir) as copy:
             _check(header["manifest"], sqlite.file_manifest(copy), "恢复出的数据库")
             sqlite.restore(copy, into)

@@ -242,6 +242,39 @@ def test_damaged_file_fails_verify(live_url, backup_file, tmp_path, how, message
     assert message in result.output, result.output
 
 
+def _small_archive(monkeypatch, tmp_path, pieces: int = 3) -> tuple[bytes, bytes]:
+    monkeypatch.setattr(archive, "CHUNK_SIZE", 64)
+    payload = os.urandom(64 * pieces - 10)
+    path = tmp_path / "small.mdtbak"
+    with open(path, "wb") as handle:
+        archive.write(handle, _key(), {"engine": ENGINE, "manifest": {}}, [payload[:50], payload[50:]])
+    return path.read_bytes(), payload
+
+
+def _read_all(raw: bytes, tmp_path) -> bytes:
+    path = tmp_path / "read.mdtbak"
+    path.write_bytes(raw)
+    return b"".join(archive.open_archive(str(path), _key())[1])
+
+
+def test_chunks_cannot_be_reordered_dropped_or_cut(monkeypatch, tmp_path):
+    raw, payload = _small_archive(monkeypatch, tmp_path)
+    assert _read_all(raw, tmp_path) == payload
+    offsets = _chunk_offsets(raw, _payload_start(raw))
+    assert len(offsets) == 3
+    first, second, third = (raw[a:b] for a, b in zip(offsets, [*offsets[1:], len(raw)], strict=True))
+    head = raw[:offsets[0]]
+    for damaged, message in ((head + second + first + third, "第 1 个数据块校验失败"),  # swapped
+                             (head + first + third, "第 2 个数据块校验失败"),  # the middle one dropped
+                             (head + first + second, "备份文件被截断：第 3 个数据块缺失"),  # cut at a boundary
+                             (head + first + second + third[:-5], "备份文件被截断：第 3 个数据块不完整")):
+        with pytest.raises(archive.BackupError, match=message):
+            _read_all(damaged, tmp_path)
+    other, _ = _small_archive(monkeypatch, tmp_path)  # the same chunk from another backup
+    with pytest.raises(archive.BackupError, match="第 2 个数据块校验失败"):
+        _read_all(head + first + other[_chunk_offsets(other, _payload_start(other))[1]:], tmp_path)
+
+
 def test_wrong_key_fails(live_url, backup_file):
     result = _cli(live_url, "verify", backup_file, BACKUP_KEY="ab" * 16)
     assert result.exit_code != 0
@@ -257,7 +290,7 @@ def _decrypted(path: str) -> tuple[dict, bytes]:
 def _reencrypt(header: dict, payload: bytes, out) -> None:
     """What an attacker holding the key, or a broken dump, would produce: the original header and manifest
     over a payload that no longer matches them (the archive itself is intact)."""
-    kept = {k: v for k, v in header.items() if k not in ("format", "key")}
+    kept = {k: v for k, v in header.items() if k not in ("format", "key", "id")}
     with open(out, "wb") as handle:
         archive.write(handle, _key(), kept, [payload])
 
