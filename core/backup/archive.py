@@ -2,12 +2,12 @@
 
 Layout::
 
-    MAGIC | u32 header length | header JSON | header nonce (12) | header tag (16)
+    MAGIC | u32 length | header JSON | nonce (12) | u32 length | encrypted manifest JSON | tag (16)
     then per chunk: u32 ciphertext length | nonce (12) | ciphertext | tag (16)
 
-The header stays readable (format, engine, time, key fingerprint, manifest: table names and counts, no personal
-data) so a wrong key or a damaged header is named before gigabytes are decrypted; it is authenticated by its own
-GCM tag. Each chunk's additional data binds it to this header (SHA-256 of the header bytes, which hold a random
+The header's JSON stays readable (format, engine, time, key fingerprint, file id) so a wrong key is named as such
+before anything is decrypted; the manifest is encrypted with it as additional data, because its checksums would
+let someone holding the file but not the key confirm guesses of a small table's rows. Each chunk's additional data binds it to this header (SHA-256 of the header bytes, which hold a random
 file id), to its position and to a last-chunk flag, so a chunk that is changed, moved, taken from another backup
 or cut off after is refused.
 A chunk is released only after its tag checked: nothing unauthenticated reaches pg_restore or a database file.
@@ -78,11 +78,13 @@ def write(out: BinaryIO, key: bytes, header: dict, chunks: Iterable[bytes]) -> i
     """Write header and payload (``chunks``: plaintext pieces of any size). Returns the plaintext size."""
     # A random id makes every header, and so every chunk's additional data, unique to this file: two backups of
     # the same data in the same second must not be able to swap chunks.
-    header = {**header, "format": FORMAT_VERSION, "key": key_fingerprint(key), "id": os.urandom(16).hex()}
-    raw = json.dumps(header, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    public = {k: v for k, v in header.items() if k != "manifest"}
+    public.update(format=FORMAT_VERSION, key=key_fingerprint(key), id=os.urandom(16).hex())
+    raw = json.dumps(public, ensure_ascii=False, sort_keys=True).encode("utf-8")
     prefix = MAGIC + struct.pack(">I", len(raw)) + raw
-    nonce, _, tag = _encrypt(key, b"", prefix)
-    out.write(prefix + nonce + tag)
+    secret = json.dumps(header.get("manifest"), ensure_ascii=False, sort_keys=True).encode("utf-8")
+    nonce, body, tag = _encrypt(key, secret, prefix)
+    out.write(prefix + nonce + struct.pack(">I", len(body)) + body + tag)
     digest = hashlib.sha256(raw).digest()
     index, total, pending = 0, 0, bytearray()
 
@@ -106,33 +108,42 @@ def _read_exact(src: BinaryIO, size: int) -> bytes:
     return data if data is not None else b""
 
 
-def read_header(src: BinaryIO, key: bytes | None = None) -> tuple[dict, bytes]:
-    """The header (checked with ``key`` when given) and the digest chunks are bound to."""
-    if _read_exact(src, len(MAGIC)) != MAGIC:
-        raise BackupError("不是矛调通备份文件（文件开头的标识不符）")
+def _read_sized(src: BinaryIO, what: str) -> tuple[bytes, bytes]:
     size_raw = _read_exact(src, 4)
     if len(size_raw) != 4:
         raise BackupError("备份文件头不完整（文件被截断）")
     (size,) = struct.unpack(">I", size_raw)
     if size > _MAX_HEADER:
-        raise BackupError("备份文件头已损坏（长度不合理）")
-    raw = _read_exact(src, size)
-    nonce, tag = _read_exact(src, _NONCE), _read_exact(src, _TAG)
-    if len(raw) != size or len(tag) != _TAG:
+        raise BackupError(f"备份文件头已损坏（{what}长度不合理）")
+    data = _read_exact(src, size)
+    if len(data) != size:
         raise BackupError("备份文件头不完整（文件被截断）")
+    return size_raw, data
+
+
+def read_header(src: BinaryIO, key: bytes) -> tuple[dict, bytes]:
+    """The header, its manifest decrypted and checked, and the digest the chunks are bound to."""
+    if _read_exact(src, len(MAGIC)) != MAGIC:
+        raise BackupError("不是矛调通备份文件（文件开头的标识不符）")
+    size_raw, raw = _read_sized(src, "文件头")
     try:
         header = json.loads(raw.decode("utf-8"))
     except ValueError as exc:
         raise BackupError("备份文件头已损坏（无法解析）") from exc
     if not isinstance(header, dict) or header.get("format") != FORMAT_VERSION:
         raise BackupError(f"不支持的备份格式版本：{header.get('format') if isinstance(header, dict) else '?'}")
-    if key is not None:
-        if not hmac.compare_digest(str(header.get("key", "")), key_fingerprint(key)):
-            raise BackupError("备份密钥不符：此文件不是用当前配置的 MEDIATION_BACKUP_KEY 加密的")
-        try:
-            _decrypt(key, nonce, b"", tag, MAGIC + size_raw + raw)
-        except InvalidTag as exc:
-            raise BackupError("备份文件头校验失败：文件头（含清单）已损坏或被篡改") from exc
+    if not hmac.compare_digest(str(header.get("key", "")), key_fingerprint(key)):
+        raise BackupError("备份密钥不符：此文件不是用当前配置的 MEDIATION_BACKUP_KEY 加密的")
+    nonce = _read_exact(src, _NONCE)
+    _, body = _read_sized(src, "清单")
+    tag = _read_exact(src, _TAG)
+    if len(tag) != _TAG:
+        raise BackupError("备份文件头不完整（文件被截断）")
+    try:
+        secret = _decrypt(key, nonce, body, tag, MAGIC + size_raw + raw)
+    except InvalidTag as exc:
+        raise BackupError("备份文件头校验失败：文件头或其中的清单已损坏或被篡改") from exc
+    header["manifest"] = json.loads(secret.decode("utf-8"))
     return header, hashlib.sha256(raw).digest()
 
 

@@ -106,6 +106,7 @@ def test_create_then_verify_passes(live_url, backup_file):
     with open(backup_file, "rb") as handle:
         raw = handle.read()
     assert b"leader.wang" not in raw and "示范区".encode() not in raw  # the payload is encrypted
+    assert b"calendar_days" not in raw  # and so is the manifest
     result = _verify(live_url, backup_file)
     assert result.exit_code == 0, result.output
     assert "校验通过" in result.output and "行数与校验和均与清单一致" in result.output
@@ -193,9 +194,14 @@ def test_restore_drill_while_writers_insert(tmp_path, migrated_template, empty_u
 
 # --- a damaged or tampered file fails verify --------------------------------------------------------------
 
-def _payload_start(raw: bytes) -> int:
+def _manifest_start(raw: bytes) -> int:
     size = int.from_bytes(raw[len(archive.MAGIC):len(archive.MAGIC) + 4], "big")
-    return len(archive.MAGIC) + 4 + size + 12 + 16
+    return len(archive.MAGIC) + 4 + size + 12 + 4
+
+
+def _payload_start(raw: bytes) -> int:
+    at = _manifest_start(raw)
+    return at + int.from_bytes(raw[at - 4:at], "big") + 16
 
 
 def _chunk_offsets(raw: bytes, at: int) -> list[int]:
@@ -212,8 +218,10 @@ def _flip(raw: bytes, at: int) -> bytes:
 
 def _damaged(raw: bytes, how: str) -> bytes:
     start = _payload_start(raw)
-    if how == "manifest":  # a digit of a row count in the readable header
-        return _flip(raw, raw.index(b'"rows": ') + len(b'"rows": '))
+    if how == "manifest":  # inside the encrypted manifest
+        return _flip(raw, _manifest_start(raw) + 10)
+    if how == "engine":  # the readable part of the header
+        return raw.replace(f'"engine": "{ENGINE}"'.encode(), f'"engine": "{ENGINE[:-1]}x"'.encode())
     if how == "payload":
         return _flip(raw, start + 4 + 12 + 100)
     if how == "tag":
@@ -227,6 +235,7 @@ def _damaged(raw: bytes, how: str) -> bytes:
 
 @pytest.mark.parametrize(("how", "message"), [
     ("manifest", "备份文件头校验失败"),
+    ("engine", "备份文件头校验失败"),
     ("payload", "第 1 个数据块校验失败"),
     ("tag", "数据块校验失败"),
     ("truncated", "备份文件被截断"),
