@@ -124,7 +124,8 @@ def test_backup_key_is_validated_and_required_in_production():
 # --- the restore drill: backups taken while the application writes ---------------------------------------
 
 class Writers:
-    """Threads committing rows into a drill table as fast as they can, each commit timed."""
+    """Threads committing rows into a drill table as fast as they can (and rewriting its first row), each
+    commit timed."""
 
     def __init__(self, url: str, threads: int = 2):
         self.url, self.stop, self.commits, self.errors = url, threading.Event(), [], []
@@ -139,6 +140,10 @@ class Writers:
             while not self.stop.is_set():
                 conn.execute(f"INSERT INTO backup_drill (writer, note) VALUES ({mark}, {mark})",
                              (n, f"演练 {time.monotonic()}"))
+                # Rows change as well as arrive: a manifest and a copy from two moments would differ in checksum
+                # even where their counts agreed.
+                conn.execute(f"UPDATE backup_drill SET note = {mark} WHERE id = (SELECT min(id) FROM backup_drill)",
+                             (f"改 {n} {time.monotonic()}",))
                 self.commits.append(time.monotonic())
                 time.sleep(0.002)
         except Exception as exc:  # a failing writer fails the drill
