@@ -34,8 +34,9 @@ class DefaultConfig:
     CRYPTO_KEYS: str | None = None
     #: Key for the blind index of ID numbers and phones (HMAC-SM3), hex. Required in production.
     BLIND_INDEX_KEY: str | None = None
-    #: Key of `flask backup` archives: 32 hex characters (SM4, 128 bit). Required in production; kept apart
-    #: from CRYPTO_KEYS so whoever holds backup media cannot read the personal-data columns by it alone.
+    #: Key of `flask backup` files: 32 hex characters (SM4, 128 bit). Required in production. Its own key, not one
+    #: of CRYPTO_KEYS: the personal-data columns stay encrypted under CRYPTO_KEYS inside the backup, so whoever
+    #: holds backup media and this key still cannot read ID numbers and phones.
     BACKUP_KEY: str | None = None
     #: PostgreSQL: a URL on a server where `flask backup verify` may create and drop its scratch database
     #: (mdt_verify_<random>); empty: the server of SQLALCHEMY_DATABASE_URI. SQLite verifies in a temp file.

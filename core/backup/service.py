@@ -70,17 +70,20 @@ def verify_backup(path: str, key_hex: str | None, *, url: str, scratch_url: str 
     key = archive.parse_key(key_hex)
     header, chunks = archive.open_archive(path, key)
     engine = header.get("engine")
-    if engine == "sqlite":
-        with sqlite.restored_copy(chunks) as copy:
-            _check(header["manifest"], sqlite.file_manifest(copy), "恢复出的数据库")
-    elif engine == "postgresql":
-        if engine_of(scratch_url or url) != "postgresql":
-            raise BackupError("PostgreSQL 备份须在 PostgreSQL 服务器上校验：请设置 MEDIATION_BACKUP_SCRATCH_URL")
-        with postgres.scratch_database(url, scratch_url) as scratch:
-            postgres.restore(chunks, scratch, clean=False)
-            _check(header["manifest"], postgres.manifest_of(scratch), "恢复出的数据库")
-    else:
-        raise BackupError(f"备份文件头中的数据库类型未知：{engine!r}")
+    try:
+        if engine == "sqlite":
+            with sqlite.restored_copy(chunks) as copy:
+                _check(header["manifest"], sqlite.file_manifest(copy), "恢复出的数据库")
+        elif engine == "postgresql":
+            if engine_of(scratch_url or url) != "postgresql":
+                raise BackupError("PostgreSQL 备份须在 PostgreSQL 服务器上校验：请设置 MEDIATION_BACKUP_SCRATCH_URL")
+            with postgres.scratch_database(url, scratch_url) as scratch:
+                postgres.restore(chunks, scratch, clean=False)
+                _check(header["manifest"], postgres.manifest_of(scratch), "恢复出的数据库")
+        else:
+            raise BackupError(f"备份文件头中的数据库类型未知：{engine!r}")
+    finally:
+        chunks.close()
     logger.info("backup %s verified", path)
     return header
 
@@ -91,29 +94,33 @@ def restore_backup(path: str, key_hex: str | None, *, into: str, confirmed: bool
     matched the manifest; a non-empty target needs ``confirmed``. Returns the header."""
     key = archive.parse_key(key_hex)
     header, chunks = archive.open_archive(path, key)
+    chunks.close()  # read again below, once the target is known to be acceptable
     engine = header.get("engine")
     if engine_of(into) != engine:
-        chunks.close()
         raise BackupError(f"备份来自 {engine} 数据库，不能恢复到 {engine_of(into)} 数据库")
     module = ENGINES[engine]
     empty = module.is_empty(into)
     if not empty and not confirmed:
-        chunks.close()
         raise BackupError("目标数据库不是空库，恢复将覆盖其中全部数据；确认无误请加 --yes 重新执行")
     if engine == "sqlite":
         target_dir = os.path.dirname(os.path.abspath(sqlite.database_path(into)))
         if not os.path.isdir(target_dir):
-            chunks.close()
             raise BackupError(f"目标数据库所在的目录不存在：{target_dir}")
-        with sqlite.restored_copy(chunks, workdir=target_dir) as copy:
-            _check(header["manifest"], sqlite.file_manifest(copy), "恢复出的数据库")
-            sqlite.restore(copy, into)
+        _, chunks = archive.open_archive(path, key)
+        try:
+            with sqlite.restored_copy(chunks, workdir=target_dir) as copy:
+                _check(header["manifest"], sqlite.file_manifest(copy), "恢复出的数据库")
+                sqlite.restore(copy, into)
+        finally:
+            chunks.close()
     else:
-        chunks.close()
         # pg_restore reads a stream: prove the whole file in a scratch database before touching the target.
         verify_backup(path, key_hex, url=into, scratch_url=scratch_url)
         _, chunks = archive.open_archive(path, key)
-        postgres.restore(chunks, into, clean=not empty)
+        try:
+            postgres.restore(chunks, into, clean=not empty)
+        finally:
+            chunks.close()
     _check(header["manifest"], module.manifest_of(into), "恢复后的目标数据库")
     logger.warning("backup %s restored into the %s database (%s)", path, engine,
                    "replacing its contents" if not empty else "empty before")
