@@ -8,6 +8,7 @@ through a second connection could copy a later state than the manifest describes
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import tempfile
@@ -18,6 +19,7 @@ from core.backup import manifest
 from core.backup.archive import BackupError
 
 _READ = 1024 * 1024
+logger = logging.getLogger(__name__)
 
 
 def database_path(url: str) -> str:
@@ -71,6 +73,9 @@ def create(url: str, emit, *, workdir: str | None = None) -> None:
     try:
         source = _connect(path)
         try:
+            if source.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                # Outside WAL a read transaction holds a shared lock: writers wait for the whole backup.
+                logger.warning("%s is not in WAL mode: writers wait until the backup ends", path)
             source.execute("BEGIN")
             source.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the snapshot starts here
             taken = compute_manifest(source)
