@@ -388,3 +388,17 @@ def test_failed_create_leaves_no_file(tmp_path):
     result = _cli(f"sqlite:///{tmp_path}/missing.db", "create", "--out", str(out))
     assert result.exit_code != 0 and "数据库文件不存在" in result.output
     assert not out.exists() and not os.path.exists(f"{out}.part")
+
+
+@pytest.mark.skipif(ENGINE != "postgresql", reason="scratch databases are a PostgreSQL matter")
+def test_verify_uses_the_configured_scratch_server(live_url, backup_file):
+    from sqlalchemy.engine import make_url
+
+    scratch = make_url(live_url).set(database="postgres").render_as_string(hide_password=False)
+    before = _execute(scratch, "SELECT count(*) FROM pg_database WHERE datname LIKE 'mdt_verify_%'")
+    result = _cli(live_url, "verify", backup_file, BACKUP_SCRATCH_URL=scratch)
+    assert result.exit_code == 0, result.output
+    # created through the configured server's connection and dropped again
+    assert _execute(scratch, "SELECT count(*) FROM pg_database WHERE datname LIKE 'mdt_verify_%'") == before
+    result = _cli(live_url, "verify", backup_file, BACKUP_SCRATCH_URL="sqlite:///x.db")
+    assert result.exit_code != 0 and "须在 PostgreSQL 服务器上校验" in result.output
