@@ -104,9 +104,11 @@ def main(argv=None) -> int:
 
     from sqlalchemy import text
 
+    from bench.keys import data_set_keys
     from core.app import create_app
 
-    app = create_app({"MEDIATION_ENV": "development", "SQLALCHEMY_DATABASE_URI": args.database_url})
+    app = create_app({"MEDIATION_ENV": "development", "SQLALCHEMY_DATABASE_URI": args.database_url,
+                      **data_set_keys(args.database_url)})
     with app.app_context():
         from core.db import db
 

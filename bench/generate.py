@@ -75,9 +75,12 @@ def main(argv=None) -> int:
     from flask_migrate import upgrade
     from sqlalchemy import func, select
 
+    from bench.keys import data_set_keys
     from core.app import create_app
 
-    app = create_app({"MEDIATION_ENV": "development", "SQLALCHEMY_DATABASE_URI": url, "AUDIT_GUARD": False})
+    keys = data_set_keys(url, create=True)  # the set's own keys: its server runs as production (bench/keys.py)
+    app = create_app({"MEDIATION_ENV": "development", "SQLALCHEMY_DATABASE_URI": url, "AUDIT_GUARD": False,
+                      **keys})
     with app.app_context():
         from core.db import db
 

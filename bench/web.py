@@ -37,9 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import web_intake  # noqa: E402
+from bench.keys import copy_keys, data_set_keys, sign_in_with_passwords  # noqa: E402
 from bench.web_client import (  # noqa: E402
-    GENERATOR_BLIND_INDEX_KEY,
-    GENERATOR_CRYPTO_KEYS,
     BenchError,
     Client,
     Server,
@@ -114,7 +113,8 @@ def id_number_of(url: str, case_number: str) -> str | None:
         engine.dispose()
     if enc is None:
         return None
-    return CryptoProvider(GENERATOR_CRYPTO_KEYS, GENERATOR_BLIND_INDEX_KEY).decrypt(enc)
+    keys = data_set_keys(url)
+    return CryptoProvider(keys["CRYPTO_KEYS"], keys["BLIND_INDEX_KEY"]).decrypt(enc)
 
 
 # --- the pages of one role ----------------------------------------------------------------------------------
@@ -307,6 +307,8 @@ def main(argv=None) -> int:
         source = sqlite_path(url)
         if source is not None and not args.in_place:
             url = f"sqlite:///{scratch_copy(source, Path(tmp))}"
+            copy_keys(args.database_url, url)
+        sign_in_with_passwords(url)
         result["served_url"] = url
         server = Server(url, Path(tmp) / "gunicorn.log")
         _RUNNING.append(server)

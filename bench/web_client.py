@@ -17,10 +17,6 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "Shifan#2026"  # the demo password the generator gives every login (core.demo.DEMO_PASSWORD)
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
-#: bench/generate.py builds its app with MEDIATION_ENV=development: its parties are sealed with these keys
-#: (core.config.DevelopmentConfig). The server runs as production with the same keys, or nothing decrypts.
-GENERATOR_CRYPTO_KEYS = "v1:00112233445566778899aabbccddeeff"
-GENERATOR_BLIND_INDEX_KEY = "ffeeddccbbaa99887766554433221100"
 
 
 class BenchError(RuntimeError):
@@ -151,10 +147,11 @@ class Server:
         env = dict(os.environ)
         for key in [k for k in env if k.startswith("MEDIATION_")]:
             del env[key]
+        from bench.keys import server_env
+
         env.update({
             "DATABASE_URL": database_url, "MEDIATION_ENV": "production",
-            "MEDIATION_SECRET_KEY": os.urandom(24).hex(),
-            "MEDIATION_CRYPTO_KEYS": GENERATOR_CRYPTO_KEYS, "MEDIATION_BLIND_INDEX_KEY": GENERATOR_BLIND_INDEX_KEY,
+            **server_env(database_url),  # the data set's own keys (bench/keys.py); production refuses dev keys
             # The bench speaks plain HTTP on loopback: a Secure cookie would never come back from the client.
             "MEDIATION_SESSION_COOKIE_SECURE": "false",
             "PYTHONUNBUFFERED": "1",

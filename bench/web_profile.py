@@ -27,14 +27,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.web_client import CSRF_RE, GENERATOR_BLIND_INDEX_KEY, GENERATOR_CRYPTO_KEYS, PASSWORD  # noqa: E402
+from bench.keys import server_env, sign_in_with_passwords  # noqa: E402
+from bench.web_client import CSRF_RE, PASSWORD  # noqa: E402
 from bench.web_intake import resident_id  # noqa: E402
 
 
 def build_app(url: str):
-    os.environ.update({"DATABASE_URL": url, "MEDIATION_ENV": "production", "MEDIATION_SECRET_KEY": "profile-only",
-                       "MEDIATION_CRYPTO_KEYS": GENERATOR_CRYPTO_KEYS,
-                       "MEDIATION_BLIND_INDEX_KEY": GENERATOR_BLIND_INDEX_KEY,
+    sign_in_with_passwords(url)
+    os.environ.update({"DATABASE_URL": url, "MEDIATION_ENV": "production", **server_env(url),
                        "MEDIATION_SESSION_COOKIE_SECURE": "false"})
     from bench.floor_app import app
 

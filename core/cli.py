@@ -138,5 +138,8 @@ def break_glass(username, kind, reason):
 
 
 def init_app(app):
-    for group in (demo_cli, org_cli, accounts_cli):
+    from core.backup.cli import backup_cli, register_audit_labels
+
+    register_audit_labels()
+    for group in (demo_cli, org_cli, accounts_cli, backup_cli):
         app.cli.add_command(group)

@@ -7,6 +7,7 @@ Every key is documented where it is defined. Environment variables override with
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -33,6 +34,13 @@ class DefaultConfig:
     CRYPTO_KEYS: str | None = None
     #: Key for the blind index of ID numbers and phones (HMAC-SM3), hex. Required in production.
     BLIND_INDEX_KEY: str | None = None
+    #: Key of `flask backup` files: 32 hex characters (SM4, 128 bit). Required in production. Its own key, not one
+    #: of CRYPTO_KEYS: the personal-data columns stay encrypted under CRYPTO_KEYS inside the backup, so whoever
+    #: holds backup media and this key still cannot read ID numbers and phones.
+    BACKUP_KEY: str | None = None
+    #: PostgreSQL: a URL on a server where `flask backup verify` may create and drop its scratch database
+    #: (mdt_verify_<random>); empty: the server of SQLALCHEMY_DATABASE_URI. SQLite verifies in a temp file.
+    BACKUP_SCRATCH_URL = ""
 
     # --- sessions and login (the security admin edits the policy row; these are the first defaults) ---
     SESSION_COOKIE_NAME = "mdt_session"
@@ -137,6 +145,7 @@ class DevelopmentConfig(DefaultConfig):
     SECRET_KEY = "dev-only-not-secret"
     CRYPTO_KEYS = "v1:00112233445566778899aabbccddeeff"
     BLIND_INDEX_KEY = "ffeeddccbbaa99887766554433221100"
+    BACKUP_KEY = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
     SESSION_COOKIE_SECURE = False
     AUDIT_GUARD = True
     NOTIFY_LOG_FALLBACK = True
@@ -215,12 +224,15 @@ def validate(cfg: dict) -> None:
     elif not url.startswith(("sqlite:", "postgresql+psycopg:")):
         raise ConfigError("only SQLite and PostgreSQL (psycopg 3) are supported")
     if cfg["MEDIATION_ENV"] == "production":
-        for key in ("SECRET_KEY", "CRYPTO_KEYS", "BLIND_INDEX_KEY"):
+        for key in ("SECRET_KEY", "CRYPTO_KEYS", "BLIND_INDEX_KEY", "BACKUP_KEY"):
             if not cfg.get(key):
                 raise ConfigError(f"MEDIATION_{key} must be set in production")
         if not cfg.get("SECOND_FACTOR_ENFORCED"):
             raise ConfigError("MEDIATION_SECOND_FACTOR_ENFORCED cannot be off in production (等保三级 §8.1.4.1 d)")
         check_production_keys(cfg)
+    backup_key = cfg.get("BACKUP_KEY")
+    if backup_key and not re.fullmatch(r"[0-9a-fA-F]{32}", backup_key):
+        raise ConfigError("MEDIATION_BACKUP_KEY must be 32 hex characters (SM4, 128 bit)")
     for key, low, high in (("API_TOKEN_DAYS", 1, 366), ("ADMIN_REQUEST_TTL_HOURS", 1, 24 * 14),
                            ("BINDING_PROOF_CODE_MINUTES", 1, 60)):
         if not low <= int(cfg[key]) <= high:
@@ -230,7 +242,7 @@ def validate(cfg: dict) -> None:
 
 #: Keys whose development values must never reach production: the platform's own keys, and the WeChat
 #: credentials whose development values belong to the local stand-in.
-DEVELOPMENT_SECRETS = ("SECRET_KEY", "CRYPTO_KEYS", "BLIND_INDEX_KEY", "WECOM_SECRET", "WECOM_TOKEN",
+DEVELOPMENT_SECRETS = ("SECRET_KEY", "CRYPTO_KEYS", "BLIND_INDEX_KEY", "BACKUP_KEY", "WECOM_SECRET", "WECOM_TOKEN",
                        "WECOM_AES_KEY", "MP_SECRET", "MP_TOKEN", "MP_AES_KEY")
 SECRET_KEY_MIN_BYTES = 32
 #: a random hex SECRET_KEY of 32+ characters shows all 16 digits but rarely fewer than 12
@@ -288,6 +300,9 @@ def check_production_keys(cfg: dict) -> None:
         raise ConfigError(f"MEDIATION_BLIND_INDEX_KEY must be {low}–{high} bytes ({2 * low}–{2 * high} hex characters)")
     if weak_key_reason(blind):
         raise ConfigError(f"MEDIATION_BLIND_INDEX_KEY is not random ({weak_key_reason(blind)}); generate one")
+    backup = _hex_key("BACKUP_KEY", str(cfg["BACKUP_KEY"]))
+    if weak_key_reason(backup):
+        raise ConfigError(f"MEDIATION_BACKUP_KEY is not random ({weak_key_reason(backup)}); generate one")
 
 
 def _dev_sm4_key() -> str:

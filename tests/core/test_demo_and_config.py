@@ -19,6 +19,7 @@ PRODUCTION_KEYS = {
     "SECRET_KEY": "production-secret-for-tests-only-0123456789",
     "CRYPTO_KEYS": "v1:5f0c9e27a4d3b86e1c72f9a0d84b3e61",
     "BLIND_INDEX_KEY": "c31e7a9f04b2d86e5a17c9f3e0b4d28a6f1e93c7b5a04d2e8c61f9b3a7d0e452",
+    "BACKUP_KEY": "9d4e2b7a1c83f60e5b19d7a24c8e3f06",
 }
 
 
