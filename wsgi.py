@@ -1,9 +1,6 @@
 """WSGI entry point: `gunicorn wsgi:app`, `flask --app wsgi ...`."""
 
-from werkzeug.middleware.proxy_fix import ProxyFix
-
 from core.app import create_app
 
+# Behind a reverse proxy set MEDIATION_PROXY_COUNT (core.config): only then is X-Forwarded-For believed.
 app = create_app()
-# One trusted reverse proxy (the government gateway) sets X-Forwarded-For / -Proto.
-app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)

@@ -76,6 +76,13 @@ def create_app(config: dict | None = None) -> Flask:
         from core.crypto import _provider
 
         _provider(app.config["CRYPTO_KEYS"], app.config["BLIND_INDEX_KEY"])  # self-test: fail fast
+    if app.config.get("PROXY_COUNT"):
+        # X-Forwarded-For is believed only behind configured proxies, and only their hops: otherwise any
+        # client could name the address the rate limits and the audit log see.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     if app.config["AUDIT_GUARD"]:
         from core.audit import guard
 

@@ -66,6 +66,16 @@ class DefaultConfig:
     SECOND_FACTOR_ENFORCED = True
     #: Rate limits {name: [hits, seconds]} overriding core.ratelimit.DEFAULT_LIMITS; env: a JSON object.
     RATE_LIMITS: dict | None = None
+    #: An unmasked export (center.cases.listing.reveal_export): at most this many cases per file, and the security
+    #: administrators are told of one with at least EXPORT_UNMASKED_NOTIFY_ROWS unmasked rows. Rows per person
+    #: and day: RATE_LIMITS["export.unmasked_rows"] (default 1,000).
+    EXPORT_UNMASKED_MAX_ROWS = 200
+    EXPORT_UNMASKED_NOTIFY_ROWS = 50
+    #: Reverse proxies in front of the app that set X-Forwarded-For / -Proto (the government gateway, nginx):
+    #: only then is the forwarded address believed, and only that many hops of it. 0: the socket's address.
+    PROXY_COUNT = 0
+    #: Strict-Transport-Security max-age in seconds (production speaks HTTPS only); 0 sends no header.
+    HSTS_SECONDS = 31536000
     #: Share the rate-limit counters through Redis (redis://…) instead of the database; nothing requires it.
     RATE_LIMIT_REDIS_URL = ""
     WTF_CSRF_TIME_LIMIT = None  # the CSRF token lives as long as the server-side session
@@ -147,6 +157,7 @@ class DevelopmentConfig(DefaultConfig):
     BLIND_INDEX_KEY = "ffeeddccbbaa99887766554433221100"
     BACKUP_KEY = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
     SESSION_COOKIE_SECURE = False
+    HSTS_SECONDS = 0  # the development server speaks plain HTTP
     AUDIT_GUARD = True
     NOTIFY_LOG_FALLBACK = True
     # The local WeChat stand-in (make run starts it): both platforms under one loopback port.

@@ -318,16 +318,16 @@ def release_capacity(table, row_id, *, amount: int = 1, session=None, id_column:
 # --- one row of a scoped query, or 404 ---------------------------------------------------------------------
 
 
-def increment_counter(session, table, key: dict, column: str, *, extra: dict | None = None) -> int:
-    """Add one to ``table.column`` of the row ``key`` (inserting it at 1) in one statement; the new value.
+def increment_counter(session, table, key: dict, column: str, *, extra: dict | None = None, by: int = 1) -> int:
+    """Add ``by`` to ``table.column`` of the row ``key`` (inserting it at ``by``) in one statement; the new value.
     INSERT … ON CONFLICT DO UPDATE … RETURNING on both engines, so concurrent writers never lose a hit."""
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    values = {**key, column: 1, **(extra or {})}
+    values = {**key, column: by, **(extra or {})}
     stmt = insert(table).values(**values)
-    stmt = stmt.on_conflict_do_update(index_elements=list(key), set_={column: table.c[column] + 1})
+    stmt = stmt.on_conflict_do_update(index_elements=list(key), set_={column: table.c[column] + by})
     return session.execute(stmt.returning(table.c[column])).scalar_one()
 
 

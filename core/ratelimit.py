@@ -54,6 +54,8 @@ DEFAULT_LIMITS = {
     "factor.account": Limit("factor.account", 5, 300, "动态口令错误次数过多"),
     "api.account": Limit("api.account", 1200, 60, "接口请求过于频繁"),
     "intake.account": Limit("intake.account", 600, 60, "登记过于频繁"),
+    #: rows of unmasked export per person and day (center.cases.listing.reveal_export); a day is a UTC day
+    "export.unmasked_rows": Limit("export.unmasked_rows", 1000, 86400, "今日导出完整个人信息的行数已达上限"),
 }
 
 
@@ -84,7 +86,8 @@ def _window(rule: Limit, now: float) -> int:
     return int(now) - int(now) % rule.seconds
 
 
-def hit(name: str, subject: str, *, now: float | None = None, raise_over: bool = True, session=None) -> int:
+def hit(name: str, subject: str, *, now: float | None = None, raise_over: bool = True, session=None,
+        amount: int = 1) -> int:
     """Count one hit of ``subject`` against limit ``name``; raise RateLimited once it is over (unless
     ``raise_over`` is false: a failure counted after the fact, refused at the next ``check``). The count.
 
@@ -93,7 +96,7 @@ def hit(name: str, subject: str, *, now: float | None = None, raise_over: bool =
     connection would wait for it until the busy timeout). The hit then stands or falls with the request."""
     rule = limit(name)
     now = time.time() if now is None else now
-    count = _backend().incr(_key(name, subject), _window(rule, now), rule.seconds, session=session)
+    count = _backend().incr(_key(name, subject), _window(rule, now), rule.seconds, session=session, by=amount)
     if count > rule.hits and raise_over:
         raise RateLimited(rule, _window(rule, now) + rule.seconds - int(now))
     return count
@@ -113,13 +116,13 @@ def reset(name: str, subject: str) -> None:
 
 
 class _Database:
-    def incr(self, key: str, window: int, seconds: int, session=None) -> int:
+    def incr(self, key: str, window: int, seconds: int, session=None, by: int = 1) -> int:
         if session is not None:
             return increment_counter(session, RateCounter.__table__, {"key": key, "window": window},
-                                     "hits", extra={"expires": window + seconds})
+                                     "hits", extra={"expires": window + seconds}, by=by)
         with own_transaction() as s:
             return increment_counter(s, RateCounter.__table__, {"key": key, "window": window},
-                                     "hits", extra={"expires": window + seconds})
+                                     "hits", extra={"expires": window + seconds}, by=by)
 
     def get(self, key: str, window: int) -> int:
         with short_read() as s:  # a read: never waits for a writer (SQLite WAL), even inside a write request
@@ -137,10 +140,10 @@ class _Redis:
 
         self.client = redis.Redis.from_url(url, socket_timeout=2)
 
-    def incr(self, key: str, window: int, seconds: int, session=None) -> int:
+    def incr(self, key: str, window: int, seconds: int, session=None, by: int = 1) -> int:
         name = f"mdt:rl:{key}:{window}"
         pipe = self.client.pipeline()
-        pipe.incr(name)
+        pipe.incrby(name, by)
         pipe.expire(name, seconds + 5)
         return int(pipe.execute()[0])
 

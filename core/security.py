@@ -171,6 +171,8 @@ def init_app(app):
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Referrer-Policy"] = "same-origin"
+        if app.config.get("HSTS_SECONDS"):
+            response.headers["Strict-Transport-Security"] = f"max-age={int(app.config['HSTS_SECONDS'])}; includeSubDomains"
         if request.endpoint == "static" or (request.endpoint or "").endswith(".static"):
             response.headers["Cache-Control"] = "public, max-age=86400"
         else:

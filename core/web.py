@@ -11,15 +11,23 @@ from flask_login import current_user
 from core.actor import Actor
 from core.db import db
 
-#: A request id the gateway may send: it lands in audit rows, so only plain printable ASCII is kept.
+#: A request id the gateway may send: recorded beside ours (audit_entries.client_request_id) so a request can be
+#: followed through the gateway's logs, never used as ours — a client must not choose the id that joins audit
+#: rows. Only plain printable ASCII, at most 64 characters, is kept.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,64}")
 
 
 def request_id() -> str:
+    """This request's id, made here (every audit row of the request carries it)."""
     if "request_id" not in g:
-        given = request.headers.get("X-Request-Id", "")[:64]
-        g.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        g.request_id = uuid.uuid4().hex
     return g.request_id
+
+
+def client_request_id() -> str | None:
+    """The gateway's X-Request-Id if it is a plain id, else None."""
+    given = request.headers.get("X-Request-Id", "")
+    return given if len(given) <= 64 and _REQUEST_ID.fullmatch(given) else None
 
 
 def client_ip() -> str | None:

@@ -131,10 +131,17 @@ def make_user(fx, username: str, *, role=None, place=None, display_name: str | N
     places = [(role, place)] if role is not None else []
     places += list(memberships)
     resolved = [(Role(r), p if not isinstance(p, str) else unit(fx, p)) for r, p in places]
+    # The demo password predates the blocklist (it reads as a pinyin name): like the demo loader, the factory
+    # sets its hash directly; any other password goes through the policy as an administrator's would.
+    demo_password = kind != "service" and password == DEMO_PASSWORD
     made = create_user(username=username, display_name=display_name or f"测试{username}",
-                       password=None if kind == "service" else password, title=title,
-                       actor=Actor.system("cli"), memberships=resolved, must_change=must_change, kind=kind,
-                       activate=True)
+                       password=None if kind == "service" else ("Kx7#vQ2!mZ9p" if demo_password else password),
+                       title=title, actor=Actor.system("cli"), memberships=resolved, must_change=must_change,
+                       kind=kind, activate=True)
+    if demo_password:
+        from core.accounts.passwords import hash_password
+
+        made.password_hash = hash_password(DEMO_PASSWORD)
     if commit:
         _session(fx).commit()
     return made

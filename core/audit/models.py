@@ -27,6 +27,8 @@ class AuditEntry(Base):
     result: Mapped[str] = mapped_column(String(16), default="ok")
     ip: Mapped[str | None] = mapped_column(String(64))
     request_id: Mapped[str | None] = mapped_column(String(64))
+    #: the gateway's own id of the request (X-Request-Id), recorded apart from ours (core.web.client_request_id)
+    client_request_id: Mapped[str | None] = mapped_column(String(64))
     channel: Mapped[str | None] = mapped_column(String(16))
     changed_fields: Mapped[list] = mapped_column(JSON, default=list)
 

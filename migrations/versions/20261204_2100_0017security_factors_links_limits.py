@@ -96,6 +96,9 @@ def upgrade():
     with op.batch_alter_table('login_throttles') as batch:
         batch.alter_column('username', type_=sa.String(length=96), existing_type=sa.String(length=64),
                            existing_nullable=False)
+    # The gateway's request id, kept apart from the server's own (core.web.request_id).
+    # Plain ALTER TABLE on both engines: a batch rebuild on SQLite would drop the append-only triggers.
+    op.add_column('audit_entries', sa.Column('client_request_id', sa.String(length=64), nullable=True))
     # A lost authenticator is reset by dual control (core.accounts.dual_control), a new kind of request.
     _kind_check(ACT_KINDS + ('reset_factor',), ACT_KINDS)
     # Counters keyed by the bare name are from before the per-address lockout: they expire on their own
@@ -104,6 +107,7 @@ def upgrade():
 
 
 def downgrade():
+    op.execute("ALTER TABLE audit_entries DROP COLUMN client_request_id")  # SQLite ≥ 3.35 and PostgreSQL
     op.execute("DELETE FROM admin_requests WHERE kind = 'reset_factor'")
     _kind_check(ACT_KINDS, ACT_KINDS + ('reset_factor',))
     op.execute("DELETE FROM login_throttles")

@@ -8,7 +8,7 @@ import io
 import re
 
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from center.cases.intake.operations import reveal
 from center.cases.listing.export import HEADER
@@ -44,15 +44,75 @@ def applicant_plain(case):
     return party.name, reveal(party)
 
 
-def test_a_user_who_may_reveal_gets_plain_values(signed_in, demo, db):
+def _full_export(client, reason="核对重复信访人员名单", **filters):
+    page = client.get("/cases/export/full", query_string=filters)
+    assert page.status_code == 200, page.status_code
+    return client.post("/cases/export/full", data={"csrf_token": csrf_from(page.get_data(as_text=True)),
+                                                   "reason": reason, **filters})
+
+
+def test_the_one_click_export_is_masked_even_for_a_user_who_may_reveal(signed_in, demo, db):
     rows = sheet(signed_in("qs.staff").get("/cases/export.xlsx"))
     visible = set(db.session.scalars(cases_query(demo.actor("qs.staff")).with_only_columns(Case.number)))
     assert set(rows) == visible
     case = by_summary(db, "反映镇中心小学周边交通安全隐患")
     name, plain = applicant_plain(case)
     row = rows[case.number]
-    assert row["申请人"] == name and row["申请人电话"] == plain["phone"] and row["申请人证件号码"] == plain["id_number"]
+    assert row["申请人"] == name and row["申请人电话"] == mask(plain["phone"], 3, 4) != plain["phone"]
+    assert row["申请人证件号码"] == mask(plain["id_number"], 4, 4) != plain["id_number"]
     assert row["事项摘要"] == case.summary and row["办理单位"] == "青石镇" and row["类型"] == "信访事项"
+
+
+def test_the_full_export_asks_why_and_keeps_the_reason(signed_in, demo, db):
+    client = signed_in("qs.staff")
+    before = db.session.scalar(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == "case.exported_unmasked"))
+    refused = _full_export(client, reason="  ", kind="petition")
+    assert refused.status_code == 422 and "理由" in refused.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == "case.exported_unmasked")) == before  # nothing went out, nothing recorded
+    rows = sheet(_full_export(client, kind="petition"))
+    case = by_summary(db, "反映镇中心小学周边交通安全隐患")
+    name, plain = applicant_plain(case)
+    assert rows[case.number]["申请人电话"] == plain["phone"]
+    assert rows[case.number]["申请人证件号码"] == plain["id_number"]
+    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "case.exported_unmasked")
+                               .order_by(AuditEntry.id.desc())).first()
+    assert entry.actor_user_id == demo.user("qs.staff").id and "reason=核对重复信访人员名单" in entry.changed_fields
+    assert f"plain={len(rows)}" in entry.changed_fields and "kind=petition" in entry.changed_fields
+    for value in (plain["phone"], plain["id_number"]):
+        assert value not in repr(entry.changed_fields)
+
+
+def test_the_full_export_has_its_limits_and_tells_the_security_administrator(app, signed_in, demo, db):
+    from notify.models import Notification
+
+    client = signed_in("qs.staff")
+    app.config.update(EXPORT_UNMASKED_MAX_ROWS=2, EXPORT_UNMASKED_NOTIFY_ROWS=1)
+    try:
+        over = _full_export(client)  # qs.staff sees more than two cases: narrow the filter, never cut short
+        assert over.status_code == 422 and "不超过 2 件" in over.get_data(as_text=True)
+        app.config["EXPORT_UNMASKED_MAX_ROWS"] = 500
+        from core import ratelimit
+
+        ratelimit.reset("export.unmasked_rows", str(demo.user("qs.staff").id))
+        first = sheet(_full_export(client, kind="petition", risk="yellow"))
+        app.config["RATE_LIMITS"] = {"export.unmasked_rows": [len(first) + 1, 86400]}  # one row left today
+        told = db.session.scalars(select(Notification).where(Notification.event == "cases.unmasked_export")).all()
+        assert {n.user_id for n in told} == {demo.user("secadmin").id}
+        daily = _full_export(client)
+        assert daily.status_code == 429 and "上限" in daily.get_data(as_text=True)
+        assert db.session.scalar(select(AuditEntry.id).where(AuditEntry.action == "case.exported_unmasked",
+                                                             AuditEntry.result == "denied"))
+    finally:
+        app.config.update(EXPORT_UNMASKED_MAX_ROWS=200, EXPORT_UNMASKED_NOTIFY_ROWS=50, RATE_LIMITS=None)
+
+
+def test_a_user_who_may_not_reveal_has_no_full_export(signed_in, demo, db):
+    client = signed_in("qs02.head")
+    assert "导出完整信息" not in client.get("/cases/").get_data(as_text=True)
+    assert client.get("/cases/export/full").status_code == 403
+    assert "导出完整信息" in signed_in("qs.staff").get("/cases/").get_data(as_text=True)
 
 
 def test_a_user_without_reveal_gets_masked_values_and_no_accusation_against_their_unit(signed_in, demo, db):
@@ -88,7 +148,7 @@ def test_every_export_is_audited_without_personal_data(signed_in, demo, db):
     assert entry.actor_user_id == demo.user("qs.staff").id and entry.result == "ok"
     assert entry.object_id == str(len(rows))
     assert f"rows={len(rows)}" in entry.changed_fields
-    assert f"plain={len(rows)}" in entry.changed_fields  # qs.staff may reveal: every row went out unmasked
+    assert "plain=0" in entry.changed_fields  # the one-click export is masked, whoever asks
     assert {"kind=petition", "risk=yellow", "q"} <= set(entry.changed_fields)
     dump = repr([getattr(entry, c.name) for c in AuditEntry.__table__.columns])
     for value in (name, plain["phone"], plain["id_number"]):

@@ -302,3 +302,42 @@ def test_housekeeping_sweeps_what_can_never_matter_again(app, db, demo):
     links = set(db.session.scalars(select(ActionLink.token_hash)))
     assert "e" * 64 not in links and "f" * 64 in links
     assert sweep(Actor.system())  # twice changes nothing more
+
+
+# --- headers and the address believed ------------------------------------------------------------------------
+
+def test_x_forwarded_for_is_believed_only_behind_a_configured_proxy(fresh_url):
+    from core.audit.models import AuditEntry
+
+    for proxies, expected in ((0, "127.0.0.1"), (1, "10.20.30.40")):
+        application = make_app(fresh_url, PROXY_COUNT=proxies)
+        try:
+            client = application.test_client()
+            page = client.get("/login", headers={"X-Forwarded-For": "10.20.30.40"})
+            client.post("/login", headers={"X-Forwarded-For": "10.20.30.40"}, data={
+                "csrf_token": csrf_from(page.get_data(as_text=True)), "username": f"ghost{proxies}.user",
+                "password": "Wrong#Pass1"})
+            with application.app_context():
+                from core.db import db as _db
+
+                ip = _db.session.scalar(select(AuditEntry.ip).where(AuditEntry.actor_name == f"ghost{proxies}.user",
+                                                                   AuditEntry.action == "login.failed"))
+                assert ip == expected, (proxies, ip)
+        finally:
+            with application.app_context():
+                from core.db import db as _db
+
+                _db.engine.dispose()
+
+
+def test_hsts_in_production_only(app):
+    from core.config import DefaultConfig, DevelopmentConfig
+
+    assert "Strict-Transport-Security" not in app.test_client().get("/login").headers  # test: plain HTTP
+    assert DefaultConfig.HSTS_SECONDS >= 31536000 and DevelopmentConfig.HSTS_SECONDS == 0
+    app.config["HSTS_SECONDS"] = 31536000
+    try:
+        header = app.test_client().get("/login").headers["Strict-Transport-Security"]
+        assert header == "max-age=31536000; includeSubDomains"
+    finally:
+        app.config["HSTS_SECONDS"] = 0

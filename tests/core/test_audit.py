@@ -182,7 +182,7 @@ def _post(c, path, data, *, form_page=None):
 
 def _entries(db, rid):
     db.session.expire_all()
-    return db.session.scalars(select(AuditEntry).where(AuditEntry.request_id == rid)).all()
+    return db.session.scalars(select(AuditEntry).where(AuditEntry.client_request_id == rid)).all()
 
 
 def _row_text(entry) -> str:
@@ -196,7 +196,7 @@ def _assert_one(db, rid, *, action, actor, changed):
     actor_user = db.session.scalar(select(User).where(User.username == actor))
     assert entry.action == action
     assert entry.actor_name == actor and entry.actor_user_id == actor_user.id
-    assert entry.ip == "127.0.0.1" and entry.request_id == rid and entry.channel == "web"
+    assert entry.ip == "127.0.0.1" and entry.client_request_id == rid and len(entry.request_id) == 32 and entry.channel == "web"
     assert entry.result == "ok"
     assert entry.changed_fields == sorted(changed)
     return entry
@@ -303,7 +303,7 @@ def _committed_app(url, **extra):
 def _committed(engine, rid):
     with engine.connect() as conn:
         return conn.execute(text("SELECT action, result, actor_name, object_id FROM audit_entries "
-                                 "WHERE request_id = :rid ORDER BY id"), {"rid": rid}).all()
+                                 "WHERE client_request_id = :rid ORDER BY id"), {"rid": rid}).all()
 
 
 def test_failed_login_and_lockout_are_committed_on_their_own(committed_url):

@@ -75,9 +75,11 @@ def revealable_ids(actor: Actor, case_ids: list[int]) -> set[int]:
     return out
 
 
-def export_rows(actor: Actor, filters: Filters, *, today: date | None = None, cap: int = EXPORT_CAP):
-    """(rows, total matching, truncated): one row per case, the applicant's phone and ID number masked unless
-    the actor may reveal that case's parties."""
+def export_rows(actor: Actor, filters: Filters, *, today: date | None = None, cap: int = EXPORT_CAP,
+                unmasked: bool = False):
+    """(rows, truncated, plain rows): one row per case, the applicant's phone and ID number masked — unless
+    ``unmasked`` (a reveal export: center.cases.listing.reveal_export, with its reason and limits) and the actor
+    may reveal that case's parties."""
     today = today or today_shanghai()
     ids = [i for i, _ in reach.page(actor, "case.read", limit=cap + 1, where=filter_where(actor, filters, today))]
     cases = cases_by_ids(ids, selectinload(Case.parties), selectinload(Case.handling_unit))
@@ -86,7 +88,7 @@ def export_rows(actor: Actor, filters: Filters, *, today: date | None = None, ca
     deadlines: dict = {}
     for start in range(0, len(cases), 900):
         deadlines.update(next_deadlines(cases[start:start + 900], today))
-    plain_ok = revealable_ids(actor, [c.id for c in cases])
+    plain_ok = revealable_ids(actor, [c.id for c in cases]) if unmasked else set()
     rows = []
     for c in cases:
         dl = deadlines.get(c.id)

@@ -45,8 +45,8 @@ from center.cases.queries import get_case_by_number_or_404
 from core.auth.decorators import permission
 from core.auth.permissions import can, require
 from core.db import db
-from core.errors import ValidationFailed
-from core.web import commit, current_actor, submit
+from core.errors import PermissionDenied, ValidationFailed
+from core.web import commit, current_actor, form_data, submit
 
 bp = Blueprint("case_list", __name__, url_prefix="/cases", template_folder="templates")
 
@@ -129,17 +129,51 @@ def export():
         return _expired(request.args)
     except ValidationFailed as exc:
         return _refused_list(actor, exc.errors)
-    rows, truncated, plain = export_rows(actor, filters)
-    data = build_workbook(rows, truncated=truncated)
+    rows, truncated, plain = export_rows(actor, filters)  # masked: the full one asks why (export_full)
     # A GET that writes: the audit row goes in its own short transaction (DESIGN.md §4), before the file
     # leaves. Filter names and values and the row count only (the search text may be a name: not kept).
     db.session.rollback()  # end the request's read first (on SQLite our own write must not wait for it)
     record_security_event(actor, "case.exported", result="ok", object_type="cases", object_id=str(len(rows)),
                           changed=export_details(filters, len(rows), truncated, plain))
+    return _xlsx(rows, truncated)
+
+
+def _xlsx(rows, truncated: bool, cap: int | None = None):
+    data = build_workbook(rows, truncated=truncated, **({"cap": cap} if cap else {}))
     name = f"事项清单-{today_shanghai():%Y%m%d}.xlsx"
     return data, 200, {
         "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         "Content-Disposition": f"attachment; filename=cases.xlsx; filename*=UTF-8''{quote(name)}"}
+
+
+@bp.route("/export/full", methods=["GET", "POST"])
+@permission("case.export")
+def export_full():
+    """The unmasked export: GET asks why (the filters of the list ride along), POST makes the file
+    (center.cases.listing.reveal_export decides)."""
+    from center.cases.listing import reveal_export
+
+    actor = current_actor()
+    given = request.form if request.method == "POST" else request.args
+    source = {k: given.get(k) for k in given if k not in ("csrf_token", "reason")}  # the list's filters only
+    try:
+        filters = parse_filters(actor, source)
+    except SearchExpired:
+        return _expired(request.args)
+    except ValidationFailed as exc:
+        return _refused_list(actor, exc.errors)
+    if not reveal_export.may_export_unmasked(actor):
+        raise PermissionDenied(reveal_export.NO_REVEAL, action="case.reveal")
+    ctx = {"hidden": source, "cap": reveal_export.max_rows()}
+    if request.method == "GET":
+        return render_template("cases/export_full.html", form={}, errors={}, **ctx)
+    try:
+        rows, _plain = reveal_export.unmasked_export(actor, filters, reason=request.form.get("reason", ""))
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return render_template("cases/export_full.html", form=form_data(), errors=exc.errors, **ctx), 422
+    commit()
+    return _xlsx(rows, False)
 
 
 @bp.route("/<number>/parties/<int(max=2147483647):party_id>/reveal", methods=["POST"])
