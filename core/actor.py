@@ -35,6 +35,8 @@ class Actor:
     #: When this web session last gave the second factor (epoch seconds; core.accounts.factor_views): the
     #: operations that need a fresh one (issuing an API token) read it here, whatever channel called them.
     factor_at: int | None = None
+    #: the gateway's own id of the request (X-Request-Id), recorded beside ours in audit rows (core.web)
+    client_request_id: str | None = None
 
     def factor_is_fresh(self, seconds: int = 600) -> bool:
         import time
@@ -43,7 +45,7 @@ class Actor:
 
     @classmethod
     def for_user(cls, user: User, *, ip=None, request_id=None, channel="web", within: str | None = None,
-                 factor_at: int | None = None) -> Actor:
+                 factor_at: int | None = None, client_request_id: str | None = None) -> Actor:
         """``within``: a unit path — only memberships placed inside that subtree act (a service token's scope,
         center/api/auth.py): a narrowing of the user's own rights, never a widening."""
         effective = tuple(m for m in user.memberships if m.is_effective)
@@ -54,7 +56,7 @@ class Actor:
             unit_id = first.unit_id if first.unit_id else first.department.unit_id
         return cls(user=user, memberships=active, ip=ip, request_id=request_id or uuid.uuid4().hex,
                    channel=channel, user_id=user.id, name=user.username, unit_id=unit_id, within=within,
-                   own_memberships=effective, factor_at=factor_at)
+                   own_memberships=effective, factor_at=factor_at, client_request_id=client_request_id)
 
     @classmethod
     def system(cls, channel: str = "job") -> Actor:
@@ -62,9 +64,9 @@ class Actor:
         return cls(user=None, memberships=(), channel=channel)
 
     @classmethod
-    def visitor(cls, *, ip=None, request_id=None, channel="web") -> Actor:
+    def visitor(cls, *, ip=None, request_id=None, channel="web", client_request_id: str | None = None) -> Actor:
         return cls(user=None, ip=ip, request_id=request_id or uuid.uuid4().hex, channel=channel, name="anonymous",
-                   anonymous=True)
+                   anonymous=True, client_request_id=client_request_id)
 
     @property
     def is_system(self) -> bool:

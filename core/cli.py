@@ -52,6 +52,7 @@ def _print_logins(logins) -> None:
     from core.demo import DEMO_PASSWORD
 
     click.echo(f"示范区已加载。所有示范账户的密码：{DEMO_PASSWORD}")
+    click.echo("工作人员登录的第二步须输入动态口令：开发环境的登录页会显示示范账户的当前口令（网格员无须）")
     shown = [row for row in logins.rows if ".g" not in row[0]]
     grid = [row for row in logins.rows if ".g" in row[0]]
     for username, role, place in shown:

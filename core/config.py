@@ -314,6 +314,11 @@ def check_production_keys(cfg: dict) -> None:
     backup = _hex_key("BACKUP_KEY", str(cfg["BACKUP_KEY"]))
     if weak_key_reason(backup):
         raise ConfigError(f"MEDIATION_BACKUP_KEY is not random ({weak_key_reason(backup)}); generate one")
+    data_keys = {_hex_key("CRYPTO_KEYS", item.strip().partition(":")[2])
+                 for item in str(cfg["CRYPTO_KEYS"]).split(",") if item.strip()} | {blind}
+    if backup in data_keys or any(backup in key for key in data_keys):
+        # Whoever holds the backup key must not thereby read every encrypted field.
+        raise ConfigError("MEDIATION_BACKUP_KEY must differ from the data keys (CRYPTO_KEYS, BLIND_INDEX_KEY)")
 
 
 def _dev_sm4_key() -> str:

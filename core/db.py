@@ -144,10 +144,17 @@ def _short_session() -> Session:
 
 @contextlib.contextmanager
 def short_read():
-    """A short read on its own connection (session lookup before the request's transaction exists)."""
-    with _short_session() as session:
-        yield session
-        session.rollback()
+    """A short read on its own connection (session lookup before the request's transaction exists; a rate
+    limit's count inside a write request). Always a deferred BEGIN, whatever the request intends: inside a
+    POST, whose transaction may already hold SQLite's write lock, a BEGIN IMMEDIATE here would wait for it
+    until the busy timeout — the request waiting on itself. A WAL reader never waits."""
+    token = _write_intent.set(False)
+    try:
+        with _short_session() as session:
+            yield session
+            session.rollback()
+    finally:
+        _write_intent.reset(token)
 
 
 @contextlib.contextmanager

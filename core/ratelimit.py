@@ -11,7 +11,6 @@ Old windows are removed by the housekeeping job.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from dataclasses import dataclass
@@ -78,8 +77,11 @@ def limit(name: str) -> Limit:
 
 
 def _key(name: str, subject: str) -> str:
-    # Keys are hashed: a username or address is not stored in a table that only counts.
-    return name + ":" + hashlib.sha256(subject.encode("utf-8")).hexdigest()[:64]
+    # Keyed (the blind index's HMAC-SM3): an address or username is not stored in a table that only counts,
+    # and an unkeyed hash of an IPv4 address is undone by hashing all 2^32 of them.
+    from core.crypto import provider
+
+    return name + ":" + provider().blind_index(f"ratelimit:{name}:{subject}")[:64]
 
 
 def _window(rule: Limit, now: float) -> int:

@@ -43,7 +43,8 @@ def current_actor(channel: str | None = None) -> Actor:
             channel = "api" if is_api_path(request.path) else "web"
         user = current_user._get_current_object() if current_user.is_authenticated else None
         if user is None:
-            g.actor = Actor.visitor(ip=client_ip(), request_id=request_id(), channel=channel)
+            g.actor = Actor.visitor(ip=client_ip(), request_id=request_id(), channel=channel,
+                                    client_request_id=client_request_id())
         else:
             # A service token acts only with the account's memberships inside its unit subtree (set by the
             # API's bearer check, center.api.auth).
@@ -51,7 +52,8 @@ def current_actor(channel: str | None = None) -> Actor:
 
             at = session.get("factor_at") if channel == "web" else None
             g.actor = Actor.for_user(user, ip=client_ip(), request_id=request_id(), channel=channel,
-                                     within=g.get("actor_within"), factor_at=at if isinstance(at, int) else None)
+                                     within=g.get("actor_within"), factor_at=at if isinstance(at, int) else None,
+                                     client_request_id=client_request_id())
     return g.actor
 
 

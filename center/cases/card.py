@@ -1,7 +1,8 @@
 """A case's WeChat card: the signed single-action link (core.links) a notification carries. Whoever opens it
-sees that one case read-only — number, state, handling unit, the next deadline, the summary shortened, no
-party's name or number — and signs in (with the second factor) to act on it. It is re-checked on every
-opening that the addressee may still see the case: a link never outlives the right it was issued under."""
+sees that one case read-only — number, kind and category, state, handling unit, the next deadline; never the
+summary (summaries name the parties as a rule) nor any party — and signs in (with the second factor) to act on
+it. Every opening re-checks that the addressee still holds a post and may still see the case: a link never
+outlives the right it was issued under (a filer's or assignee's personal relation alone is not enough)."""
 
 from __future__ import annotations
 
@@ -25,16 +26,16 @@ def _show(link, user):
     from center.cases.models import Case
     from center.cases.presenters import next_deadlines
     from center.cases.queries import can_see
-    from center.cases.views import short_summary
     from core.actor import Actor
     from core.db import db
 
     case = db.session.get(Case, link.subject_id)
-    if case is None or user is None or not can_see(Actor.for_user(user, channel="wechat"), case):
+    if case is None or user is None or not any(m.is_effective for m in user.memberships):
+        raise LinkRefused()
+    if not can_see(Actor.for_user(user, channel="wechat"), case):
         raise LinkRefused()
     upcoming = next_deadlines([case]).get(case.id)
-    return render_template("cases/card.html", case=case, summary=short_summary(case.summary),
-                           deadline=upcoming,
+    return render_template("cases/card.html", case=case, deadline=upcoming,
                            sign_in=url_for("accounts.login", next=url_for("cases.detail", number=case.number)))
 
 

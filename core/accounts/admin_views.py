@@ -265,10 +265,10 @@ def unlock():
 
 def _security_context() -> dict:
     from core.accounts import factors
-    from core.accounts.models import Role
+    from core.accounts.models import ADMIN_ROLES, Role
 
     return {"locked": queries.locked_usernames(utcnow()), "roles": list(Role),
-            "factor_roles": factors.required_roles()}
+            "factor_roles": factors.required_roles(), "always": ADMIN_ROLES}
 
 
 @bp.route("/security/factor-roles", methods=["POST"])

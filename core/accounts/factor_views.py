@@ -52,7 +52,9 @@ def _pending_user() -> User | None:
 
 
 def _actor(user: User) -> Actor:
-    return Actor.for_user(user, ip=request.remote_addr, request_id=request_id())
+    from core.web import client_ip, client_request_id
+
+    return Actor.for_user(user, ip=client_ip(), request_id=request_id(), client_request_id=client_request_id())
 
 
 def _demo_hint(user: User) -> str | None:

@@ -16,6 +16,7 @@ import hmac
 import secrets
 import struct
 import time
+import unicodedata
 from urllib.parse import quote
 
 from sqlalchemy import delete, select, update
@@ -40,10 +41,14 @@ WRONG = "动态口令不正确或已使用过，请输入验证器上的最新 6
 
 
 def required_roles() -> frozenset[Role]:
+    """The policy's roles, and always the three administrators: no setting turns the second factor off for
+    the accounts that grant rights and read the audit log (production refuses to run without it at all)."""
+    from core.accounts.models import ADMIN_ROLES
+
     row = db.session.scalar(select(SecurityPolicy).order_by(SecurityPolicy.id).limit(1))
     if row is None or row.factor_roles is None:
         return DEFAULT_ROLES
-    return frozenset(Role(v) for v in row.factor_roles.split(",") if v in Role._value2member_map_)
+    return frozenset(Role(v) for v in row.factor_roles.split(",") if v in Role._value2member_map_) | ADMIN_ROLES
 
 
 def is_required(user: User) -> bool:
@@ -133,8 +138,9 @@ def otpauth_uri(user: User, secret_text: str) -> str:
 
 
 def _accept(factor: UserFactor, code: str, now: float | None) -> bool:
-    code = (code or "").strip().replace(" ", "")
-    if len(code) != DIGITS or not code.isdigit():
+    # NFKC: full-width digits (a Chinese keyboard in full-width mode types １２３４５６) are the digits meant.
+    code = unicodedata.normalize("NFKC", code or "").strip().replace(" ", "")
+    if len(code) != DIGITS or not (code.isascii() and code.isdigit()):
         return False
     secret = _secret(factor)
     step = current_step(now)
@@ -211,7 +217,11 @@ def verify(user: User, code: str, *, actor: Actor, now: float | None = None) -> 
 def reset(user: User, *, actor: Actor) -> None:
     """Remove ``user``'s authenticator and recovery codes (a lost phone): carried out by dual control only,
     after one administrator asked and the third approved (core.accounts.dual_control). The user enrols
-    anew at the next sign-in."""
+    anew at the next sign-in — after the password: every session of theirs ends, so one stolen with the phone
+    cannot bind the thief's authenticator first."""
+    from core.accounts.sessions import end_user_sessions_stmt
+
+    db.session.execute(end_user_sessions_stmt(user.id))
     db.session.execute(delete(UserFactor).where(UserFactor.user_id == user.id))
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     record(actor, "factor.reset", user, changed=["user_factors", "recovery_codes"])

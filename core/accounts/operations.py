@@ -48,9 +48,9 @@ def throttle_key(username: str, address: str | None) -> str:
     """The lockout counts an account's failures per address: an attacker who guesses an administrator's
     password from one address locks it there, not from the administrator's own desk (and not every
     administrator at once). The address is hashed: this table only counts."""
-    import hashlib
+    from core.crypto import provider
 
-    where = hashlib.sha256((address or "-").encode()).hexdigest()[:16]
+    where = provider().blind_index(f"throttle-address:{address or '-'}")[:16]  # keyed: see core.ratelimit._key
     return f"{_normal(username)}|{where}"
 
 

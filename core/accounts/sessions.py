@@ -27,29 +27,57 @@ from core.accounts.models import WebSession
 from core.accounts.policy import current_policy
 from core.db import db, own_transaction, short_read, utcnow
 
-#: A visitor's cookie: this prefix, then the provider's ciphertext of {"d": data, "e": expiry}.
+#: A visitor's cookie: this prefix, then base64 of nonce | SM4-GCM ciphertext of {"d": data, "e": expiry} | tag,
+#: under a key of its own (derived from SECRET_KEY for this one purpose, never the personal-data keys: a
+#: ciphertext of anything typed into a form must not be a cookie) with the purpose as associated data.
 VISITOR_PREFIX = "a."
 VISITOR_SECONDS = 2 * 3600
+_PURPOSE = b"mdt visitor session v1"
+#: What only a signed-in session may hold: a visitor's cookie carrying any of them is refused whole.
+SIGNED_IN_KEYS = ("_user_id", "_fresh", "_id", "factor_at")
+
+
+def _cookie_key() -> bytes:
+    import hmac
+
+    from flask import current_app
+
+    return hmac.new(str(current_app.config["SECRET_KEY"]).encode("utf-8"), _PURPOSE, hashlib.sha256).digest()[:16]
 
 
 def _seal(data: dict) -> str:
-    from core.crypto import provider
+    import base64
+    import os
 
-    return VISITOR_PREFIX + provider().encrypt(json.dumps({"d": data, "e": int(time.time()) + VISITOR_SECONDS},
-                                                          separators=(",", ":")))
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    nonce = os.urandom(12)
+    enc = Cipher(algorithms.SM4(_cookie_key()), modes.GCM(nonce)).encryptor()
+    enc.authenticate_additional_data(_PURPOSE)
+    plain = json.dumps({"d": data, "e": int(time.time()) + VISITOR_SECONDS}, separators=(",", ":")).encode()
+    body = enc.update(plain) + enc.finalize()
+    return VISITOR_PREFIX + base64.urlsafe_b64encode(nonce + body + enc.tag).decode("ascii")
 
 
 def _open_sealed(value: str) -> dict | None:
-    from core.crypto import provider
+    import base64
+
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
     try:
-        payload = json.loads(provider().decrypt(value[len(VISITOR_PREFIX):]))
-    except Exception:  # noqa: BLE001 - forged, truncated or from an old key: a fresh visitor session
+        raw = base64.urlsafe_b64decode(value[len(VISITOR_PREFIX):])
+        nonce, body, tag = raw[:12], raw[12:-16], raw[-16:]
+        dec = Cipher(algorithms.SM4(_cookie_key()), modes.GCM(nonce, tag)).decryptor()
+        dec.authenticate_additional_data(_PURPOSE)
+        payload = json.loads(dec.update(body) + dec.finalize())
+    except Exception:  # noqa: BLE001 - forged, truncated or from another key: a fresh visitor session
         return None
     if not isinstance(payload, dict) or not isinstance(payload.get("d"), dict):
         return None
     if not isinstance(payload.get("e"), int) or payload["e"] < time.time():
         return None
+    if any(key in payload["d"] for key in SIGNED_IN_KEYS):
+        return None  # never a way in: a session with a user begins only at sign-in, server-side
     return payload["d"]
 
 

@@ -61,8 +61,6 @@ def complete_sign_in(user, next_url: str | None, *, factor: str | None = None):
     the second factor just given ("totp" | "recovery"), remembered as fresh for step-up."""
     import time
 
-    from flask import request
-
     from core.actor import Actor
 
     session.clear()
@@ -70,7 +68,9 @@ def complete_sign_in(user, next_url: str | None, *, factor: str | None = None):
     login_user(user)
     if factor:
         session["factor_at"] = int(time.time())
-    record(Actor.for_user(user, ip=request.remote_addr, request_id=current_actor().request_id), "login", user)
+    here = current_actor()
+    record(Actor.for_user(user, ip=here.ip, request_id=here.request_id, client_request_id=here.client_request_id),
+           "login", user)
     commit()
     response = redirect(safe_next(next_url, url_for("home.index")))
     response.delete_cookie(SIGNED_OUT_COOKIE)  # an explicit sign-in on this device re-allows silent sign-in

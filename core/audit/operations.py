@@ -13,16 +13,6 @@ from core.db import db, own_transaction
 logger = logging.getLogger(__name__)
 
 
-def _client_request_id() -> str | None:
-    from flask import has_request_context
-
-    if not has_request_context():
-        return None
-    from core.web import client_request_id
-
-    return client_request_id()
-
-
 def _entry(actor: Actor, action: str, obj=None, *, unit_id=None, result="ok", changed: Iterable[str] = (),
            object_type: str | None = None, object_id=None, actor_name: str | None = None) -> AuditEntry:
     if obj is not None:
@@ -40,7 +30,7 @@ def _entry(actor: Actor, action: str, obj=None, *, unit_id=None, result="ok", ch
         result=result,
         ip=actor.ip,
         request_id=actor.request_id,
-        client_request_id=_client_request_id(),
+        client_request_id=actor.client_request_id,
         channel=actor.channel,
         changed_fields=sorted(set(changed)),
     )

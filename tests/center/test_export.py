@@ -47,8 +47,8 @@ def applicant_plain(case):
 def _full_export(client, reason="核对重复信访人员名单", **filters):
     page = client.get("/cases/export/full", query_string=filters)
     assert page.status_code == 200, page.status_code
-    return client.post("/cases/export/full", data={"csrf_token": csrf_from(page.get_data(as_text=True)),
-                                                   "reason": reason, **filters})
+    return client.post("/cases/export/full", query_string=filters,
+                       data={"csrf_token": csrf_from(page.get_data(as_text=True)), "reason": reason})
 
 
 def test_the_one_click_export_is_masked_even_for_a_user_who_may_reveal(signed_in, demo, db):

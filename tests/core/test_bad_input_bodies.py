@@ -88,6 +88,8 @@ def test_malformed_bodies_never_cause_a_server_error(app, db, demo, endpoint):
     failures = []
     for what, kwargs in _malformed_bodies(valid):
         response = client.post(url, headers={"X-CSRFToken": token}, **kwargs)
+        if response.status_code < 400 and not (response.mimetype.startswith("text/") or response.is_json):
+            continue  # a file the form makes (the unmasked export): accepted input, no text to read
         body = response.get_data(as_text=True)
         if response.status_code >= 500:
             failures.append(f"{what}: {response.status_code}")

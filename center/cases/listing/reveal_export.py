@@ -15,9 +15,16 @@ from core import hooks, ratelimit
 from core.actor import Actor
 from core.auth.permissions import granting
 from core.errors import PermissionDenied, ValidationFailed
+from core.schemas import BaseSchema, fields, length
 
 REASON_MIN, REASON_MAX = 4, 200
 NO_REVEAL = "您的岗位不能查看完整个人信息，只能导出脱敏清单"
+REASON_MESSAGE = f"请填写导出完整个人信息的理由（{REASON_MIN}–{REASON_MAX} 字），将记入审计日志"
+
+
+class ReasonArgs(BaseSchema):
+    reason = fields.String(required=True, validate=length(min=REASON_MIN, max=REASON_MAX),
+                           error_messages={"required": REASON_MESSAGE})
 
 
 def may_export_unmasked(actor: Actor) -> bool:
@@ -40,7 +47,7 @@ def unmasked_export(actor: Actor, filters: Filters, *, reason: str) -> tuple[lis
         raise PermissionDenied(NO_REVEAL, action=REVEAL)
     reason = (reason or "").strip()
     if not REASON_MIN <= len(reason) <= REASON_MAX:
-        raise ValidationFailed({"reason": [f"请填写导出完整个人信息的理由（{REASON_MIN}–{REASON_MAX} 字），将记入审计日志"]})
+        raise ValidationFailed({"reason": [REASON_MESSAGE]})
     cap = max_rows()
     rows, truncated, plain = export_rows(actor, filters, cap=cap, unmasked=True)
     if truncated:

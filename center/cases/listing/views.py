@@ -46,7 +46,7 @@ from core.auth.decorators import permission
 from core.auth.permissions import can, require
 from core.db import db
 from core.errors import PermissionDenied, ValidationFailed
-from core.web import commit, current_actor, form_data, submit
+from core.web import commit, current_actor, form_data, load_form, submit
 
 bp = Blueprint("case_list", __name__, url_prefix="/cases", template_folder="templates")
 
@@ -147,28 +147,29 @@ def _xlsx(rows, truncated: bool, cap: int | None = None):
 
 
 @bp.route("/export/full", methods=["GET", "POST"])
-@permission("case.export")
+@permission("case.reveal")  # a bulk reveal; the export right too, below
 def export_full():
     """The unmasked export: GET asks why (the filters of the list ride along), POST makes the file
     (center.cases.listing.reveal_export decides)."""
     from center.cases.listing import reveal_export
 
     actor = current_actor()
-    given = request.form if request.method == "POST" else request.args
-    source = {k: given.get(k) for k in given if k not in ("csrf_token", "reason")}  # the list's filters only
+    source = {k: request.args.get(k) for k in request.args}  # the list's filters ride in the URL, both ways
     try:
         filters = parse_filters(actor, source)
     except SearchExpired:
         return _expired(request.args)
     except ValidationFailed as exc:
         return _refused_list(actor, exc.errors)
+    require(actor, "case.export")
     if not reveal_export.may_export_unmasked(actor):
         raise PermissionDenied(reveal_export.NO_REVEAL, action="case.reveal")
     ctx = {"hidden": source, "cap": reveal_export.max_rows()}
     if request.method == "GET":
         return render_template("cases/export_full.html", form={}, errors={}, **ctx)
     try:
-        rows, _plain = reveal_export.unmasked_export(actor, filters, reason=request.form.get("reason", ""))
+        args = load_form(reveal_export.ReasonArgs())
+        rows, _plain = reveal_export.unmasked_export(actor, filters, reason=args["reason"])
     except ValidationFailed as exc:
         db.session.rollback()
         return render_template("cases/export_full.html", form=form_data(), errors=exc.errors, **ctx), 422
