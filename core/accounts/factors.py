@@ -134,7 +134,7 @@ def otpauth_uri(user: User, secret_text: str) -> str:
 
 def _accept(factor: UserFactor, code: str, now: float | None) -> bool:
     code = (code or "").strip().replace(" ", "")
-    if len(code) != DIGITS or not code.isdigit():
+    if len(code) != DIGITS or not (code.isascii() and code.isdigit()):  # "１２３４５６" is digits too
         return False
     secret = _secret(factor)
     step = current_step(now)
