@@ -35,6 +35,7 @@ CODES_SHOWN = "factor_codes"
 class CodeArgs(BaseSchema):
     code = fields.String(required=True, validate=length(min=6, max=16),
                          error_messages={"required": "请输入 6 位动态口令或恢复码"})
+    next = fields.String(load_default=None, validate=length(max=2000))  # step-up's hidden field (safe_next reads it)
 
 
 def begin_second_step(user: User, next_url: str | None):

@@ -46,6 +46,10 @@ def _cookie_key() -> bytes:
 
 
 def _seal(data: dict) -> str:
+    return _seal_payload({"d": data, "e": int(time.time()) + VISITOR_SECONDS})
+
+
+def _seal_payload(payload) -> str:
     import base64
     import os
 
@@ -54,8 +58,7 @@ def _seal(data: dict) -> str:
     nonce = os.urandom(12)
     enc = Cipher(algorithms.SM4(_cookie_key()), modes.GCM(nonce)).encryptor()
     enc.authenticate_additional_data(_PURPOSE)
-    plain = json.dumps({"d": data, "e": int(time.time()) + VISITOR_SECONDS}, separators=(",", ":")).encode()
-    body = enc.update(plain) + enc.finalize()
+    body = enc.update(json.dumps(payload, separators=(",", ":")).encode()) + enc.finalize()
     return VISITOR_PREFIX + base64.urlsafe_b64encode(nonce + body + enc.tag).decode("ascii")
 
 
