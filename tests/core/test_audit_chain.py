@@ -129,6 +129,7 @@ def test_a_transaction_committing_late_on_postgresql(fresh_url):
             rows = chain_rows(_db.session)
             assert [r.entry_id for r in rows][-2:] == [quick, early] and early < quick
             assert chain.verify().ok
+            _db.session.remove()  # its connection back in the pool, which dispose closes
             _db.engine.dispose()
     finally:
         engine.dispose()
@@ -179,6 +180,7 @@ def test_two_sealers_at_once_make_one_chain(fresh_url):
         assert len({r.entry_id for r in rows}) == total  # every row once
         assert _db.session.scalar(select(func.count()).select_from(seals).where(seals.c.prev_hash == chain.GENESIS)) == 1
         assert chain.verify().ok
+        _db.session.remove()  # its connection back in the pool, which dispose closes
         _db.engine.dispose()
 
 
@@ -295,6 +297,7 @@ def test_plain_deletes_and_updates_are_still_refused(fresh_url):
         with app.app_context(), write_intent():
             chain.seal()
             _db.session.commit()
+            _db.session.remove()  # its connection back in the pool, which dispose closes
             _db.engine.dispose()
         statements = ["DELETE FROM audit_entries", "DELETE FROM audit_seals", "UPDATE audit_seals SET hash = 'x'",
                       "UPDATE audit_entries SET action = 'x'"]
@@ -359,6 +362,7 @@ def test_retention_archives_verifies_checkpoints_then_removes(fresh_url, tmp_pat
         outcome = chain.verify(now=future)
         assert outcome.ok, outcome.problem
         assert outcome.from_seq == old_count + 1 and outcome.checked == 3
+        _db.session.remove()  # its connection back in the pool, which dispose closes
         _db.engine.dispose()
     path = os.path.join(tmp_path, checkpoint.archive)
     with app.app_context():
@@ -385,6 +389,7 @@ def test_retention_archives_verifies_checkpoints_then_removes(fresh_url, tmp_pat
         handle.write(("\n".join(lines[:-1]) + "\n").encode("utf-8"))
     assert _cli(app, "verify-archive", tampered).exit_code != 0
     with app.app_context():
+        _db.session.remove()  # its connection back in the pool, which dispose closes
         _db.engine.dispose()
 
 
