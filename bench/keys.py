@@ -50,7 +50,8 @@ def server_env(database_url: str) -> dict:
     """The MEDIATION_* keys a production server of this data set needs (the others made up per run)."""
     keys = data_set_keys(database_url)
     return {"MEDIATION_CRYPTO_KEYS": keys["CRYPTO_KEYS"], "MEDIATION_BLIND_INDEX_KEY": keys["BLIND_INDEX_KEY"],
-            "MEDIATION_SECRET_KEY": secrets.token_hex(24), "MEDIATION_BACKUP_KEY": secrets.token_hex(16)}
+            "MEDIATION_SECRET_KEY": secrets.token_hex(24), "MEDIATION_BACKUP_KEY": secrets.token_hex(16),
+            "MEDIATION_AUDIT_ARCHIVE_KEY": secrets.token_hex(16)}
 
 
 def sign_in_with_passwords(database_url: str) -> None:

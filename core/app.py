@@ -65,6 +65,9 @@ def create_app(config: dict | None = None) -> Flask:
     from core import housekeeping
 
     housekeeping.init_app(app)
+    from core.audit import cli as audit_chain
+
+    audit_chain.init_app(app)  # the audit hash chain's jobs and `flask audit`
     for name in FEATURES:
         importlib.import_module(name).init_app(app)
 

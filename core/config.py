@@ -41,6 +41,20 @@ class DefaultConfig:
     #: PostgreSQL: a URL on a server where `flask backup verify` may create and drop its scratch database
     #: (mdt_verify_<random>); empty: the server of SQLALCHEMY_DATABASE_URI. SQLite verifies in a temp file.
     BACKUP_SCRATCH_URL = ""
+    #: Key signing the audit archives' checkpoints (HMAC-SM3), hex, 16–64 bytes. Required in production; its own
+    #: key, so whoever holds the archives cannot forge a checkpoint with a data or backup key.
+    AUDIT_ARCHIVE_KEY: str | None = None
+    #: Days an audit row is kept before the retention job archives and removes it. 网络安全法 Art. 21: network logs
+    #: are kept at least six months, so less than 184 is refused at start-up; more is allowed.
+    AUDIT_RETENTION_DAYS = 184
+    #: Where the retention job writes its signed archives; empty: <instance>/audit-archive. Back this up.
+    AUDIT_ARCHIVE_DIR = ""
+    #: `flask audit verify` fails when an audit row has stayed unsealed longer than this (minutes): the sealer
+    #: runs every minute, so a row this old without a seal was hidden from it, backdated or the sealer stopped.
+    AUDIT_SEAL_MAX_MINUTES = 10
+    #: The sealer looks for unsealed rows written up to this long (minutes) before the newest sealed row, so a
+    #: transaction that committed late is still found without scanning the whole table every minute.
+    AUDIT_SEAL_LOOKBACK_MINUTES = 60
 
     # --- sessions and login (the security admin edits the policy row; these are the first defaults) ---
     SESSION_COOKIE_NAME = "mdt_session"
@@ -156,6 +170,7 @@ class DevelopmentConfig(DefaultConfig):
     CRYPTO_KEYS = "v1:00112233445566778899aabbccddeeff"
     BLIND_INDEX_KEY = "ffeeddccbbaa99887766554433221100"
     BACKUP_KEY = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+    AUDIT_ARCHIVE_KEY = "a5c3e1f7092b4d6e8f1a3c5e7092b4d6"
     SESSION_COOKIE_SECURE = False
     HSTS_SECONDS = 0  # the development server speaks plain HTTP
     AUDIT_GUARD = True
@@ -235,7 +250,7 @@ def validate(cfg: dict) -> None:
     elif not url.startswith(("sqlite:", "postgresql+psycopg:")):
         raise ConfigError("only SQLite and PostgreSQL (psycopg 3) are supported")
     if cfg["MEDIATION_ENV"] == "production":
-        for key in ("SECRET_KEY", "CRYPTO_KEYS", "BLIND_INDEX_KEY", "BACKUP_KEY"):
+        for key in ("SECRET_KEY", "CRYPTO_KEYS", "BLIND_INDEX_KEY", "BACKUP_KEY", "AUDIT_ARCHIVE_KEY"):
             if not cfg.get(key):
                 raise ConfigError(f"MEDIATION_{key} must be set in production")
         if not cfg.get("SECOND_FACTOR_ENFORCED"):
@@ -244,6 +259,14 @@ def validate(cfg: dict) -> None:
     backup_key = cfg.get("BACKUP_KEY")
     if backup_key and not re.fullmatch(r"[0-9a-fA-F]{32}", backup_key):
         raise ConfigError("MEDIATION_BACKUP_KEY must be 32 hex characters (SM4, 128 bit)")
+    if int(cfg["AUDIT_RETENTION_DAYS"]) < AUDIT_RETENTION_MIN_DAYS:
+        raise ConfigError(f"MEDIATION_AUDIT_RETENTION_DAYS must be at least {AUDIT_RETENTION_MIN_DAYS} "
+                          f"(网络安全法第二十一条：网络日志留存不少于六个月), got {cfg['AUDIT_RETENTION_DAYS']!r}")
+    archive_key = cfg.get("AUDIT_ARCHIVE_KEY")
+    if archive_key:
+        length = len(_hex_key("AUDIT_ARCHIVE_KEY", str(archive_key)))
+        if not BLIND_INDEX_KEY_BYTES[0] <= length <= BLIND_INDEX_KEY_BYTES[1]:
+            raise ConfigError("MEDIATION_AUDIT_ARCHIVE_KEY must be 16–64 bytes (32–128 hex characters)")
     for key, low, high in (("API_TOKEN_DAYS", 1, 366), ("ADMIN_REQUEST_TTL_HOURS", 1, 24 * 14),
                            ("BINDING_PROOF_CODE_MINUTES", 1, 60)):
         if not low <= int(cfg[key]) <= high:
@@ -253,8 +276,10 @@ def validate(cfg: dict) -> None:
 
 #: Keys whose development values must never reach production: the platform's own keys, and the WeChat
 #: credentials whose development values belong to the local stand-in.
-DEVELOPMENT_SECRETS = ("SECRET_KEY", "CRYPTO_KEYS", "BLIND_INDEX_KEY", "BACKUP_KEY", "WECOM_SECRET", "WECOM_TOKEN",
-                       "WECOM_AES_KEY", "MP_SECRET", "MP_TOKEN", "MP_AES_KEY")
+DEVELOPMENT_SECRETS = ("SECRET_KEY", "CRYPTO_KEYS", "BLIND_INDEX_KEY", "BACKUP_KEY", "AUDIT_ARCHIVE_KEY",
+                       "WECOM_SECRET", "WECOM_TOKEN", "WECOM_AES_KEY", "MP_SECRET", "MP_TOKEN", "MP_AES_KEY")
+#: 网络安全法 Art. 21: network logs kept no less than six months (184 days covers any six calendar months).
+AUDIT_RETENTION_MIN_DAYS = 184
 SECRET_KEY_MIN_BYTES = 32
 #: a random hex SECRET_KEY of 32+ characters shows all 16 digits but rarely fewer than 12
 SECRET_KEY_MIN_DISTINCT = 10
@@ -319,6 +344,9 @@ def check_production_keys(cfg: dict) -> None:
     if backup in data_keys or any(backup in key for key in data_keys):
         # Whoever holds the backup key must not thereby read every encrypted field.
         raise ConfigError("MEDIATION_BACKUP_KEY must differ from the data keys (CRYPTO_KEYS, BLIND_INDEX_KEY)")
+    archive = _hex_key("AUDIT_ARCHIVE_KEY", str(cfg["AUDIT_ARCHIVE_KEY"]))
+    if weak_key_reason(archive):
+        raise ConfigError(f"MEDIATION_AUDIT_ARCHIVE_KEY is not random ({weak_key_reason(archive)}); generate one")
 
 
 def _dev_sm4_key() -> str:

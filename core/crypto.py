@@ -89,6 +89,20 @@ class CryptoProvider:
         mac.update(value.strip().upper().encode("utf-8"))
         return mac.finalize().hex()
 
+    #: Length of ``chain_hash``'s output, and the audit chain's genesis (all zeros) before its first row.
+    chain_hash_bytes = 32
+
+    def chain_hash(self, prev: bytes, data: bytes) -> bytes:
+        """One link of the audit hash chain (core.audit.chain): SM3(prev ‖ data). Unkeyed on purpose: anyone holding
+        the rows can re-check the chain, and the signed archive checkpoints (``archive_mac``) anchor it."""
+        return _sm3(prev + data)
+
+    def archive_mac(self, key: bytes, message: bytes) -> bytes:
+        """HMAC-SM3 signing an audit archive's checkpoint (core.audit.retention)."""
+        mac = crypto_hmac.HMAC(key, hashes.SM3())
+        mac.update(message)
+        return mac.finalize()
+
     #: HMAC of the second factor's one-time codes (core.accounts.factors): SHA1 is what every authenticator
     #: app computes (RFC 6238's default); a 密评 deployment with SM3 tokens replaces this provider.
     otp_algorithm = "SHA1"

@@ -2,6 +2,12 @@
 
 from core.accounts.factor_models import RecoveryCode, UserFactor  # noqa: F401
 from core.accounts.models import LoginThrottle, Membership, SecurityPolicy, User, WebSession  # noqa: F401
+from core.audit.chain_models import (  # noqa: F401
+    AuditCheckpoint,
+    AuditRetentionLock,
+    AuditSeal,
+    AuditVerification,
+)
 from core.audit.models import AuditEntry  # noqa: F401
 from core.calendar.models import CalendarDay, CalendarYear  # noqa: F401
 from core.jobs_models import JobRun  # noqa: F401

@@ -7,6 +7,7 @@ from datetime import date
 from flask import Blueprint, render_template, request
 
 from core import hooks
+from core.audit.chain import latest_verification
 from core.audit.queries import PAGE_SIZE, list_entries
 from core.auth.decorators import permission
 from core.web import current_actor
@@ -66,6 +67,6 @@ def index():
     entries = list_entries(current_actor(), action=args.get("action", "").strip()[:64] or None,
                            actor_name=args.get("actor", "").strip()[:64] or None, result=result, day=day,
                            before_id=before)
-    return render_template("core/audit.html", entries=entries, args=args, results=RESULTS, error=error,
+    return render_template("core/audit.html", entries=entries, verification=latest_verification(), args=args, results=RESULTS, error=error,
                            action_labels=action_labels(), object_labels=object_labels(),
                            next_before=entries[-1].id if len(entries) == PAGE_SIZE else None)

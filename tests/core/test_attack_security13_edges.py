@@ -369,7 +369,8 @@ def _production(**overrides):
 
     keys = {"MEDIATION_ENV": "production", "SECRET_KEY": secrets.token_hex(32),
             "CRYPTO_KEYS": "v1:" + secrets.token_hex(16), "BLIND_INDEX_KEY": secrets.token_hex(16),
-            "BACKUP_KEY": secrets.token_hex(16), "WECOM_SECRET": secrets.token_hex(16)}
+            "BACKUP_KEY": secrets.token_hex(16), "AUDIT_ARCHIVE_KEY": secrets.token_hex(16),
+            "WECOM_SECRET": secrets.token_hex(16)}
     return load_config({**keys, **overrides})
 
 

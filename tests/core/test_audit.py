@@ -61,7 +61,8 @@ def test_audit_rows_cannot_be_changed_on_the_engine(committed_url):
             statements.append("TRUNCATE audit_entries")
         for statement in statements:
             with engine.connect() as conn:
-                with pytest.raises(DBAPIError, match="append-only"):
+                # TRUNCATE on PostgreSQL: audit_seals' foreign key refuses it before the trigger does
+                with pytest.raises(DBAPIError, match="append-only|referenced in a foreign key"):
                     conn.execute(text(statement))
                 conn.rollback()
         with engine.begin() as conn:  # appending still works

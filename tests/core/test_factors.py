@@ -227,4 +227,5 @@ def test_production_refuses_to_run_without_the_second_factor():
     with pytest.raises(ConfigError, match="SECOND_FACTOR"):
         load_config({"MEDIATION_ENV": "production", "SECRET_KEY": os.urandom(32).hex(),
                      "CRYPTO_KEYS": "v1:" + os.urandom(16).hex(), "BLIND_INDEX_KEY": os.urandom(32).hex(),
-                     "BACKUP_KEY": os.urandom(16).hex(), "SECOND_FACTOR_ENFORCED": False})
+                     "BACKUP_KEY": os.urandom(16).hex(), "AUDIT_ARCHIVE_KEY": os.urandom(16).hex(),
+                     "SECOND_FACTOR_ENFORCED": False})

@@ -28,11 +28,12 @@ def test_good_production_keys_start(clean_env):  # noqa: F811
     cfg = load_config({"MEDIATION_ENV": "production", **PRODUCTION_KEYS})
     assert cfg["CRYPTO_KEYS"] == PRODUCTION_KEYS["CRYPTO_KEYS"]
     random_keys = {"SECRET_KEY": os.urandom(32).hex(), "CRYPTO_KEYS": f"v1:{os.urandom(16).hex()},v2:{os.urandom(16).hex()}",
-                   "BLIND_INDEX_KEY": os.urandom(32).hex(), "BACKUP_KEY": os.urandom(16).hex()}
+                   "BLIND_INDEX_KEY": os.urandom(32).hex(), "BACKUP_KEY": os.urandom(16).hex(),
+                   "AUDIT_ARCHIVE_KEY": os.urandom(16).hex()}
     load_config({"MEDIATION_ENV": "production", **random_keys})
 
 
-@pytest.mark.parametrize("key", ["SECRET_KEY", "CRYPTO_KEYS", "BLIND_INDEX_KEY", "WECOM_SECRET", "WECOM_AES_KEY",
+@pytest.mark.parametrize("key", ["SECRET_KEY", "CRYPTO_KEYS", "BLIND_INDEX_KEY", "AUDIT_ARCHIVE_KEY", "WECOM_SECRET", "WECOM_AES_KEY",
                                  "MP_SECRET", "MP_TOKEN"])
 def test_development_values_are_refused(key, clean_env):  # noqa: F811
     _refused({key: getattr(DevelopmentConfig, key)}, f"MEDIATION_{key} is the development value")
