@@ -31,7 +31,8 @@ BEARER = "bearerAuth"
 COOKIE = "cookieAuth"
 CSRF = "csrfHeader"
 ERROR_STATUSES = {400: "请求格式无效：含控制字符或无效字符、JSON 嵌套过深、请求体不是 JSON 对象，或 CSRF 校验失败", 401: "未登录，或访问令牌无效、已过期、已撤销",
-                  403: "没有执行此操作的权限", 404: "不存在或不在管辖范围内", 422: "提交的内容有误（见 fields）或状态不允许此操作"}
+                  403: "没有执行此操作的权限", 404: "不存在或不在管辖范围内", 422: "提交的内容有误（见 fields）或状态不允许此操作",
+                  429: "请求过于频繁（每个账户、每个地址限流，见 Retry-After 头）"}
 
 
 @dataclass(frozen=True)
@@ -256,6 +257,7 @@ def _operation(rule, method: str, view, components: Components, error_ref: dict)
     if spec["body"] is not None or spec["query"] is not None:
         errors.add(422)
     errors.add(400)  # the request edge (core.security) and, for a write, a body that is no JSON object
+    errors.add(429)  # every API request counts against its account's (or address's) limit (core.ratelimit)
     for status in sorted(errors):
         responses[str(status)] = {"description": ERROR_STATUSES[status],
                                   "content": {"application/json": {"schema": error_ref}}}

@@ -79,6 +79,9 @@ def api(app, db, demo):
     from core.accounts.tokens import issue_token
     from tests.factories import make_case
 
+    # A conformance run, not a flood: thousands of requests within a minute would meet the per-account limit
+    # (documented as 429) and test nothing else. tests/core/test_abuse_limits.py tests the limit itself.
+    app.config["RATE_LIMITS"] = {"api.account": [10**6, 60], "intake.account": [10**6, 60]}
     actor = demo.actor(USER)
     for kind, petition_class in (("dispute", None), ("petition", "appeal"), ("petition", "suggestion")):
         make_case(demo, actor, "青石镇", kind, petition_class=petition_class, summary="接口契约测试事项",
@@ -101,8 +104,9 @@ def api(app, db, demo):
         units = hand_down_targets(case) + escalation_targets(case)
         return {"unit_id": [u.id for u in units], "department_id": [d.id for d in transfer_departments(case)]}
 
-    return {"headers": {"Authorization": f"Bearer {plain}"}, "numbers": numbers, "numbers_for": numbers_for,
-            "targets": targets, "intake_units": [u.id for u in intake_units(actor)], "categories": list(categories())}
+    yield {"headers": {"Authorization": f"Bearer {plain}"}, "numbers": numbers, "numbers_for": numbers_for,
+           "targets": targets, "intake_units": [u.id for u in intake_units(actor)], "categories": list(categories())}
+    app.config["RATE_LIMITS"] = None
 
 
 def _scrub(value):
