@@ -24,7 +24,7 @@ LINK_DAYS = 30
 def sweep(actor) -> str:
     from core.accounts.models import LoginThrottle, WebSession
     from core.accounts.policy import current_policy
-    from core.links import ActionLink
+    from core.link_models import ActionLink
     from core.ratelimit import remove_expired
 
     now = utcnow()
