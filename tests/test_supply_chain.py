@@ -105,3 +105,46 @@ def test_gate_fails_when_bandit_could_not_scan_a_file(gate):
 def test_every_waiver_in_the_file_has_a_reason():
     waivers = _gate().load_waivers()
     assert waivers and all(w.get("reason", "").strip() for w in waivers)
+
+
+def _audit_gate():
+    spec = importlib.util.spec_from_file_location("pip_audit_gate", ROOT / "tools" / "pip_audit_gate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _report(*vulns, name="requests", version="2.31.0"):
+    return {"dependencies": [{"name": name, "version": version, "vulns": list(vulns)},
+                             {"name": "flask", "version": "3.1.3", "vulns": []}], "fixes": []}
+
+
+ADVISORY = {"id": "PYSEC-2024-1", "fix_versions": ["2.32.0"], "aliases": ["CVE-2024-35195", "GHSA-9wx4-h78v-vm56"]}
+
+
+def test_audit_gate_fails_on_an_advisory_and_accepts_it_by_any_alias_with_a_reason():
+    gate = _audit_gate()
+    problems, accepted = gate.check({"requirements.lock": _report(ADVISORY)}, [])
+    assert accepted == 0 and len(problems) == 1
+    assert "requests 2.31.0: PYSEC-2024-1" in problems[0] and "fixed in 2.32.0" in problems[0]
+    waiver = {"id": "GHSA-9wx4-h78v-vm56", "package": "requests", "reason": "we never pass verify=False"}
+    assert gate.check({"requirements.lock": _report(ADVISORY)}, [waiver]) == ([], 1)
+    assert gate.check({"requirements.lock": _report()}, []) == ([], 0)
+
+
+def test_audit_gate_refuses_reasonless_stale_and_other_package_waivers_and_unaudited_packages():
+    gate = _audit_gate()
+    reasonless = {"id": "PYSEC-2024-1", "package": "requests", "reason": ""}
+    assert "lacks reason" in gate.check({"requirements.lock": _report(ADVISORY)}, [reasonless])[0][0]
+    stale = {"id": "PYSEC-2024-1", "package": "requests", "reason": "old"}
+    assert gate.check({"requirements.lock": _report()}, [stale])[0] == [
+        "stale advisory waiver (nothing in requirements.lock has it any more, delete it): PYSEC-2024-1 requests"]
+    elsewhere = {"id": "PYSEC-2024-1", "package": "urllib3", "reason": "not this package"}
+    assert len(gate.check({"requirements.lock": _report(ADVISORY)}, [elsewhere])[0]) == 2
+    skipped = {"dependencies": [{"name": "alembic", "skip_reason": "Dependency not found on PyPI"}]}
+    assert gate.check({"requirements.lock": skipped}, []) == (
+        ["requirements.lock: alembic was not audited: Dependency not found on PyPI"], 0)
+
+
+def test_the_advisory_waiver_file_is_well_formed():
+    assert all(w.get("reason", "").strip() for w in _audit_gate().load_waivers())
