@@ -273,6 +273,15 @@ def csrf_token(client, path="/account/password"):
 
 
 @pytest.fixture()
+def enforced(app):
+    """The second factor switched on for one test (the suite's configuration signs in with passwords)."""
+    before = app.config["SECOND_FACTOR_ENFORCED"]
+    app.config["SECOND_FACTOR_ENFORCED"] = True
+    yield
+    app.config["SECOND_FACTOR_ENFORCED"] = before
+
+
+@pytest.fixture()
 def login_as(client):
     """login_as("qs.staff") signs the test client in and returns it."""
 

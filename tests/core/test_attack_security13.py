@@ -26,14 +26,6 @@ DEMO_KEY = base64.b32decode(DEMO_FACTOR_SECRET)
 OTHER_SECRET = base64.b32encode(b"attacker-own-secret!").decode()
 
 
-@pytest.fixture()
-def enforced(app):
-    before = app.config["SECOND_FACTOR_ENFORCED"]
-    app.config["SECOND_FACTOR_ENFORCED"] = True
-    yield
-    app.config["SECOND_FACTOR_ENFORCED"] = before
-
-
 def _code(step_offset: int = 0, key: bytes = DEMO_KEY) -> str:
     return factors.code_at(key, factors.current_step() + step_offset)
 

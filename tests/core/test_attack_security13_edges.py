@@ -24,14 +24,6 @@ from tests.core.test_attack_security13 import _code, _post_code, _respend, _sign
 
 
 @pytest.fixture()
-def enforced(app):
-    before = app.config["SECOND_FACTOR_ENFORCED"]
-    app.config["SECOND_FACTOR_ENFORCED"] = True
-    yield
-    app.config["SECOND_FACTOR_ENFORCED"] = before
-
-
-@pytest.fixture()
 def limits(app):
     def _set(**rules):
         app.config["RATE_LIMITS"] = {name.replace("_", "."): rule for name, rule in rules.items()}

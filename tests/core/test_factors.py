@@ -23,14 +23,6 @@ from tests.conftest import csrf_from, login
 DEMO_KEY = base64.b32decode(DEMO_FACTOR_SECRET)
 
 
-@pytest.fixture()
-def enforced(app):
-    before = app.config["SECOND_FACTOR_ENFORCED"]
-    app.config["SECOND_FACTOR_ENFORCED"] = True
-    yield
-    app.config["SECOND_FACTOR_ENFORCED"] = before
-
-
 def _code(step_offset: int = 0) -> str:
     return factors.code_at(DEMO_KEY, factors.current_step() + step_offset)
 
