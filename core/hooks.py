@@ -128,3 +128,13 @@ housekeepers: list[tuple[str, Callable]] = []
 def register_housekeeper(label: str, keeper: Callable) -> None:
     if label not in {name for name, _ in housekeepers}:
         housekeepers.append((label, keeper))
+
+#: What a message's link opens for its recipient (notify.outbox.enqueue): link(user, payload) -> a path to use
+#: instead of payload["url"], or None. center.cases.card answers a signed read-only card for a staff member,
+#: who cannot be signed in silently inside WeChat (the second factor).
+message_links: list[Callable] = []
+
+
+def register_message_link(link: Callable) -> None:
+    if link not in message_links:
+        message_links.append(link)

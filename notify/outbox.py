@@ -24,6 +24,13 @@ def enqueue(event: str, recipient_user, payload: dict, *, key: str, priority: st
     existing = db.session.scalar(select(Notification).where(Notification.idempotency_key == key))
     if existing is not None:
         return existing
+    from core import hooks
+
+    for message_link in hooks.message_links:  # e.g. a signed read-only card instead of the full page
+        path = message_link(recipient_user, payload)
+        if path:
+            payload = {**payload, "url": path, "full_url": payload.get("url")}
+            break
     notification = Notification(event=event, user_id=recipient_user.id, payload=dict(payload),
                                 idempotency_key=key, priority=priority, not_before=not_before,
                                 expires_at=expires_at)

@@ -6,9 +6,11 @@ outlives the right it was issued under (a filer's or assignee's personal relatio
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from flask import render_template, url_for
+from sqlalchemy import select
 
 from core.links import LinkAction, LinkRefused, issue, register_link_action
 
@@ -20,6 +22,24 @@ CARD_DAYS = 7
 def card_link(case, user) -> str:
     """The path of a new card link to ``case`` for ``user`` (the caller commits with the message)."""
     return issue(ACTION, case.id, user=user, ttl=timedelta(days=CARD_DAYS))
+
+
+_CASE_PATH = re.compile(r"/cases/([A-Za-z0-9-]{1,32})")
+
+
+def message_link(user, payload: dict) -> str | None:
+    """core.hooks message link: a message about a case, to someone who signs in with a second factor, opens the
+    case's card (read-only, no sign-in) instead of the case page, which would ask for password and code before
+    showing anything. Grid workers keep the full page: WeChat signs them in silently."""
+    from center.cases.models import Case
+    from core.accounts import factors
+    from core.db import db
+
+    match = _CASE_PATH.fullmatch(str(payload.get("url") or ""))
+    if match is None or not factors.is_required(user):
+        return None
+    case = db.session.scalar(select(Case).where(Case.number == match.group(1)))
+    return card_link(case, user) if case is not None else None
 
 
 def _show(link, user):
@@ -40,4 +60,7 @@ def _show(link, user):
 
 
 def init_app(app) -> None:
+    from core import hooks
+
     register_link_action(LinkAction(ACTION, "case", _show, once=False, max_ttl=timedelta(days=CARD_DAYS)))
+    hooks.register_message_link(message_link)

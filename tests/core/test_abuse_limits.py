@@ -341,3 +341,23 @@ def test_hsts_in_production_only(app):
         assert header == "max-age=31536000; includeSubDomains"
     finally:
         app.config["HSTS_SECONDS"] = 0
+
+
+def test_a_message_about_a_case_carries_its_card_to_staff_and_the_page_to_grid_workers(app, db, demo, enforced):
+    from notify.outbox import enqueue
+    from tests.factories import make_case
+
+    case = make_case(demo, "qs.staff", "青石镇", summary="卡片测试：两户排水沟纠纷")
+    staff = enqueue("card.test", demo.user("qs.leader"), {"title": "交办", "body": "请办理",
+                                                         "url": f"/cases/{case.number}"}, key="card-test-staff")
+    grid = enqueue("card.test", demo.user("qs01.g1"), {"title": "回访", "body": "请回访",
+                                                      "url": f"/cases/{case.number}"}, key="card-test-grid")
+    other = enqueue("card.test", demo.user("qs.leader"), {"title": "设置", "body": "x", "url": "/account"},
+                    key="card-test-other")
+    db.session.commit()
+    assert staff.payload["url"].startswith("/l/") and staff.payload["full_url"] == f"/cases/{case.number}"
+    assert grid.payload["url"] == f"/cases/{case.number}"  # signed in silently inside WeChat
+    assert other.payload["url"] == "/account"
+    page = app.test_client().get(staff.payload["url"] + "?n=1")  # as the rendered message carries it
+    assert page.status_code == 200 and case.number in page.get_data(as_text=True)
+    assert "卡片测试" not in page.get_data(as_text=True)  # no summary on a card
