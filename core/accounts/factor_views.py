@@ -48,8 +48,9 @@ def _pending_user() -> User | None:
     state = session.get(PENDING)
     if not isinstance(state, dict) or int(time.time()) - int(state.get("at", 0)) > PENDING_SECONDS:
         return None
-    user = db.session.get(User, state.get("u"))
-    return user if user is not None and user.is_active and not user.is_service else None
+    from core.accounts.queries import person_who_may_sign_in
+
+    return person_who_may_sign_in(state.get("u"))
 
 
 def _actor(user: User) -> Actor:
@@ -98,6 +99,20 @@ def _render(template: str, user: User, errors=None, status=200, **ctx):
             status)
 
 
+def _submitted_code(user: User, **ctx):
+    """The posted code checked (``_check_code``): (what was used, None), or (None, the code page again with
+    the refusal — 422 for a wrong or malformed code, 429 with Retry-After over the limit)."""
+    try:
+        return _check_code(user, load_form(CodeArgs())["code"]), None
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return None, _render("core/factor_step.html", user, exc.errors, 422, **ctx)
+    except ratelimit.RateLimited as exc:
+        db.session.rollback()
+        page, _ = _render("core/factor_step.html", user, {"code": [exc.message]}, **ctx)
+        return None, (page, 429, {"Retry-After": str(exc.retry_after)})
+
+
 @bp.route("/login/factor", methods=["GET", "POST"])
 @public
 def second_step():
@@ -110,16 +125,9 @@ def second_step():
         return redirect(url_for("factor.enrol"))
     if request.method == "GET":
         return _render("core/factor_step.html", user)
-    try:
-        args = load_form(CodeArgs())
-        used = _check_code(user, args["code"])
-    except ValidationFailed as exc:
-        db.session.rollback()
-        return _render("core/factor_step.html", user, exc.errors, 422)
-    except ratelimit.RateLimited as exc:
-        db.session.rollback()
-        page, _ = _render("core/factor_step.html", user, {"code": [exc.message]})
-        return page, 429, {"Retry-After": str(exc.retry_after)}
+    used, refused = _submitted_code(user)
+    if refused is not None:
+        return refused
     next_url = session.get(PENDING, {}).get("next")
     return complete_sign_in(user, next_url, factor=used)
 
@@ -214,16 +222,9 @@ def step_up():
         return redirect(url_for("factor.account_factor"))
     if request.method == "GET":
         return _render("core/factor_step.html", user, step_up=True, next=target)
-    try:
-        args = load_form(CodeArgs())
-        _check_code(user, args["code"])
-    except ValidationFailed as exc:
-        db.session.rollback()
-        return _render("core/factor_step.html", user, exc.errors, 422, step_up=True, next=target)
-    except ratelimit.RateLimited as exc:
-        db.session.rollback()
-        page, _ = _render("core/factor_step.html", user, {"code": [exc.message]}, step_up=True, next=target)
-        return page, 429, {"Retry-After": str(exc.retry_after)}
+    _used, refused = _submitted_code(user, step_up=True, next=target)
+    if refused is not None:
+        return refused
     commit()
     session["factor_at"] = int(time.time())
     return redirect(target)

@@ -148,3 +148,12 @@ def grid_worker_counts(within: OrgUnit) -> dict[int, int]:
                    subtree_clause(OrgUnit.path, within.path))
             .group_by(OrgUnit.parent_id))
     return {parent_id: n for parent_id, n in db.session.execute(stmt)}
+
+
+def person_who_may_sign_in(user_id) -> User | None:
+    """The active person (not a service account) of ``user_id``, or None: whom a pending sign-in step names."""
+    try:
+        user = db.session.get(User, int(user_id))
+    except (TypeError, ValueError):
+        return None
+    return user if user is not None and user.is_active and not user.is_service else None

@@ -1,12 +1,11 @@
 """等保三级 (#13) attacked: the second factor, WeChat's silent sign-in, API tokens behind a fresh factor and the
 dual-controlled factor reset, tried by an attacker holding a password, a captured cookie, another account's
-codes, or an administrator's post. Holes found were written as strict xfails, then fixed (the reason strings
-kept below say what each was). Companion: test_attack_security13_edges.py (limits, links, the visitor cookie,
+codes, or an administrator's post. Holes found were written as strict xfails, then fixed (the comments and
+reason strings say what each was). Companion: test_attack_security13_edges.py (limits, links, the visitor cookie,
 production config, every demo role on the new pages)."""
 
 from __future__ import annotations
 
-import base64
 import threading
 import time
 
@@ -17,50 +16,18 @@ from core.accounts import factors
 from core.accounts.factor_models import RecoveryCode, UserFactor
 from core.accounts.models import AdminActKind, ApiToken, User, WebSession
 from core.actor import Actor
-from core.demo import DEMO_FACTOR_SECRET
 from core.errors import PermissionDenied, ValidationFailed
 from tests.conftest import csrf_from, login, make_app
 from tests.core.attack_support import Watch, post_form
-
-DEMO_KEY = base64.b32decode(DEMO_FACTOR_SECRET)
-OTHER_SECRET = base64.b32encode(b"attacker-own-secret!").decode()
-
-
-def _code(step_offset: int = 0, key: bytes = DEMO_KEY) -> str:
-    return factors.code_at(key, factors.current_step() + step_offset)
-
-
-def _post_code(client, code, path="/login/factor", **extra):
-    page = client.get(path)
-    assert page.status_code == 200, (path, page.status_code)
-    return client.post(path, data={"csrf_token": csrf_from(page.get_data(as_text=True)), "code": code, **extra})
-
-
-def _signed_in(client) -> bool:
-    return client.get("/account").status_code == 200
-
-
-def _sign_in(client, username):
-    assert login(client, username).status_code == 302
-    done = _post_code(client, _code())
-    assert done.status_code == 302 and "/login" not in done.headers["Location"], done.headers.get("Location")
-    return client
-
-
-def _respend(db, username):
-    """Forget the last accepted step (so a test may give the same demo code again); test-only bookkeeping."""
-    user_id = db.session.scalar(select(User.id).where(User.username == username))
-    db.session.execute(update(UserFactor).where(UserFactor.user_id == user_id).values(last_step=None))
-    db.session.commit()
-
-
-def _give_secret(db, user, secret_text):
-    from core.crypto import provider
-
-    db.session.execute(update(UserFactor).where(UserFactor.user_id == user.id)
-                       .values(secret=provider().encrypt(secret_text), last_step=None))
-    db.session.commit()
-
+from tests.core.factor_support import (
+    OTHER_SECRET,
+    _code,
+    _give_secret,
+    _post_code,
+    _respend,
+    _sign_in,
+    _signed_in,
+)
 
 # --- the step between password and code ---------------------------------------------------------------------------
 
@@ -146,12 +113,8 @@ def test_the_enrolment_page_needs_the_password_step(app, client, db, demo, enfor
     assert not _signed_in(client)
 
 
-SELF_DEADLOCK = ("HOLE: on SQLite a POST to /login/factor (and /login/factor/enrol, /account/factor/confirm) "
-                 "waits on itself for SQLITE_BUSY_TIMEOUT_MS and answers 500: the request's transaction already "
-                 "holds BEGIN IMMEDIATE (factor_views._pending_user / current_user) when _check_code calls "
-                 "ratelimit.check, whose short_read() inherits the write intent and opens BEGIN IMMEDIATE on a "
-                 "second connection (core.db.short_read, core.ratelimit._Database.get). The test fixtures bind "
-                 "short sessions to the test's connection, which hides it; `make run` cannot sign a staff user in")
+# Was a hole: on SQLite the code step's rate-limit read opened BEGIN IMMEDIATE on a second connection while the
+# request held the write lock, waiting on itself (core.db.short_read now never begins with write intent).
 
 
 def _real_app(url):

@@ -20,7 +20,7 @@ from core.accounts.models import LoginThrottle, Membership, MembershipStatus, Us
 from core.actor import Actor
 from core.db import utcnow
 from tests.conftest import DEMO_PASSWORD, csrf_from, login, make_app
-from tests.core.test_attack_security13 import _code, _post_code, _respend, _signed_in
+from tests.core.factor_support import _code, _post_code, _respend, _signed_in
 
 
 @pytest.fixture()
